@@ -1,0 +1,1 @@
+//! Runnable examples for sigsync live in `examples/`; this library is empty.

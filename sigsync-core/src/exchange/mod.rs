@@ -1,0 +1,1 @@
+//! Exchange Online: the `ExchangeClient` trait and its implementations.

@@ -1,0 +1,1 @@
+//! Typed definitions of the Exchange Online objects a signature service creates.

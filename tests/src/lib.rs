@@ -1,0 +1,1 @@
+//! Cross-crate tests for sigsync live in `tests/`; this library is empty.
