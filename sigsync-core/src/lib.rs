@@ -6,7 +6,7 @@
 //!
 //! The typed definitions validate what Exchange validates before anything is sent:
 //!
-//! ```ignore
+//! ```
 //! use sigsync_core::model::{
 //!     ConnectorType, FromScope, InboundConnector, MessageType, OutboundConnector, TlsSettings,
 //!     TransportRule,
