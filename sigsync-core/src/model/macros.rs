@@ -184,6 +184,11 @@ macro_rules! definition {
                 self.inner.validate()?;
                 Ok(self.inner)
             }
+
+            /// The definition without validating it (the caller validates later).
+            pub(crate) fn into_unchecked(self) -> $name {
+                self.inner
+            }
         }
     };
 }
