@@ -20,9 +20,9 @@ pub struct StoredSignIn {
 
 /// A caller-supplied store for one sign-in (one tenant): the
 /// [`DelegatedTokenProvider`](super::DelegatedTokenProvider) saves after sign-in and after
-/// every rotation, and clears when Microsoft refuses the refresh token.
+/// every rotation. A new sign-in with the same cache replaces what it holds.
 ///
-/// Errors from `save` and `clear` are logged and do not fail the token request.
+/// Errors from `save` are logged and do not fail the token request.
 #[async_trait]
 pub trait TokenCache: Send + Sync {
     /// The stored sign-in, if any.
@@ -30,9 +30,6 @@ pub trait TokenCache: Send + Sync {
 
     /// Replaces the stored sign-in.
     async fn save(&self, sign_in: &StoredSignIn) -> Result<()>;
-
-    /// Forgets the stored sign-in (it can no longer be used).
-    async fn clear(&self) -> Result<()>;
 }
 
 impl std::fmt::Debug for dyn TokenCache {
@@ -71,11 +68,6 @@ impl TokenCache for MemoryTokenCache {
 
     async fn save(&self, sign_in: &StoredSignIn) -> Result<()> {
         *self.stored.lock().unwrap_or_else(|e| e.into_inner()) = Some(sign_in.clone());
-        Ok(())
-    }
-
-    async fn clear(&self) -> Result<()> {
-        *self.stored.lock().unwrap_or_else(|e| e.into_inner()) = None;
         Ok(())
     }
 }

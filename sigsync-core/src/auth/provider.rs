@@ -21,8 +21,10 @@ pub(crate) const DELEGATED_SCOPES: [&str; 3] = ["openid", "profile", "offline_ac
 /// before expiry through the refresh token, one refresh at a time per resource.
 ///
 /// When Microsoft refuses the refresh token (`invalid_grant`: expired, revoked, password
-/// changed), every call fails with [`ErrorKind::SignInRequired`] until the admin signs in
-/// again. Cloning shares the same tokens.
+/// changed, or no consent for that resource), the call fails with
+/// [`ErrorKind::SignInRequired`]: run the device-code flow again. The refresh token is kept,
+/// because `invalid_grant` can concern one resource only (AADSTS65001, no consent) while the
+/// token still serves the other. Cloning shares the same tokens.
 #[derive(Clone)]
 pub struct DelegatedTokenProvider {
     inner: Arc<Inner>,
@@ -111,7 +113,8 @@ impl DelegatedTokenProvider {
         provider
     }
 
-    /// Whether the provider still holds a refresh token (false after `invalid_grant`).
+    /// Whether the provider holds a refresh token (false when the sign-in returned none, i.e.
+    /// `offline_access` was not granted).
     pub fn is_signed_in(&self) -> bool {
         self.inner.current_refresh_token().is_some()
     }
@@ -148,22 +151,6 @@ impl Inner {
         }
     }
 
-    /// Forgets the refresh token `used` (unless another refresh already replaced it).
-    async fn forget(&self, used: &Secret) {
-        {
-            let mut rt = self.refresh_token.lock().unwrap_or_else(|e| e.into_inner());
-            if rt.as_ref() != Some(used) {
-                return;
-            }
-            *rt = None;
-        }
-        if let Some(cache) = &self.cache {
-            if let Err(e) = cache.clear().await {
-                tracing::warn!(error = %e, "could not clear the token cache");
-            }
-        }
-    }
-
     async fn refresh(&self, resource: Resource) -> Result<AccessToken> {
         let Some(rt) = self.current_refresh_token() else {
             return Err(Error::auth(
@@ -196,7 +183,6 @@ impl Inner {
                 let err = map_request_error(e, Stage::Refresh);
                 if err.kind() == ErrorKind::SignInRequired {
                     tracing::info!(error = %err, "refresh token refused; sign-in required");
-                    self.forget(&rt).await;
                 }
                 Err(err)
             }
