@@ -72,6 +72,11 @@ impl AuthConfig {
         self.cloud
     }
 
+    /// The login host in use (the cloud's, or the custom one).
+    pub fn login_url(&self) -> &Url {
+        &self.login_url
+    }
+
     /// The HTTP client, to share with the Exchange and Graph clients.
     pub fn http_client(&self) -> &reqwest::Client {
         &self.http

@@ -277,3 +277,36 @@ fn unusable_certificate_or_key_is_refused_up_front() {
     assert_eq!(err.kind(), ErrorKind::Validation);
     assert!(err.to_string().contains("private_key"), "{err}");
 }
+
+#[tokio::test]
+async fn national_cloud_chooses_the_scopes_requested() {
+    let server = MockServer::start().await;
+    token_request(TENANT, GRANT)
+        .respond_with(app_token("token"))
+        .mount(&server)
+        .await;
+    let config = sigsync_core::auth::AuthConfig::builder(CLIENT_ID, TENANT)
+        .cloud(sigsync_core::auth::Cloud::UsGovDod)
+        .login_url(server.uri())
+        .allow_http(true)
+        .clock(ManualClock::new())
+        .build()
+        .unwrap();
+    let provider = AppOnlyTokenProvider::with_secret(config, "s").unwrap();
+    provider.token(Resource::Exchange).await.unwrap();
+    provider.token(Resource::Graph).await.unwrap();
+    let scopes: Vec<String> = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| form(r)["scope"].clone())
+        .collect();
+    assert_eq!(
+        scopes,
+        [
+            "https://outlook-dod.office365.us/.default",
+            "https://dod-graph.microsoft.us/.default"
+        ]
+    );
+}
