@@ -7,6 +7,7 @@
 //! they build parameters or read records.
 
 mod cmdlet;
+pub mod rest;
 mod retry;
 #[cfg(feature = "sim")]
 pub mod sim;
@@ -15,6 +16,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 pub use cmdlet::{classify_exception, CmdletInput, CmdletTransport};
+pub use rest::RestExchangeClient;
 pub use retry::{Clock, RetryPolicy, RetryingClient, TokioClock};
 
 use crate::model::{Definition, InboundConnector, OutboundConnector, Params, TransportRule};
