@@ -23,6 +23,7 @@
 //! ```
 
 mod faults;
+mod http;
 mod store;
 
 use std::path::Path;
@@ -33,6 +34,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 pub use faults::{injected_error, Fault, FaultTrigger};
+pub use http::{SignInOutcome, SimServer, SimServerOptions};
 
 use super::{AcceptedDomain, CmdletInput, CmdletTransport, Existing, GroupKind, MailGroup};
 use crate::model::{Definition, InboundConnector, OutboundConnector, Params, TransportRule};
@@ -113,6 +115,56 @@ impl SimGroup {
     }
 }
 
+/// A user in the simulated directory (what Graph's `/users` serves).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SimUser {
+    /// Directory object id.
+    pub id: String,
+    /// The user principal name.
+    pub user_principal_name: String,
+    /// Display name.
+    pub display_name: String,
+    /// Primary SMTP address.
+    pub mail: Option<String>,
+    /// Further Graph properties by their Graph names (`jobTitle`, `department`, ...).
+    #[serde(default)]
+    pub properties: serde_json::Map<String, serde_json::Value>,
+}
+
+impl SimUser {
+    /// A user with a generated id whose address is its user principal name.
+    pub fn new(user_principal_name: impl Into<String>, display_name: impl Into<String>) -> Self {
+        let upn = user_principal_name.into();
+        SimUser {
+            id: uuid::Uuid::new_v4().to_string(),
+            mail: Some(upn.clone()),
+            user_principal_name: upn,
+            display_name: display_name.into(),
+            properties: serde_json::Map::new(),
+        }
+    }
+
+    /// Sets a Graph property, e.g. `("jobTitle", "Engineer")`.
+    pub fn with_property(
+        mut self,
+        name: impl Into<String>,
+        value: impl Into<serde_json::Value>,
+    ) -> Self {
+        self.properties.insert(name.into(), value.into());
+        self
+    }
+
+    /// Whether a group member entry (address, UPN or id) names this user.
+    pub fn is_named_by(&self, member: &str) -> bool {
+        member.eq_ignore_ascii_case(&self.id)
+            || member.eq_ignore_ascii_case(&self.user_principal_name)
+            || self
+                .mail
+                .as_deref()
+                .is_some_and(|m| m.eq_ignore_ascii_case(member))
+    }
+}
+
 /// One call the tenant received.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallRecord {
@@ -168,6 +220,8 @@ pub(crate) struct State {
     groups: Vec<SimGroup>,
     #[serde(default)]
     accepted_domains: Vec<AcceptedDomain>,
+    #[serde(default)]
+    users: Vec<SimUser>,
     #[serde(skip)]
     faults: Vec<Fault>,
     #[serde(skip)]
@@ -226,6 +280,26 @@ impl SimTenant {
     /// Every group, mail-enabled or not.
     pub fn groups(&self) -> Vec<SimGroup> {
         self.lock().groups.clone()
+    }
+
+    /// Adds a user to the directory.
+    pub fn add_user(&self, user: SimUser) {
+        self.lock().users.push(user);
+    }
+
+    /// Every user.
+    pub fn users(&self) -> Vec<SimUser> {
+        self.lock().users.clone()
+    }
+
+    /// The accepted domains.
+    pub fn accepted_domains(&self) -> Vec<AcceptedDomain> {
+        self.lock().accepted_domains.clone()
+    }
+
+    /// The latency added to every call.
+    pub fn latency(&self) -> Duration {
+        self.lock().latency
     }
 
     /// Adds a fault.
