@@ -106,14 +106,14 @@ impl RestExchangeClient {
         input: &CmdletInput,
         request_id: uuid::Uuid,
     ) -> Result<Vec<Params>> {
+        // The token first: an app-only provider learns its tenant id from it.
+        self.inner.provider.token(Resource::Exchange).await?;
         let tenant = self.tenant()?;
         let url = join_path(
             &self.inner.exchange_url,
             &["adminapi", "beta", &tenant, "InvokeCommand"],
         );
         let body = input.to_body();
-        // The token first: an app-only provider learns its tenant id from it.
-        self.inner.provider.token(Resource::Exchange).await?;
         let anchor = anchor_mailbox(self.inner.provider.identity().as_ref(), &tenant);
         let mut headers = HeaderMap::new();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));

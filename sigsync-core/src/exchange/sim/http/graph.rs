@@ -159,7 +159,9 @@ fn page(
         "value": items.get(skip.min(end)..end).unwrap_or_default(),
     });
     if end < items.len() {
-        let mut next = url.clone();
+        // The request's own URL names `localhost`; links use the address the server is on.
+        let mut next =
+            Url::parse(&format!("{}{}", shared.base, url.path())).unwrap_or_else(|_| url.clone());
         {
             let mut pairs = next.query_pairs_mut();
             pairs.clear();
