@@ -191,7 +191,7 @@ impl SetupEngine {
         let status = if run.failed() {
             self.status(setup).await.ok().map(|s| s.status)
         } else {
-            Some(Self::status_of(setup, &view, true))
+            Some(Self::status_of(setup, &view, Some(false)))
         };
         Ok(run.finish("pause", status))
     }
@@ -227,7 +227,7 @@ impl SetupEngine {
         let status = if run.failed() {
             self.status(setup).await.ok().map(|s| s.status)
         } else {
-            Some(Self::status_of(setup, &view, false))
+            Some(Self::status_of(setup, &view, Some(true)))
         };
         Ok(run.finish("resume", status))
     }
@@ -283,7 +283,7 @@ impl SetupEngine {
             .filter(|s| s.op == Op::Update)
             .cloned()
             .collect();
-        let status = Self::status_of(setup, &view, false);
+        let status = Self::status_of(setup, &view, None);
         Ok(StatusReport {
             status,
             drift,
@@ -310,8 +310,13 @@ impl SetupEngine {
         }
     }
 
-    /// Classifies `view`; `assume_paused` treats sigsync's rules as disabled (after a pause).
-    fn status_of(setup: &ConnectorSetup, view: &TenantView, assume_paused: bool) -> SetupStatus {
+    /// Classifies `view`; `rule_enabled` overrides the routing rule's state as read (the
+    /// state after a successful pause or resume).
+    fn status_of(
+        setup: &ConnectorSetup,
+        view: &TenantView,
+        rule_enabled: Option<bool>,
+    ) -> SetupStatus {
         let n = &setup.profile.names;
         let marker = &setup.profile.comment_marker;
         let outbound = view
@@ -337,7 +342,9 @@ impl SetupEngine {
             SetupStatus::Absent
         } else if present.iter().all(|p| *p) {
             match rule {
-                Some(r) if r.definition.enabled() && !assume_paused => SetupStatus::Configured,
+                Some(r) if rule_enabled.unwrap_or(r.definition.enabled()) => {
+                    SetupStatus::Configured
+                }
                 _ => SetupStatus::Paused,
             }
         } else {

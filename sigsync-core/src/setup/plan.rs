@@ -94,7 +94,7 @@ pub enum Object {
     /// An inbound connector.
     Inbound(InboundConnector),
     /// A transport rule.
-    Rule(TransportRule),
+    Rule(Box<TransportRule>),
 }
 
 /// One write the plan makes.
@@ -286,14 +286,13 @@ pub(crate) fn compute(
         .chain([&desired.routing_rule])
     {
         let current = view.rule(rule.name());
-        converge(&mut plan, rule, current, marker, Object::Rule)?;
+        converge(&mut plan, rule, current, marker, |r| {
+            Object::Rule(Box::new(r))
+        })?;
         if let Some(existing) = current {
             let want = rule.enabled();
             let is = existing.definition.enabled();
-            if want != is
-                && (state == RuleState::Enable || !want)
-                && (want || state == RuleState::Enable)
-            {
+            if want != is && state == RuleState::Enable {
                 let op = if want { Op::Enable } else { Op::Disable };
                 plan.steps
                     .push(Step::new(op, ObjectKind::TransportRule, existing.name()));
