@@ -52,6 +52,7 @@ pub mod http;
 pub mod loop_header;
 pub mod model;
 pub mod secret;
+pub mod setup;
 pub mod signature;
 
 pub use error::{ApiError, AuthError, Error, ErrorKind, Result};

@@ -122,14 +122,23 @@ impl ConnectorSetup {
         self.profile.validate()?;
         if let SenderScope::Groups(groups) = &self.scope {
             if groups.is_empty() {
-                return Err(Error::validation("scope", "name at least one group, or choose all users"));
+                return Err(Error::validation(
+                    "scope",
+                    "name at least one group, or choose all users",
+                ));
             }
             if groups.iter().any(|g| g.trim().is_empty()) {
-                return Err(Error::validation("scope", "group entries must not be empty"));
+                return Err(Error::validation(
+                    "scope",
+                    "group entries must not be empty",
+                ));
             }
         }
         if self.exceptions.max_size == Some(0) {
-            return Err(Error::validation("exceptions.max_size", "must be greater than zero"));
+            return Err(Error::validation(
+                "exceptions.max_size",
+                "must be greater than zero",
+            ));
         }
         self.desired().validate()
     }

@@ -94,7 +94,7 @@ pub enum Object {
     /// An inbound connector.
     Inbound(InboundConnector),
     /// A transport rule.
-    Rule(TransportRule),
+    Rule(Box<TransportRule>),
 }
 
 /// One write the plan makes.
@@ -240,7 +240,9 @@ pub(crate) fn converge<D: Definition>(
             step.object = Some(wrap(desired.clone()));
             plan.steps.push(step);
         }
-        Some(existing) if !owned(existing, marker) => return Err(foreign(D::KIND, existing.name())),
+        Some(existing) if !owned(existing, marker) => {
+            return Err(foreign(D::KIND, existing.name()))
+        }
         Some(existing) => {
             let params = desired.changes_from(&existing.definition);
             if params.is_empty() {
@@ -264,17 +266,36 @@ pub(crate) fn compute(
     state: RuleState,
 ) -> Result<Plan> {
     let mut plan = Plan::default();
-    converge(&mut plan, &desired.inbound, view.inbound(desired.inbound.name()), marker, Object::Inbound)?;
-    converge(&mut plan, &desired.outbound, view.outbound(desired.outbound.name()), marker, Object::Outbound)?;
-    for rule in desired.auto_reply_rule.iter().chain([&desired.routing_rule]) {
+    converge(
+        &mut plan,
+        &desired.inbound,
+        view.inbound(desired.inbound.name()),
+        marker,
+        Object::Inbound,
+    )?;
+    converge(
+        &mut plan,
+        &desired.outbound,
+        view.outbound(desired.outbound.name()),
+        marker,
+        Object::Outbound,
+    )?;
+    for rule in desired
+        .auto_reply_rule
+        .iter()
+        .chain([&desired.routing_rule])
+    {
         let current = view.rule(rule.name());
-        converge(&mut plan, rule, current, marker, Object::Rule)?;
+        converge(&mut plan, rule, current, marker, |r| {
+            Object::Rule(Box::new(r))
+        })?;
         if let Some(existing) = current {
             let want = rule.enabled();
             let is = existing.definition.enabled();
-            if want != is && (state == RuleState::Enable || !want) && (want || state == RuleState::Enable) {
+            if want != is && state == RuleState::Enable {
                 let op = if want { Op::Enable } else { Op::Disable };
-                plan.steps.push(Step::new(op, ObjectKind::TransportRule, existing.name()));
+                plan.steps
+                    .push(Step::new(op, ObjectKind::TransportRule, existing.name()));
             }
         }
     }

@@ -103,7 +103,10 @@ impl ServiceProfile {
     /// Checks every value, naming the field that is wrong.
     pub fn validate(&self) -> Result<()> {
         if self.smart_hosts.is_empty() {
-            return Err(Error::validation("smart_hosts", "at least one smart host is required"));
+            return Err(Error::validation(
+                "smart_hosts",
+                "at least one smart host is required",
+            ));
         }
         for host in &self.smart_hosts {
             validate::smart_host("smart_hosts", host)?;
@@ -122,7 +125,11 @@ impl ServiceProfile {
         ] {
             validate::name(field, name)?;
         }
-        if self.names.routing_rule.eq_ignore_ascii_case(&self.names.auto_reply_rule) {
+        if self
+            .names
+            .routing_rule
+            .eq_ignore_ascii_case(&self.names.auto_reply_rule)
+        {
             return Err(Error::validation(
                 "names.auto_reply_rule",
                 "must differ from names.routing_rule",
@@ -245,7 +252,10 @@ mod tests {
             Error::Validation { field, .. } => field,
             e => panic!("{e:?}"),
         };
-        assert_eq!(field(base().smart_hosts(Vec::<String>::new())), "smart_hosts");
+        assert_eq!(
+            field(base().smart_hosts(Vec::<String>::new())),
+            "smart_hosts"
+        );
         assert_eq!(field(base().certificate_name("*")), "certificate_name");
         assert_eq!(field(base().relay_ip_ranges(["x"])), "relay_ip_ranges");
         let names = ObjectNames {
