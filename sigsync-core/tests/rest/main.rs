@@ -8,4 +8,5 @@ mod defs;
 mod common;
 mod graph;
 mod invoke;
+mod setup_e2e;
 mod simulator;

@@ -21,7 +21,7 @@ use crate::defs::*;
 
 const CLIENT_ID: &str = "11111111-2222-3333-4444-555555555555";
 
-fn sign_in_config(server: &SimServer, tenant: &str) -> AuthConfig {
+pub fn sign_in_config(server: &SimServer, tenant: &str) -> AuthConfig {
     AuthConfig::builder(CLIENT_ID, tenant)
         .login_url(server.login_url())
         .allow_http(true)
@@ -30,14 +30,14 @@ fn sign_in_config(server: &SimServer, tenant: &str) -> AuthConfig {
         .unwrap()
 }
 
-async fn sign_in(server: &SimServer) -> DelegatedTokenProvider {
+pub async fn sign_in(server: &SimServer) -> DelegatedTokenProvider {
     DeviceCodeFlow::new(sign_in_config(server, "organizations"))
         .sign_in(|_| {})
         .await
         .unwrap()
 }
 
-fn rest(server: &SimServer, provider: Arc<dyn TokenProvider>) -> RestExchangeClient {
+pub fn rest(server: &SimServer, provider: Arc<dyn TokenProvider>) -> RestExchangeClient {
     RestExchangeClient::builder(provider)
         .exchange_url(server.exchange_url())
         .graph_url(server.graph_url())
