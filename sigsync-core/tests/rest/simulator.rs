@@ -267,3 +267,47 @@ async fn simulator_errors_use_exchanges_envelope() {
     );
     assert!(err.to_string().contains("'nope'"), "{err}");
 }
+
+#[tokio::test]
+async fn every_injected_fault_reaches_the_client_with_its_kind_status_and_code() {
+    use sigsync_core::exchange::sim::injected_error;
+    let server = SimServer::start(SimTenant::new(), SimServerOptions::default()).await;
+    let c = rest(&server, Arc::new(sign_in(&server).await));
+    for kind in [
+        ErrorKind::NotFound,
+        ErrorKind::AlreadyExists,
+        ErrorKind::Rejected,
+        ErrorKind::Forbidden,
+        ErrorKind::Throttled,
+        ErrorKind::Transient,
+        ErrorKind::Exchange,
+        ErrorKind::Network,
+    ] {
+        server.tenant().clear_faults();
+        server
+            .tenant()
+            .inject(Fault::on_cmdlet("Get-TransportRule", kind).times(1));
+        let got = c.list_transport_rules().await.unwrap_err();
+        let want = injected_error(kind, "Get-TransportRule", std::time::Duration::from_secs(1));
+        assert_eq!(got.kind(), kind, "{got}");
+        if kind == ErrorKind::Network {
+            continue;
+        }
+        assert_eq!(got.status(), want.status(), "{kind}");
+        if kind == ErrorKind::Throttled {
+            assert_eq!(got.retry_after(), Some(std::time::Duration::from_secs(1)));
+        } else {
+            assert_eq!(got.code(), want.code(), "{kind}");
+            assert_eq!(
+                got.as_api().unwrap().message,
+                want.as_api().unwrap().message,
+                "{kind}"
+            );
+        }
+    }
+    // An injected 401 is answered by one refresh and one replay, which goes through.
+    server
+        .tenant()
+        .inject(Fault::on_cmdlet("Get-TransportRule", ErrorKind::Unauthorized).times(1));
+    c.list_transport_rules().await.unwrap();
+}

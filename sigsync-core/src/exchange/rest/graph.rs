@@ -62,6 +62,12 @@ pub fn parse_graph_page(
     body: &[u8],
 ) -> std::result::Result<(Vec<GraphObject>, Option<String>), String> {
     let v: Value = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    graph_page(&v)
+}
+
+type Page = (Vec<GraphObject>, Option<String>);
+
+fn graph_page(v: &Value) -> std::result::Result<Page, String> {
     let items = match v.get("value") {
         Some(Value::Array(items)) => items
             .iter()
@@ -181,9 +187,8 @@ impl RestExchangeClient {
                 )));
             }
             let value = self.graph_get(what, &url).await?;
-            let body = serde_json::to_vec(&value).unwrap_or_default();
             let (mut items, link) =
-                parse_graph_page(&body).map_err(|e| Error::Network(format!("{what}: {e}")))?;
+                graph_page(&value).map_err(|e| Error::Network(format!("{what}: {e}")))?;
             out.append(&mut items);
             next = match link {
                 Some(link) => Some(Url::parse(&link).map_err(|e| {

@@ -72,7 +72,9 @@ pub fn parse_invoke_page(body: &[u8]) -> std::result::Result<InvokePage, String>
     })
 }
 
-/// The `X-AnchorMailbox` value: `UPN:<upn>` for an admin, the tenant system mailbox for an app.
+/// The `X-AnchorMailbox` value: `UPN:<upn>` for an admin; for an app the tenant system mailbox,
+/// `APP:SystemMailbox{…}@<tenant id>` (or `UPN:SystemMailbox{…}@<domain>` while only the
+/// domain is known).
 pub fn anchor_mailbox(identity: Option<&SignedInIdentity>, tenant: &str) -> String {
     match identity {
         Some(SignedInIdentity {
@@ -80,7 +82,8 @@ pub fn anchor_mailbox(identity: Option<&SignedInIdentity>, tenant: &str) -> Stri
             ..
         }) if !upn.is_empty() => format!("UPN:{upn}"),
         Some(id) if !id.tenant_id.is_empty() => format!("APP:{SYSTEM_MAILBOX}@{}", id.tenant_id),
-        _ => format!("APP:{SYSTEM_MAILBOX}@{tenant}"),
+        // Only a domain is known: ScubaGear's form of the same anchor.
+        _ => format!("UPN:{SYSTEM_MAILBOX}@{tenant}"),
     }
 }
 
@@ -263,7 +266,7 @@ mod tests {
         );
         assert_eq!(
             anchor_mailbox(None, "contoso.com"),
-            "APP:SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}@contoso.com"
+            "UPN:SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}@contoso.com"
         );
     }
 }

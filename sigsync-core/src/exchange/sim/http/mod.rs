@@ -57,7 +57,7 @@ pub enum SignInOutcome {
 }
 
 /// How the simulated services behave.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct SimServerOptions {
     /// The tenant id (a GUID) in tokens and URLs; random by default.
     pub tenant_id: String,
@@ -80,6 +80,26 @@ pub struct SimServerOptions {
     /// The client secret app-only sign-in must present; `None` accepts any secret or
     /// assertion.
     pub client_secret: Option<String>,
+}
+
+impl std::fmt::Debug for SimServerOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimServerOptions")
+            .field("tenant_id", &self.tenant_id)
+            .field("tenant_domain", &self.tenant_domain)
+            .field("user_principal_name", &self.user_principal_name)
+            .field("pending_polls", &self.pending_polls)
+            .field("sign_in", &self.sign_in)
+            .field("interval_secs", &self.interval_secs)
+            .field("device_code_lifetime_secs", &self.device_code_lifetime_secs)
+            .field("token_lifetime_secs", &self.token_lifetime_secs)
+            .field("page_size", &self.page_size)
+            .field(
+                "client_secret",
+                &self.client_secret.as_ref().map(|_| "[redacted]"),
+            )
+            .finish()
+    }
 }
 
 impl Default for SimServerOptions {
