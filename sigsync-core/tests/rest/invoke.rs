@@ -506,3 +506,26 @@ async fn the_retry_layer_waits_the_retry_after_the_http_client_reports() {
     assert_eq!(requests(&server).await.len(), 3);
     let _ = Arc::strong_count(&clock);
 }
+
+#[tokio::test]
+async fn retry_after_as_an_http_date_becomes_a_delay() {
+    let server = MockServer::start().await;
+    let at = chrono::Utc::now() + chrono::Duration::seconds(30);
+    mount(
+        &server,
+        ResponseTemplate::new(429).insert_header(
+            "Retry-After",
+            at.format("%a, %d %b %Y %H:%M:%S GMT").to_string().as_str(),
+        ),
+    )
+    .await;
+    let err = client(&server, CountingProvider::delegated())
+        .list_transport_rules()
+        .await
+        .unwrap_err();
+    let after = err.retry_after().expect("a delay from the date");
+    assert!(
+        after > Duration::from_secs(25) && after <= Duration::from_secs(30),
+        "{after:?}"
+    );
+}

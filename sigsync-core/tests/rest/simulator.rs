@@ -232,6 +232,19 @@ async fn a_revoked_token_is_refreshed_once_and_the_call_goes_through() {
 }
 
 #[tokio::test]
+async fn the_servers_own_builders_point_sign_in_and_client_at_it() {
+    let server = SimServer::start(SimTenant::new(), SimServerOptions::default()).await;
+    let config = server
+        .auth_config(CLIENT_ID)
+        .clock(SignInClock::new())
+        .build()
+        .unwrap();
+    let tokens = DeviceCodeFlow::new(config).sign_in(|_| {}).await.unwrap();
+    let client = server.client_builder(Arc::new(tokens)).build().unwrap();
+    assert!(client.list_transport_rules().await.unwrap().is_empty());
+}
+
+#[tokio::test]
 async fn a_declined_or_expired_sign_in_is_reported_as_such() {
     for (outcome, kind) in [
         (SignInOutcome::Decline, ErrorKind::SignInDeclined),

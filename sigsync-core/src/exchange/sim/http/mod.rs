@@ -11,6 +11,7 @@
 //! use sigsync_core::exchange::{ExchangeClient, RestExchangeClient};
 //!
 //! let server = SimServer::start(SimTenant::new(), SimServerOptions::default()).await;
+//! // By hand (what `server.auth_config(..)` and `server.client_builder(..)` also do):
 //! let config = AuthConfig::builder("00000000-0000-0000-0000-000000000001", server.tenant_id())
 //!     .login_url(server.login_url())
 //!     .allow_http(true)
@@ -42,6 +43,8 @@ use wiremock::matchers::any;
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 use super::SimTenant;
+use crate::auth::{AuthConfig, AuthConfigBuilder, TokenProvider};
+use crate::exchange::rest::{RestExchangeClient, RestExchangeClientBuilder};
 use login::Tokens;
 
 /// What the simulated sign-in does with a device-code request.
@@ -182,6 +185,23 @@ impl SimServer {
     /// The Graph base (with `/v1.0`) for the client's `graph_url`.
     pub fn graph_url(&self) -> String {
         format!("{}/v1.0", self.server.uri())
+    }
+
+    /// A sign-in configuration for `client_id` pointed at this server (plain HTTP on loopback
+    /// allowed), for the tenant id; add a clock or a cache before `build()`.
+    pub fn auth_config(&self, client_id: impl Into<String>) -> AuthConfigBuilder {
+        AuthConfig::builder(client_id, self.tenant_id())
+            .login_url(self.login_url())
+            .allow_http(true)
+    }
+
+    /// A [`RestExchangeClient`] builder pointed at this server's Exchange and Graph, with
+    /// tokens from `provider`.
+    pub fn client_builder(&self, provider: Arc<dyn TokenProvider>) -> RestExchangeClientBuilder {
+        RestExchangeClient::builder(provider)
+            .exchange_url(self.exchange_url())
+            .graph_url(self.graph_url())
+            .allow_http(true)
     }
 
     /// The tenant id (a GUID).
