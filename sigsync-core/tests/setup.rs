@@ -587,3 +587,41 @@ fn progress_reports_each_step() {
         assert_eq!(events.last().unwrap(), "done Sigsync Routing Rule");
     });
 }
+
+#[test]
+fn rerun_under_replication_lag_adopts_its_own_objects() {
+    rt().block_on(async {
+        let t = tenant(SimSettings {
+            replication_lag_reads: 1,
+            ..Default::default()
+        });
+        let client = sigsync_core::exchange::RetryingClient::with_clock(
+            t.clone(),
+            sigsync_core::exchange::RetryPolicy {
+                base_delay: std::time::Duration::from_millis(1),
+                ..Default::default()
+            },
+            Arc::new(sigsync_core::exchange::TokioClock),
+        );
+        let e = SetupEngine::new(Arc::new(client));
+        assert!(e
+            .configure(&setup(), &no_progress)
+            .await
+            .unwrap()
+            .succeeded());
+        // The next read does not see the new objects yet, so the plan creates them again:
+        // each create meets AlreadyExists and adopts the object instead.
+        let again = e.configure(&setup(), &no_progress).await.unwrap();
+        assert!(again.succeeded(), "{again}");
+        let snap = t.snapshot();
+        assert_eq!(
+            (snap.outbound.len(), snap.inbound.len(), snap.rules.len()),
+            (1, 1, 2)
+        );
+        assert_eq!(
+            e.status(&setup()).await.unwrap().status,
+            SetupStatus::Configured
+        );
+        assert!(e.plan(&setup()).await.unwrap().0.is_empty());
+    });
+}

@@ -11,8 +11,9 @@ use super::plan::{self, compute, Object, Op, Plan, RuleState, Step, TenantView};
 use super::preflight::{self, Finding, Severity};
 use super::report::{Progress, Report, SetupStatus, StatusReport, StepOutcome, StepReport};
 use crate::exchange::ExchangeClient;
-use crate::model::ObjectKind;
-use crate::{Error, Result};
+use crate::exchange::Existing;
+use crate::model::{Definition, ObjectKind, Params};
+use crate::{Error, ErrorKind, Result};
 
 /// A progress callback: told when each step starts, finishes or fails.
 pub type ProgressFn<'a> = &'a (dyn Fn(Progress<'_>) + Send + Sync);
@@ -142,7 +143,7 @@ impl SetupEngine {
                 .collect(),
             plan.steps.iter().filter(|s| s.op == Op::Enable).collect(),
         ];
-        let mut run = Run::new(self, &setup.profile.names.routing_rule, progress);
+        let mut run = Run::new(self, setup, progress);
         for phase in phases.iter().filter(|p| !p.is_empty()) {
             if !run.phase(phase).await {
                 break;
@@ -186,7 +187,7 @@ impl SetupEngine {
             .filter(|(_, enabled)| *enabled)
             .map(|(name, _)| Step::new(Op::Disable, ObjectKind::TransportRule, &name))
             .collect();
-        let mut run = Run::new(self, &setup.profile.names.routing_rule, progress);
+        let mut run = Run::new(self, setup, progress);
         run.phase(&steps.iter().collect::<Vec<_>>()).await;
         let status = if run.failed() {
             self.status(setup).await.ok().map(|s| s.status)
@@ -215,7 +216,7 @@ impl SetupEngine {
                 "cannot resume: sigsync's connectors are missing or disabled; run configure to repair the setup".into(),
             ));
         }
-        let mut run = Run::new(self, &setup.profile.names.routing_rule, progress);
+        let mut run = Run::new(self, setup, progress);
         for name in [&names.auto_reply_rule, &names.routing_rule] {
             if let Some((name, false)) = self.owned_rule(setup, &view, name)? {
                 let step = Step::new(Op::Enable, ObjectKind::TransportRule, &name);
@@ -256,7 +257,7 @@ impl SetupEngine {
             .map(|c| Step::new(Op::Remove, ObjectKind::InboundConnector, c.name()))
             .into_iter()
             .collect();
-        let mut run = Run::new(self, &setup.profile.names.routing_rule, progress);
+        let mut run = Run::new(self, setup, progress);
         for phase in [&rules, &outbound, &inbound] {
             if !phase.is_empty() && !run.phase(&phase.iter().collect::<Vec<_>>()).await {
                 break;
@@ -353,10 +354,35 @@ impl SetupEngine {
     }
 }
 
+/// The changes that adopt an existing object named like `desired`: `None` when it is already
+/// as wanted; a conflict when it is not sigsync's; `error` when it cannot be found.
+fn adoption<D: Definition>(
+    desired: &D,
+    found: &[Existing<D>],
+    marker: &str,
+    error: Error,
+) -> Result<Option<Params>> {
+    match found
+        .iter()
+        .find(|o| o.name().eq_ignore_ascii_case(desired.name()))
+    {
+        None => Err(error),
+        Some(o) if !plan::owned(o, marker) => Err(Error::Conflict(format!(
+            "'{}' already exists and was not created by sigsync",
+            o.name()
+        ))),
+        Some(o) => {
+            let changes = desired.changes_from(&o.definition);
+            Ok((!changes.is_empty()).then_some(changes))
+        }
+    }
+}
+
 /// One apply, pause, resume or removal in progress: runs phases, records outcomes.
 struct Run<'a> {
     engine: &'a SetupEngine,
     routing: String,
+    marker: String,
     progress: ProgressFn<'a>,
     steps: Vec<StepReport>,
     created: Vec<(ObjectKind, String)>,
@@ -365,10 +391,11 @@ struct Run<'a> {
 }
 
 impl<'a> Run<'a> {
-    fn new(engine: &'a SetupEngine, routing: &str, progress: ProgressFn<'a>) -> Self {
+    fn new(engine: &'a SetupEngine, setup: &ConnectorSetup, progress: ProgressFn<'a>) -> Self {
         Run {
             engine,
-            routing: routing.to_owned(),
+            routing: setup.profile.names.routing_rule.clone(),
+            marker: setup.profile.comment_marker.clone(),
             progress,
             steps: Vec::new(),
             created: Vec::new(),
@@ -421,13 +448,12 @@ impl<'a> Run<'a> {
         let c = &self.engine.client;
         let (id, p) = (step.name.as_str(), &step.params);
         match (step.op, step.kind, &step.object) {
-            (Op::Create, _, Some(Object::Outbound(d))) => {
-                c.create_outbound_connector(d).await.map(drop)
-            }
-            (Op::Create, _, Some(Object::Inbound(d))) => {
-                c.create_inbound_connector(d).await.map(drop)
-            }
-            (Op::Create, _, Some(Object::Rule(d))) => c.create_transport_rule(d).await.map(drop),
+            (Op::Create, _, Some(object)) => match self.create(object).await {
+                // Created by an earlier run that the last read did not see yet (directory
+                // replication), or by a retried call that landed: adopt it if it is ours.
+                Err(e) if e.kind() == ErrorKind::AlreadyExists => self.adopt(object, e).await,
+                other => other,
+            },
             (Op::Update, ObjectKind::OutboundConnector, _) => {
                 c.update_outbound_connector(id, p).await
             }
@@ -444,6 +470,49 @@ impl<'a> Run<'a> {
                 "create step for '{id}' carries no definition"
             ))),
         }
+    }
+
+    async fn create(&self, object: &Object) -> Result<()> {
+        let c = &self.engine.client;
+        match object {
+            Object::Outbound(d) => c.create_outbound_connector(d).await.map(drop),
+            Object::Inbound(d) => c.create_inbound_connector(d).await.map(drop),
+            Object::Rule(d) => c.create_transport_rule(d).await.map(drop),
+        }
+    }
+
+    /// Takes over an object that already exists under the name a create used, when it
+    /// carries sigsync's marker: brings its fields (and a rule's state) to the definition.
+    async fn adopt(&self, object: &Object, error: Error) -> Result<()> {
+        let c = &self.engine.client;
+        match object {
+            Object::Outbound(d) => {
+                let found = c.list_outbound_connectors().await?;
+                if let Some(changes) = adoption(d, &found, &self.marker, error)? {
+                    c.update_outbound_connector(d.name(), &changes).await?;
+                }
+            }
+            Object::Inbound(d) => {
+                let found = c.list_inbound_connectors().await?;
+                if let Some(changes) = adoption(d, &found, &self.marker, error)? {
+                    c.update_inbound_connector(d.name(), &changes).await?;
+                }
+            }
+            Object::Rule(d) => {
+                let found = c.list_transport_rules().await?;
+                let was_enabled = found
+                    .iter()
+                    .find(|r| r.name().eq_ignore_ascii_case(d.name()))
+                    .map(|r| r.definition.enabled());
+                if let Some(changes) = adoption(d.as_ref(), &found, &self.marker, error)? {
+                    c.update_transport_rule(d.name(), &changes).await?;
+                }
+                if d.enabled() && was_enabled == Some(false) {
+                    c.enable_transport_rule(d.name()).await?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Removes what this run created (the auto-reply rule, then the outbound connector, the
