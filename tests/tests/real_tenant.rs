@@ -1,7 +1,8 @@
 //! Opt-in smoke test against a real Exchange Online tenant: read-only (sign-in, reads, a dry-run
 //! plan). Enabled only by `SIGSYNC_REAL_TENANT` (tenant id or domain) and `SIGSYNC_CLIENT_ID`
-//! (a public client app with delegated `Exchange.Manage` and Graph `Group.Read.All`);
-//! otherwise it prints why it is skipped and passes.
+//! (a public client app with delegated `Exchange.Manage` and Graph `Group.Read.All`), and run
+//! with `cargo test -p sigsync-tests --test real_tenant -- --ignored --nocapture`; otherwise the
+//! test list shows it as ignored, with the reason.
 
 use std::sync::Arc;
 
@@ -11,6 +12,7 @@ use sigsync_core::exchange::{ExchangeClient, RetryPolicy, RetryingClient};
 use sigsync_core::setup::{ConnectorSetup, ServiceProfile, SetupEngine};
 
 #[test]
+#[ignore = "opt-in: set SIGSYNC_REAL_TENANT and SIGSYNC_CLIENT_ID, then run with --ignored"]
 fn real_tenant_smoke_test_reads_and_plans_without_writing() {
     let (Ok(tenant), Ok(client_id)) = (
         std::env::var("SIGSYNC_REAL_TENANT"),
