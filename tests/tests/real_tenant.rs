@@ -26,7 +26,9 @@ fn real_tenant_smoke_test_reads_and_plans_without_writing() {
     };
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let auth = AuthConfig::builder(client_id, tenant.as_str()).build().unwrap();
+        let auth = AuthConfig::builder(client_id, tenant.as_str())
+            .build()
+            .unwrap();
         let tokens = DeviceCodeFlow::new(auth)
             .sign_in(|p| eprintln!("{}", p.message.clone().unwrap_or_default()))
             .await
@@ -36,9 +38,15 @@ fn real_tenant_smoke_test_reads_and_plans_without_writing() {
             .build()
             .unwrap();
         let client = Arc::new(RetryingClient::new(client, RetryPolicy::default()));
-        let domains = client.list_accepted_domains().await.expect("Get-AcceptedDomain");
+        let domains = client
+            .list_accepted_domains()
+            .await
+            .expect("Get-AcceptedDomain");
         assert!(!domains.is_empty());
-        client.list_transport_rules().await.expect("Get-TransportRule");
+        client
+            .list_transport_rules()
+            .await
+            .expect("Get-TransportRule");
         let profile = ServiceProfile::builder()
             .smart_hosts(["smtp.signatures.example.com"])
             .certificate_name(domains[0].domain_name.clone())
