@@ -1,0 +1,5 @@
+//! stub
+/// stub
+pub struct SignatureConfig;
+/// stub
+pub struct DirectoryConfig;

@@ -1,0 +1,5 @@
+//! stub
+/// stub
+pub struct GraphDirectory;
+/// stub
+pub struct GraphDirectoryBuilder;

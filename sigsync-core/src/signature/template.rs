@@ -1,0 +1,575 @@
+//! Signature templates: Jinja syntax (minijinja), compiled and checked when loaded.
+//!
+//! * Placeholders are the attribute names of [`UserAttributes`](super::UserAttributes)
+//!   (`{{ displayName }}`, `{{ jobTitle }}`, `{{ businessPhone }}`, custom attributes by name)
+//!   and the configured images (`{{ images.logo }}`).
+//! * Conditional blocks: `{% if mobilePhone %}...{% endif %}`; block tags on their own line
+//!   leave no blank line. Besides, a template line whose placeholders are all empty disappears
+//!   by itself (unless `collapse_empty_lines` is off), so a missing phone number never leaves a
+//!   `Mobile:` label or a blank line.
+//! * HTML templates escape every value for HTML text and quoted attributes. A placeholder that
+//!   starts a URL attribute (`href`, `src`, ...) goes through the `safe_url` filter, which
+//!   refuses `javascript:`, `data:` and any scheme but `http`, `https`, `mailto`, `tel` and `cid`
+//!   (the link renders empty). Placeholders outside quoted attribute values inside a tag, in
+//!   `on*` event attributes, and `<script>` elements are refused when the template is loaded.
+//! * An unknown placeholder, an unknown image or a syntax error is a
+//!   [`Error::Config`](crate::Error::Config) when the template is loaded, never when mail is
+//!   sent.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value};
+
+use super::attributes::{UserAttributes, STANDARD_ATTRIBUTES};
+use crate::{Error, Result};
+
+/// URL schemes a placeholder may produce in a link or image source.
+pub const SAFE_URL_SCHEMES: &[&str] = &["http", "https", "mailto", "tel", "cid"];
+
+/// Attributes whose value is a URL.
+const URL_ATTRS: &[&str] = &[
+    "href",
+    "src",
+    "background",
+    "action",
+    "formaction",
+    "poster",
+    "cite",
+    "xlink:href",
+    "longdesc",
+    "srcset",
+];
+
+/// Global functions of minijinja that templates may call.
+const ALLOWED_GLOBALS: &[&str] = &["range", "dict", "namespace", "loop"];
+
+/// Whether a template produces HTML (escaped) or plain text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Flavor {
+    Html,
+    Text,
+}
+
+/// A set of compiled templates sharing one environment (the engine holds one).
+#[derive(Debug)]
+pub(crate) struct Templates {
+    env: Environment<'static>,
+    known: BTreeSet<String>,
+    images: BTreeSet<String>,
+    /// Custom attributes (empty) and `images`: what every render starts from.
+    base: BTreeMap<String, Value>,
+}
+
+impl Templates {
+    /// An empty set that accepts the standard placeholders, `custom` ones and `images`.
+    pub(crate) fn new(custom: &BTreeSet<String>, images: &BTreeMap<String, String>) -> Self {
+        let mut env = Environment::new();
+        env.set_trim_blocks(true);
+        env.set_lstrip_blocks(true);
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.set_auto_escape_callback(|name| {
+            if name.ends_with(".html") {
+                AutoEscape::Html
+            } else {
+                AutoEscape::None
+            }
+        });
+        env.add_filter("safe_url", |v: Value| safe_url_filter(&v));
+        let mut known: BTreeSet<String> = super::attributes::STANDARD_ATTRIBUTES
+            .iter()
+            .chain(super::attributes::DERIVED_PLACEHOLDERS)
+            .chain(ALLOWED_GLOBALS)
+            .map(|s| s.to_string())
+            .collect();
+        known.extend(custom.iter().cloned());
+        let mut base: BTreeMap<String, Value> = custom
+            .iter()
+            .map(|c| (c.clone(), Value::from("")))
+            .collect();
+        base.insert("images".into(), Value::from_serialize(images));
+        Templates {
+            env,
+            known,
+            images: images.keys().cloned().collect(),
+            base,
+        }
+    }
+
+    /// The render context for `user`.
+    pub(crate) fn context(&self, user: &UserAttributes) -> BTreeMap<String, Value> {
+        let mut ctx = self.base.clone();
+        ctx.extend(user.to_context());
+        ctx
+    }
+
+    /// Compiles `source` under `name` (`name` gets a `.html`/`.txt` suffix), checks its
+    /// placeholders, and renders it once with full and once with empty sample data.
+    pub(crate) fn add(
+        &mut self,
+        name: &str,
+        source: &str,
+        flavor: Flavor,
+        collapse: bool,
+    ) -> Result<String> {
+        let what = match flavor {
+            Flavor::Html => "HTML",
+            Flavor::Text => "text",
+        };
+        let full_name = match flavor {
+            Flavor::Html => format!("{name}.html"),
+            Flavor::Text => format!("{name}.txt"),
+        };
+        let err = |e: String| Error::Config(format!("{what} template {name:?}: {e}"));
+        let mut src = if collapse {
+            collapse_empty_lines(source, flavor).map_err(|e| err(e.to_string()))?
+        } else {
+            source.to_owned()
+        };
+        if flavor == Flavor::Html {
+            src = guard_html(&src).map_err(err)?;
+        }
+        self.env
+            .add_template_owned(full_name.clone(), src)
+            .map_err(|e| err(describe(&e)))?;
+        let tmpl = self
+            .env
+            .get_template(&full_name)
+            .map_err(|e| err(describe(&e)))?;
+        for var in tmpl.undeclared_variables(true) {
+            let mut parts = var.split('.');
+            let root = parts.next().unwrap_or_default();
+            if !self.known.contains(root) {
+                return Err(err(format!(
+                    "unknown placeholder `{root}` (known: the Graph user fields, businessPhone, \
+                     images.<name> and the declared custom attributes)"
+                )));
+            }
+            if root == "images" {
+                if let Some(image) = parts.next() {
+                    if !self.images.contains(image) {
+                        return Err(err(format!("unknown image `images.{image}`")));
+                    }
+                }
+            }
+        }
+        // Render once with every field set and once with none, so that unknown filters and
+        // type errors surface now rather than when mail is sent.
+        let mut sample = UserAttributes::default();
+        for name in STANDARD_ATTRIBUTES {
+            sample.set(name, "Sample");
+        }
+        for name in self.base.keys().filter(|k| *k != "images") {
+            sample.custom.insert(name.clone(), "Sample".into());
+        }
+        for user in [sample, UserAttributes::default()] {
+            tmpl.render(self.context(&user))
+                .map_err(|e| err(describe(&e)))?;
+        }
+        Ok(full_name)
+    }
+
+    /// Renders a compiled template with `ctx`; trims trailing whitespace.
+    pub(crate) fn render(&self, full_name: &str, ctx: &BTreeMap<String, Value>) -> Result<String> {
+        let tmpl = self
+            .env
+            .get_template(full_name)
+            .map_err(|e| Error::Internal(format!("template {full_name} vanished: {e}")))?;
+        let out = tmpl
+            .render(ctx)
+            .map_err(|e| Error::Config(format!("template {full_name}: {}", describe(&e))))?;
+        Ok(out.trim_end().to_owned())
+    }
+}
+
+fn describe(e: &minijinja::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = std::error::Error::source(e);
+    while let Some(inner) = src {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        src = inner.source();
+    }
+    s
+}
+
+/// Escapes for HTML text and quoted attributes (`& < > " '`).
+pub(crate) fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Cleans a URL that came from directory data: `None` when its scheme is not one of
+/// [`SAFE_URL_SCHEMES`]. A bare host (`www.contoso.com`) becomes `https://www.contoso.com`.
+pub fn safe_url(raw: &str) -> Option<String> {
+    // Browsers ignore ASCII whitespace and control characters inside a URL's scheme.
+    let clean: String = raw.chars().filter(|c| *c > ' ' && *c != '\x7f').collect();
+    if clean.is_empty() {
+        return None;
+    }
+    let scheme_end = clean.find(':');
+    let first_delim = clean.find(['/', '?', '#']);
+    match scheme_end {
+        Some(i) if first_delim.is_none_or(|d| i < d) => {
+            let scheme = clean[..i].to_ascii_lowercase();
+            SAFE_URL_SCHEMES.contains(&scheme.as_str()).then_some(clean)
+        }
+        _ if clean.starts_with("//") => Some(format!("https:{clean}")),
+        _ if clean.starts_with(['/', '?', '#']) => Some(clean),
+        _ => Some(format!("https://{clean}")),
+    }
+}
+
+fn safe_url_filter(v: &Value) -> Value {
+    if v.is_undefined() || v.is_none() {
+        return Value::from_safe_string(String::new());
+    }
+    let s = v.to_string();
+    Value::from_safe_string(safe_url(&s).map(|u| escape_html(&u)).unwrap_or_default())
+}
+
+/// Wraps each template line that holds placeholders (and no block tags) in an `if` over its
+/// variables, so that the line, newline included, disappears when all of them are empty.
+fn collapse_empty_lines(source: &str, flavor: Flavor) -> Result<String, minijinja::Error> {
+    let probe = Environment::new();
+    let mut out = String::with_capacity(source.len() + 64);
+    let mut in_tag = false;
+    for line in source.split_inclusive('\n') {
+        let starts_in_tag = in_tag;
+        if flavor == Flavor::Html {
+            in_tag = scan_tag_state(line, in_tag);
+        }
+        let body = line.strip_suffix('\n').unwrap_or(line);
+        let plain = inline_blocks_balanced(body)
+            && !body.contains("{#")
+            && body.contains("{{")
+            && body.matches("{{").count() == body.matches("}}").count()
+            && !starts_in_tag
+            && !in_tag
+            && (flavor == Flavor::Text || tags_balanced(body));
+        if !plain {
+            out.push_str(line);
+            continue;
+        }
+        let vars = probe.template_from_str(body)?.undeclared_variables(false);
+        let mut vars: Vec<_> = vars
+            .into_iter()
+            .filter(|v| !ALLOWED_GLOBALS.contains(&v.as_str()) && v != "images")
+            .collect();
+        if vars.is_empty() {
+            out.push_str(line);
+            continue;
+        }
+        vars.sort();
+        out.push_str("{% if ");
+        out.push_str(&vars.join(" or "));
+        out.push_str(" %}");
+        out.push_str(line);
+        out.push_str("{% endif %}");
+    }
+    Ok(out)
+}
+
+/// Whether the block tags of a line (if any) are only `if`/`for` blocks opened and closed on
+/// the same line, so that wrapping the line in another `if` keeps the template valid.
+fn inline_blocks_balanced(line: &str) -> bool {
+    let (mut ifs, mut fors) = (0i32, 0i32);
+    let mut rest = line;
+    while let Some(i) = rest.find("{%") {
+        let Some(j) = rest[i..].find("%}") else {
+            return false;
+        };
+        let inner = rest[i + 2..i + j]
+            .trim_matches(|c: char| c == '-' || c == '+')
+            .trim();
+        match inner.split_whitespace().next().unwrap_or_default() {
+            "if" => ifs += 1,
+            "endif" => ifs -= 1,
+            "for" => fors += 1,
+            "endfor" => fors -= 1,
+            "elif" | "else" => {}
+            _ => return false,
+        }
+        if ifs < 0 || fors < 0 {
+            return false;
+        }
+        rest = &rest[i + j + 2..];
+    }
+    ifs == 0 && fors == 0
+}
+
+/// Whether every non-void element opened on an HTML line is closed on it (and vice versa),
+/// so that removing the line cannot unbalance the document.
+fn tags_balanced(line: &str) -> bool {
+    const VOID: &[&str] = &[
+        "br", "img", "hr", "meta", "link", "input", "wbr", "col", "area", "base", "source",
+    ];
+    let mut depth: BTreeMap<String, i32> = BTreeMap::new();
+    let lower = line.to_ascii_lowercase();
+    let b = lower.as_bytes();
+    for (i, _) in lower.match_indices('<') {
+        let (close, start) = if b.get(i + 1) == Some(&b'/') {
+            (true, i + 2)
+        } else {
+            (false, i + 1)
+        };
+        let name: String = lower[start..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .collect();
+        if name.is_empty() || VOID.contains(&name.as_str()) {
+            continue;
+        }
+        *depth.entry(name).or_default() += if close { -1 } else { 1 };
+    }
+    depth.values().all(|d| *d == 0)
+}
+
+/// Tracks whether an HTML line ends inside a tag (ignoring Jinja expressions).
+fn scan_tag_state(line: &str, mut in_tag: bool) -> bool {
+    let b = line.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i..].starts_with(b"{{") || b[i..].starts_with(b"{%") {
+            let close: &[u8] = if b[i + 1] == b'{' { b"}}" } else { b"%}" };
+            match find(b, i + 2, close) {
+                Some(j) => i = j + 2,
+                None => return in_tag,
+            }
+            continue;
+        }
+        match b[i] {
+            b'<' if b
+                .get(i + 1)
+                .is_some_and(|c| c.is_ascii_alphabetic() || *c == b'/') =>
+            {
+                in_tag = true
+            }
+            b'>' => in_tag = false,
+            _ => {}
+        }
+        i += 1;
+    }
+    in_tag
+}
+
+fn find(hay: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
+    hay.get(from..)?
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .map(|p| p + from)
+}
+
+/// Checks placeholders in HTML tags and rewrites the one that starts a URL attribute value
+/// to go through `safe_url`.
+fn guard_html(src: &str) -> Result<String, String> {
+    if src.to_ascii_lowercase().contains("<script") {
+        return Err("<script> is not allowed in a signature".into());
+    }
+    let b = src.as_bytes();
+    let mut out = String::with_capacity(src.len() + 32);
+    let mut copied = 0;
+    let mut i = 0;
+    let jinja_end = |i: usize| -> Result<usize, String> {
+        let close: &[u8] = if b[i + 1] == b'{' {
+            b"}}"
+        } else if b[i + 1] == b'%' {
+            b"%}"
+        } else {
+            b"#}"
+        };
+        find(b, i + 2, close)
+            .map(|j| j + 2)
+            .ok_or_else(|| "unclosed `{{`, `{%` or `{#`".to_string())
+    };
+    let is_jinja = |i: usize| b[i] == b'{' && matches!(b.get(i + 1), Some(b'{' | b'%' | b'#'));
+    while i < b.len() {
+        if b[i..].starts_with(b"<!--") {
+            i = find(b, i + 4, b"-->").map_or(b.len(), |j| j + 3);
+            continue;
+        }
+        if is_jinja(i) {
+            i = jinja_end(i)?;
+            continue;
+        }
+        if !(b[i] == b'<' && b.get(i + 1).is_some_and(|c| c.is_ascii_alphabetic())) {
+            i += 1;
+            continue;
+        }
+        // Inside a tag: skip the tag name, then read attributes.
+        i += 1;
+        while i < b.len() && !b[i].is_ascii_whitespace() && b[i] != b'>' && b[i] != b'/' {
+            if is_jinja(i) {
+                return Err("a placeholder may not form a tag name".into());
+            }
+            i += 1;
+        }
+        loop {
+            while i < b.len() && (b[i].is_ascii_whitespace() || b[i] == b'/') {
+                i += 1;
+            }
+            if i >= b.len() || b[i] == b'>' {
+                i += 1;
+                break;
+            }
+            if b[i..].starts_with(b"{{") {
+                return Err(
+                    "a placeholder inside a tag must be within a quoted attribute value".into(),
+                );
+            }
+            if is_jinja(i) {
+                i = jinja_end(i)?;
+                continue;
+            }
+            let name_start = i;
+            while i < b.len()
+                && !b[i].is_ascii_whitespace()
+                && !matches!(b[i], b'=' | b'>' | b'/')
+                && !is_jinja(i)
+            {
+                i += 1;
+            }
+            let name = src[name_start..i].to_ascii_lowercase();
+            while i < b.len() && b[i].is_ascii_whitespace() {
+                i += 1;
+            }
+            if i >= b.len() || b[i] != b'=' {
+                continue;
+            }
+            i += 1;
+            while i < b.len() && b[i].is_ascii_whitespace() {
+                i += 1;
+            }
+            let Some(&quote) = b.get(i).filter(|q| matches!(q, b'"' | b'\'')) else {
+                // Unquoted value: must hold no placeholder.
+                let start = i;
+                while i < b.len() && !b[i].is_ascii_whitespace() && b[i] != b'>' {
+                    i += 1;
+                }
+                if src[start..i].contains("{{") {
+                    return Err(format!(
+                        "quote the value of attribute `{name}`: it holds a placeholder"
+                    ));
+                }
+                continue;
+            };
+            i += 1;
+            let value_start = i;
+            let mut first_expr: Option<(usize, usize)> = None;
+            let mut has_expr = false;
+            while i < b.len() && b[i] != quote {
+                if is_jinja(i) {
+                    let end = jinja_end(i)?;
+                    if b[i + 1] == b'{' {
+                        has_expr = true;
+                        let literal_before = src[value_start..i].trim();
+                        if first_expr.is_none() && literal_before.is_empty() {
+                            first_expr = Some((i, end));
+                        }
+                    }
+                    i = end;
+                } else {
+                    i += 1;
+                }
+            }
+            let value = &src[value_start..i.min(b.len())];
+            i += 1;
+            if has_expr && name.starts_with("on") {
+                return Err(format!("placeholders are not allowed in `{name}`"));
+            }
+            if URL_ATTRS.contains(&name.as_str()) {
+                let literal: String = value
+                    .split("{{")
+                    .next()
+                    .unwrap_or_default()
+                    .chars()
+                    .collect();
+                if literal.contains(':') && !literal.trim().is_empty() {
+                    let scheme_ok = safe_url(&literal).is_some();
+                    if !scheme_ok {
+                        return Err(format!("unsafe URL in `{name}`: {literal:?}"));
+                    }
+                }
+                if let Some((s, e)) = first_expr {
+                    let inner = src[s + 2..e - 2].trim_matches(|c: char| c == '-' || c == ' ');
+                    out.push_str(&src[copied..s]);
+                    out.push_str("{{ (");
+                    out.push_str(inner);
+                    out.push_str(")|safe_url }}");
+                    copied = e;
+                }
+            }
+        }
+    }
+    out.push_str(&src[copied..]);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn safe_url_refuses_script_schemes_and_keeps_web_and_mail_links() {
+        assert_eq!(safe_url("javascript:alert(1)"), None);
+        assert_eq!(safe_url(" JaVa\tScRiPt:alert(1)"), None);
+        assert_eq!(safe_url("data:text/html,<b>"), None);
+        assert_eq!(safe_url("vbscript:x"), None);
+        assert_eq!(
+            safe_url("https://contoso.com/a?b=1").as_deref(),
+            Some("https://contoso.com/a?b=1")
+        );
+        assert_eq!(
+            safe_url("www.contoso.com").as_deref(),
+            Some("https://www.contoso.com")
+        );
+        assert_eq!(safe_url("mailto:a@b.c").as_deref(), Some("mailto:a@b.c"));
+        assert_eq!(safe_url(""), None);
+    }
+
+    #[test]
+    fn url_attribute_placeholders_are_routed_through_safe_url() {
+        let out =
+            guard_html(r#"<a href="{{ linkedin }}" title="{{ displayName }}">x</a>"#).unwrap();
+        assert_eq!(
+            out,
+            r#"<a href="{{ (linkedin)|safe_url }}" title="{{ displayName }}">x</a>"#
+        );
+        // A literal scheme before the placeholder fixes the scheme: plain escaping suffices.
+        let out = guard_html(r#"<a href="mailto:{{ mail }}">"#).unwrap();
+        assert_eq!(out, r#"<a href="mailto:{{ mail }}">"#);
+    }
+
+    #[test]
+    fn dangerous_template_constructs_are_refused() {
+        assert!(guard_html(r#"<a {{ attrs }}>"#).is_err());
+        assert!(guard_html(r#"<a href={{ mail }}>"#).is_err());
+        assert!(guard_html(r#"<img onerror="{{ x }}">"#).is_err());
+        assert!(guard_html(r#"<a href="javascript:alert(1)">"#).is_err());
+        assert!(guard_html("<script>var a = '{{ x }}'</script>").is_err());
+    }
+
+    #[test]
+    fn lines_whose_placeholders_are_empty_are_wrapped_in_a_condition() {
+        let out = collapse_empty_lines("A\nTel: {{ businessPhone }}\nB", Flavor::Text).unwrap();
+        assert_eq!(
+            out,
+            "A\n{% if businessPhone %}Tel: {{ businessPhone }}\n{% endif %}B"
+        );
+        // Lines inside a multi-line tag are left alone.
+        let src = "<a href=\"{{ mail }}\"\n  title=\"x\">{{ mail }}</a>\n";
+        assert_eq!(collapse_empty_lines(src, Flavor::Html).unwrap(), src);
+        // So are lines that open or close an element they do not close or open.
+        let src = "<p><b>{{ displayName }}</b>\n</p>";
+        assert_eq!(collapse_empty_lines(src, Flavor::Html).unwrap(), src);
+    }
+}
