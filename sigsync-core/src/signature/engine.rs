@@ -6,7 +6,9 @@ use std::sync::Arc;
 use super::directory::{Directory, InMemoryDirectory};
 use super::images::SignatureImage;
 use super::policy::RecipientScope;
-use super::policy::{normalize_address, MessageContext, NoSignatureReason, PreMatch, Rule};
+use super::policy::{
+    bare_address, normalize_address, MessageContext, NoSignatureReason, PreMatch, Rule,
+};
 use super::template::{escape_html, Flavor, Templates};
 use super::{
     Origin, RenderedSignature, UserAttributes, HTML_MARKER_ATTR, MARKER_DISCLAIMER,
@@ -536,7 +538,7 @@ impl SignatureEngine {
         tracing::debug!(rule = %rule.name, sender = %ctx.sender, "signature rule matched");
         let user = match attributes {
             Some(a) => a.clone(),
-            None => UserAttributes::with_mail(ctx.sender.trim()),
+            None => UserAttributes::with_mail(bare_address(&ctx.sender)),
         };
         self.render(
             rule.signature.as_deref(),

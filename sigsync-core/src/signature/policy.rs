@@ -286,13 +286,18 @@ impl fmt::Display for NoSignatureReason {
     }
 }
 
-/// Lower-cases an address and strips angle brackets and spaces.
+/// The bare address of `a` (`Name <a@b>` gives `a@b`), lower-cased.
 pub(crate) fn normalize_address(a: &str) -> String {
-    a.trim()
-        .trim_start_matches('<')
-        .trim_end_matches('>')
-        .trim()
-        .to_ascii_lowercase()
+    bare_address(a).to_ascii_lowercase()
+}
+
+/// The bare address of `a`: the part in angle brackets if any, trimmed.
+pub(crate) fn bare_address(a: &str) -> &str {
+    let a = a.trim();
+    match a.rfind('<') {
+        Some(i) => a[i + 1..].split('>').next().unwrap_or_default().trim(),
+        None => a,
+    }
 }
 
 fn domain_of(address: &str) -> String {
