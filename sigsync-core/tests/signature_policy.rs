@@ -12,7 +12,7 @@ use sigsync_core::signature::{
 use sigsync_core::{Error, ErrorKind, Result};
 
 fn sig(name: &str) -> TemplatePair {
-    TemplatePair::new(format!("{name}: {{{{ displayName }}}}"), format!("{name}"))
+    TemplatePair::new(format!("{name}: {{{{ displayName }}}}"), name.to_string())
 }
 
 fn base() -> SignatureEngineBuilder {
