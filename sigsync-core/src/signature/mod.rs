@@ -1,6 +1,6 @@
 //! Signatures: what to add to a message, and for whom.
 //!
-//! * [`SignatureEngine`] holds the compiled templates, the [policy](policy) and the
+//! * [`SignatureEngine`] holds the compiled templates, the [`policy`] and the
 //!   [directory](Directory); the injector calls [`SignatureEngine::choose`] (or
 //!   [`SignatureEngine::choose_sync`]) once per message and gets a [`Choice`].
 //! * [`SignatureEngine::render_client_side`] renders the same signature for a compose-time
@@ -33,10 +33,10 @@ pub mod policy;
 mod template;
 
 pub use attributes::{UserAttributes, DERIVED_PLACEHOLDERS, GRAPH_SELECT, STANDARD_ATTRIBUTES};
-pub use config::{DirectoryConfig, SignatureConfig};
+pub use config::{DirectoryConfig, GraphConfig, ImageConfig, SignatureConfig, TemplateConfig};
 pub use directory::{Directory, InMemoryDirectory};
 pub use engine::{Choice, SenderData, SignatureEngine, SignatureEngineBuilder, TemplatePair};
-pub use graph::{GraphDirectory, GraphDirectoryBuilder};
+pub use graph::{GraphDirectory, GraphDirectoryBuilder, DEFAULT_GRAPH_URL};
 pub use images::{ImageSource, SignatureImage};
 pub use policy::{
     KindScope, MessageContext, MessageKind, NoSignatureReason, RecipientScope, Rule, SenderFilter,

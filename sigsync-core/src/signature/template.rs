@@ -75,6 +75,21 @@ impl Templates {
             }
         });
         env.add_filter("safe_url", |v: Value| safe_url_filter(&v));
+        // HTML escaping of `& < > " '` (minijinja's default also turns `/` into `&#x2f;`, which
+        // is correct but makes "she/her" unreadable in HTML source and some text conversions).
+        env.set_formatter(|out, state, value| {
+            if state.auto_escape() == AutoEscape::Html && !value.is_safe() {
+                if value.is_undefined() || value.is_none() {
+                    return Ok(());
+                }
+                out.write_str(&escape_html(&value.to_string()))
+                    .map_err(|e| {
+                        minijinja::Error::new(minijinja::ErrorKind::WriteFailure, e.to_string())
+                    })
+            } else {
+                minijinja::escape_formatter(out, state, value)
+            }
+        });
         let mut known: BTreeSet<String> = super::attributes::STANDARD_ATTRIBUTES
             .iter()
             .chain(super::attributes::DERIVED_PLACEHOLDERS)
