@@ -25,6 +25,8 @@ fn graph(server: &MockServer) -> GraphDirectory {
         .unwrap()
 }
 
+const ADELE_ID: &str = "87d349ed-44d7-43e1-9a83-5f2406dee5bd";
+
 fn adele() -> serde_json::Value {
     json!({
         "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#users/$entity",
@@ -104,8 +106,16 @@ async fn unknown_user_is_none_and_still_gets_a_signature() {
         })))
         .mount(&server)
         .await;
+    Mock::given(method("GET"))
+        .and(path("/v1.0/users"))
+        .and(query_param("$filter", "mail eq 'ghost@contoso.com'"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"value": []})))
+        .expect(1)
+        .mount(&server)
+        .await;
     let dir = graph(&server);
     assert_eq!(dir.user("ghost@contoso.com").await.unwrap(), None);
+    assert!(!dir.is_member("ghost@contoso.com", "sales").await.unwrap());
 
     let engine = SignatureEngine::builder()
         .signature(
@@ -136,14 +146,20 @@ async fn unknown_user_is_none_and_still_gets_a_signature() {
 #[tokio::test]
 async fn transitive_membership_follows_next_links() {
     let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v1.0/users/adelev@contoso.com"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(adele()))
+        .expect(1)
+        .mount(&server)
+        .await;
     let next = format!(
-        "{}/v1.0/users/adelev@contoso.com/transitiveMemberOf/microsoft.graph.group?$skiptoken=X1",
+        "{}/v1.0/users/{ADELE_ID}/transitiveMemberOf/microsoft.graph.group?$skiptoken=X1",
         server.uri()
     );
     Mock::given(method("GET"))
-        .and(path(
-            "/v1.0/users/adelev@contoso.com/transitiveMemberOf/microsoft.graph.group",
-        ))
+        .and(path(format!(
+            "/v1.0/users/{ADELE_ID}/transitiveMemberOf/microsoft.graph.group"
+        )))
         .and(query_param("$skiptoken", "X1"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
             "value": [{"id": "22222222-0000-0000-0000-000000000002", "mail": "Sales@contoso.com"}]
@@ -152,9 +168,9 @@ async fn transitive_membership_follows_next_links() {
         .mount(&server)
         .await;
     Mock::given(method("GET"))
-        .and(path(
-            "/v1.0/users/adelev@contoso.com/transitiveMemberOf/microsoft.graph.group",
-        ))
+        .and(path(format!(
+            "/v1.0/users/{ADELE_ID}/transitiveMemberOf/microsoft.graph.group"
+        )))
         .and(query_param("$top", "999"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
             "value": [{"id": "11111111-0000-0000-0000-000000000001", "mail": null}],
@@ -182,12 +198,23 @@ async fn transitive_membership_follows_next_links() {
 async fn next_link_to_another_host_is_not_followed() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
+        .and(path("/v1.0/users/adelev@contoso.com"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(adele()))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!(
+            "/v1.0/users/{ADELE_ID}/transitiveMemberOf/microsoft.graph.group"
+        )))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
             "value": [], "@odata.nextLink": "https://evil.example.com/steal"
         })))
         .mount(&server)
         .await;
-    let e = graph(&server).groups_of("a@contoso.com").await.unwrap_err();
+    let e = graph(&server)
+        .groups_of("adelev@contoso.com")
+        .await
+        .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Network);
 }
 
@@ -320,6 +347,13 @@ async fn batched_lookup_asks_once_and_maps_not_found() {
         .expect(1)
         .mount(&server)
         .await;
+    Mock::given(method("GET"))
+        .and(path("/v1.0/users"))
+        .and(query_param("$filter", "mail eq 'ghost@contoso.com'"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"value": []})))
+        .expect(1)
+        .mount(&server)
+        .await;
     let dir = graph(&server);
     let users = dir
         .users(&[
@@ -357,4 +391,39 @@ fn plain_http_is_refused_unless_allowed() {
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Validation);
     assert!(GraphDirectory::builder(tokens).build().is_ok());
+}
+
+#[tokio::test]
+async fn address_that_is_not_the_upn_is_found_by_mail() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v1.0/users/adele.vance@contoso.com"))
+        .respond_with(ResponseTemplate::new(404))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1.0/users"))
+        .and(query_param("$filter", "mail eq 'adele.vance@contoso.com'"))
+        .and(query_param("$top", "1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"value": [adele()]})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!(
+            "/v1.0/users/{ADELE_ID}/transitiveMemberOf/microsoft.graph.group"
+        )))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "value": [{"id": "g1", "mail": "sales@contoso.com"}]
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let dir = graph(&server);
+    let user = dir.user("Adele.Vance@contoso.com").await.unwrap().unwrap();
+    assert_eq!(user.display_name.as_deref(), Some("Adele Vance"));
+    assert!(dir
+        .is_member("adele.vance@contoso.com", "g1")
+        .await
+        .unwrap());
 }

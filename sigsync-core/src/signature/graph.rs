@@ -1,6 +1,10 @@
 //! A [`Directory`] over Microsoft Graph: `/users/{id}` with `$select`, transitive membership
 //! through `/users/{id}/transitiveMemberOf` (paged), `$batch` for several users, a cache with
 //! expiry, one token refresh on 401 and bounded waits on 429.
+//!
+//! A sender address is first tried as a user principal name (`/users/{address}`); when that is
+//! not found, as a primary SMTP address (`/users?$filter=mail eq '{address}'`), because the two
+//! often differ. Membership is then asked by the user's object id.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
@@ -135,6 +139,9 @@ impl GraphDirectoryBuilder {
 
 type Cache<T> = Mutex<HashMap<String, (Instant, T)>>;
 
+/// A user found in Graph: object id and attributes.
+type Found = Option<(String, UserAttributes)>;
+
 /// Directory data from Microsoft Graph (needs `User.Read.All` and `GroupMember.Read.All`).
 pub struct GraphDirectory {
     http: reqwest::Client,
@@ -145,7 +152,7 @@ pub struct GraphDirectory {
     cache_ttl: Duration,
     retry_budget: Duration,
     max_attempts: u32,
-    users: Cache<Option<UserAttributes>>,
+    users: Cache<Found>,
     groups: Cache<Arc<BTreeSet<String>>>,
 }
 
@@ -198,7 +205,11 @@ impl GraphDirectory {
         format!("{}?$select={}", url.path(), self.select)
     }
 
-    fn parse_user(&self, body: &Value) -> Result<UserAttributes> {
+    fn parse_user(&self, body: &Value) -> Result<(String, UserAttributes)> {
+        let id = body["id"]
+            .as_str()
+            .ok_or_else(|| Error::Network("Graph user object without an id".into()))?
+            .to_owned();
         let mut user: UserAttributes = serde_json::from_value(body.clone())
             .map_err(|e| Error::Network(format!("unexpected Graph user object: {e}")))?;
         for (name, path) in &self.custom {
@@ -207,7 +218,47 @@ impl GraphDirectory {
                 user.custom.insert(name.clone(), s.clone());
             }
         }
-        Ok(user)
+        Ok((id, user))
+    }
+
+    /// Looks a user up by UPN, then by primary SMTP address; cached (not-found too).
+    async fn lookup(&self, address: &str) -> Result<Found> {
+        let key = normalize_address(address);
+        if let Some(u) = self.cached(&self.users, &key) {
+            return Ok(u);
+        }
+        let mut url = self.user_url(&key, &[]);
+        url.query_pairs_mut().append_pair("$select", &self.select);
+        let found = match self
+            .send(reqwest::Method::GET, url, None, "getUser")
+            .await?
+        {
+            Some(body) => Some(self.parse_user(&body)?),
+            None => self.lookup_by_mail(&key).await?,
+        };
+        self.store(&self.users, key, found.clone());
+        Ok(found)
+    }
+
+    /// `/users?$filter=mail eq '<address>'`: for senders whose address is not their UPN.
+    async fn lookup_by_mail(&self, key: &str) -> Result<Found> {
+        let mut url = self.base.clone();
+        url.path_segments_mut()
+            .expect("an http(s) URL has a path")
+            .pop_if_empty()
+            .push("users");
+        url.query_pairs_mut()
+            .append_pair("$filter", &format!("mail eq '{}'", key.replace('\'', "''")))
+            .append_pair("$select", &self.select)
+            .append_pair("$top", "1");
+        let page = self
+            .send(reqwest::Method::GET, url, None, "listUsers")
+            .await?
+            .unwrap_or(Value::Null);
+        match page["value"].as_array().and_then(|v| v.first()) {
+            Some(body) => Ok(Some(self.parse_user(body)?)),
+            None => Ok(None),
+        }
     }
 
     fn cached<T: Clone>(&self, cache: &Cache<T>, key: &str) -> Option<T> {
@@ -309,7 +360,12 @@ impl GraphDirectory {
         if let Some(g) = self.cached(&self.groups, &key) {
             return Ok(g);
         }
-        let mut url = self.user_url(&key, &["transitiveMemberOf", "microsoft.graph.group"]);
+        let Some((id, _)) = self.lookup(&key).await? else {
+            let none = Arc::new(BTreeSet::new());
+            self.store(&self.groups, key, none.clone());
+            return Ok(none);
+        };
+        let mut url = self.user_url(&id, &["transitiveMemberOf", "microsoft.graph.group"]);
         url.query_pairs_mut()
             .append_pair("$select", "id,mail")
             .append_pair("$top", "999");
@@ -354,21 +410,7 @@ impl GraphDirectory {
 #[async_trait]
 impl Directory for GraphDirectory {
     async fn user(&self, address: &str) -> Result<Option<UserAttributes>> {
-        let key = normalize_address(address);
-        if let Some(u) = self.cached(&self.users, &key) {
-            return Ok(u);
-        }
-        let mut url = self.user_url(&key, &[]);
-        url.query_pairs_mut().append_pair("$select", &self.select);
-        let user = match self
-            .send(reqwest::Method::GET, url, None, "getUser")
-            .await?
-        {
-            Some(body) => Some(self.parse_user(&body)?),
-            None => None,
-        };
-        self.store(&self.users, key, user.clone());
-        Ok(user)
+        Ok(self.lookup(address).await?.map(|(_, user)| user))
     }
 
     async fn is_member(&self, address: &str, group: &str) -> Result<bool> {
@@ -380,7 +422,7 @@ impl Directory for GraphDirectory {
 
     async fn users(&self, addresses: &[String]) -> Result<Vec<Option<UserAttributes>>> {
         let keys: Vec<String> = addresses.iter().map(|a| normalize_address(a)).collect();
-        let mut found: HashMap<String, Option<UserAttributes>> = HashMap::new();
+        let mut found: HashMap<String, Found> = HashMap::new();
         let missing: Vec<&String> = {
             let mut seen = BTreeSet::new();
             keys.iter()
@@ -425,7 +467,7 @@ impl Directory for GraphDirectory {
                 let Some(key) = chunk.get(i) else { continue };
                 let user = match r["status"].as_u64() {
                     Some(200) => Some(self.parse_user(&r["body"])?),
-                    Some(404) => None,
+                    Some(404) => self.lookup_by_mail(key).await?,
                     // Throttled or failed inside the batch: ask for that user alone.
                     _ => continue,
                 };
@@ -435,14 +477,14 @@ impl Directory for GraphDirectory {
             }
             for (i, key) in chunk.iter().enumerate() {
                 if !answered.contains(&i) {
-                    let user = self.user(key).await?;
+                    let user = self.lookup(key).await?;
                     found.insert((*key).clone(), user);
                 }
             }
         }
         Ok(keys
             .iter()
-            .map(|k| found.get(k).cloned().flatten())
+            .map(|k| found.get(k).cloned().flatten().map(|(_, user)| user))
             .collect())
     }
 }
