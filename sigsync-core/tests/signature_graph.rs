@@ -10,7 +10,7 @@ use serde_json::json;
 use sigsync_core::auth::{AccessToken, Resource, StaticTokenProvider, TokenProvider};
 use sigsync_core::signature::{
     Choice, Directory, GraphDirectory, MessageContext, MessageKind, Rule, SignatureEngine,
-    TemplatePair, UserAttributes,
+    TemplatePair, UserAttributes, TEXT_MARKER_SERVER,
 };
 use sigsync_core::{ErrorKind, Result};
 use wiremock::matchers::{body_partial_json, header, method, path, query_param};
@@ -139,7 +139,9 @@ async fn unknown_user_is_none_and_still_gets_a_signature() {
     };
     assert_eq!(
         r.html,
-        "<div data-sigsync=\"server\">ghost@contoso.com\nContoso</div>"
+        format!(
+            "<div data-sigsync=\"server\">{TEXT_MARKER_SERVER}ghost@contoso.com\nContoso</div>"
+        )
     );
 }
 

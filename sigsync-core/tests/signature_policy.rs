@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use sigsync_core::signature::{
     find_marker, Choice, Directory, InMemoryDirectory, KindScope, MessageContext, MessageKind,
     NoSignatureReason, Origin, RecipientScope, Rule, SenderData, SignatureEngine,
-    SignatureEngineBuilder, TemplatePair, UserAttributes, TEXT_MARKER_CLIENT,
+    SignatureEngineBuilder, TemplatePair, UserAttributes, TEXT_MARKER_CLIENT, TEXT_MARKER_SERVER,
 };
 use sigsync_core::{Error, ErrorKind, Result};
 
@@ -282,7 +282,7 @@ async fn async_choose_uses_the_directory_for_groups_and_attributes() {
         .unwrap();
     assert_eq!(
         s.signature().unwrap().html,
-        r#"<div data-sigsync="server">full: Adele</div>"#
+        format!(r#"<div data-sigsync="server">{TEXT_MARKER_SERVER}full: Adele</div>"#)
     );
 }
 
@@ -312,10 +312,13 @@ fn client_side_rendering_carries_the_client_marker() {
     };
     assert_eq!(
         r.html,
-        r#"<div data-sigsync="client">full: Eve &lt;Admin&gt;</div>"#
+        format!(r#"<div data-sigsync="client">{TEXT_MARKER_CLIENT}full: Eve &lt;Admin&gt;</div>"#)
     );
     assert_eq!(r.text, format!("{TEXT_MARKER_CLIENT}full"));
     assert_eq!(find_marker(&r.html), Some(Origin::Client));
+    // A client that strips unknown attributes (or derives text from HTML) keeps the mark.
+    let stripped = r.html.replace(r#" data-sigsync="client""#, "");
+    assert_eq!(find_marker(&stripped), Some(Origin::Client));
     assert_eq!(
         find_marker(&format!("Hi\n\n{}\n> quoted", r.text)),
         Some(Origin::Client)
@@ -343,4 +346,11 @@ fn explicit_sender_data_answers_group_rules() {
     };
     let s = engine.choose_with(&c, &sender, Origin::Server).unwrap();
     assert!(s.signature().unwrap().text.ends_with("sales"));
+}
+
+#[test]
+fn engine_is_shareable_across_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<SignatureEngine>();
+    assert_send_sync::<sigsync_core::signature::GraphDirectory>();
 }

@@ -56,7 +56,7 @@ fn full_attributes_fill_every_line() {
     let r = render(&full_user());
     assert!(r
         .html
-        .starts_with(r#"<div data-sigsync="server"><p><b title="Adele Vance">Adele Vance</b>"#));
+        .starts_with(&format!(r#"<div data-sigsync="server">{TEXT_MARKER_SERVER}<p><b title="Adele Vance">Adele Vance</b>"#)));
     assert!(r.html.contains("Retail Manager · Retail"));
     assert!(r.html.contains("Mobile: +1 425 555 0110"));
     assert!(r
@@ -95,8 +95,10 @@ fn empty_attributes_render_only_static_lines() {
     );
     assert_eq!(
         r.html,
-        r#"<div data-sigsync="server"><p><b title=""></b>
+        format!(
+            r#"<div data-sigsync="server">{TEXT_MARKER_SERVER}<p><b title=""></b>
 </p></div>"#
+        )
     );
 }
 

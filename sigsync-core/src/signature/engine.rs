@@ -412,8 +412,9 @@ impl SignatureEngine {
             let html = self.templates.render(&c.html, &ctx)?;
             if !html.is_empty() {
                 out.html = format!(
-                    "<div {HTML_MARKER_ATTR}=\"{}\">{html}</div>",
-                    origin.marker()
+                    "<div {HTML_MARKER_ATTR}=\"{}\">{}{html}</div>",
+                    origin.marker(),
+                    origin.text_marker()
                 );
             }
             let text = self.templates.render(&c.text, &ctx)?;

@@ -14,12 +14,15 @@
 //!
 //! * HTML: the signature is wrapped in `<div data-sigsync="server">` or
 //!   `<div data-sigsync="client">` ([`HTML_MARKER_ATTR`], [`MARKER_SERVER`],
-//!   [`MARKER_CLIENT`]); a disclaimer in `<div data-sigsync="disclaimer">`
+//!   [`MARKER_CLIENT`]), and the wrapper's content starts with the text marker below, so that
+//!   the mark survives a client that drops unknown attributes or derives the text part from
+//!   the HTML; a disclaimer is wrapped in `<div data-sigsync="disclaimer">`
 //!   ([`MARKER_DISCLAIMER`]).
 //! * Plain text: the signature text starts with [`TEXT_MARKER_SERVER`] or
 //!   [`TEXT_MARKER_CLIENT`], three zero-width characters that readers do not see.
 //!
-//! [`find_marker`] finds either form in a body.
+//! [`find_marker`] finds either form in a body. The text markers are non-ASCII: a text part
+//! that receives a signature must be (re-)encoded as UTF-8.
 
 use std::sync::Arc;
 
@@ -57,7 +60,8 @@ pub const MARKER_CLIENT: &str = "client";
 /// Marker value of the element that wraps a rendered HTML disclaimer.
 pub const MARKER_DISCLAIMER: &str = "disclaimer";
 
-/// The invisible prefix of a plain-text signature inserted server-side: U+2063 INVISIBLE
+/// The invisible prefix of a plain-text signature inserted server-side (the first characters
+/// of [`RenderedSignature::text`]): U+2063 INVISIBLE
 /// SEPARATOR, U+200B ZERO WIDTH SPACE, U+2063.
 pub const TEXT_MARKER_SERVER: &str = "\u{2063}\u{200B}\u{2063}";
 

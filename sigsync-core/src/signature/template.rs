@@ -2,7 +2,8 @@
 //!
 //! * Placeholders are the attribute names of [`UserAttributes`](super::UserAttributes)
 //!   (`{{ displayName }}`, `{{ jobTitle }}`, `{{ businessPhone }}`, custom attributes by name)
-//!   and the configured images (`{{ images.logo }}`).
+//!   and the configured images (`{{ images.logo }}`). `businessPhones` is a list: use
+//!   `{{ businessPhone }}` (the first) or `{{ businessPhones|join(", ") }}`.
 //! * Conditional blocks: `{% if mobilePhone %}...{% endif %}`; block tags on their own line
 //!   leave no blank line. Besides, a template line whose placeholders are all empty disappears
 //!   by itself (unless `collapse_empty_lines` is off), so a missing phone number never leaves a
