@@ -270,7 +270,10 @@ impl GraphDirectory {
     fn store<T>(&self, cache: &Cache<T>, key: String, value: T) {
         if !self.cache_ttl.is_zero() {
             let mut map = lock(cache);
-            map.retain(|_, (at, _)| at.elapsed() < self.cache_ttl);
+            // Drop expired entries now and then (amortized), not on every insert.
+            if map.len() >= 1024 && map.len().is_power_of_two() {
+                map.retain(|_, (at, _)| at.elapsed() < self.cache_ttl);
+            }
             map.insert(key, (Instant::now(), value));
         }
     }
@@ -309,11 +312,17 @@ impl GraphDirectory {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse::<u64>().ok())
                 .map(Duration::from_secs);
+            let resp_request_id = resp
+                .headers()
+                .get("request-id")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
             let bytes = resp
                 .bytes()
                 .await
                 .map_err(|e| Error::Network(format!("{operation}: {}", e.without_url())))?;
-            tracing::debug!(operation, status, attempt, "graph request");
+            let request_id = resp_request_id.as_deref().unwrap_or("");
+            tracing::debug!(operation, status, attempt, request_id, "graph request");
             if (200..300).contains(&status) {
                 if bytes.is_empty() {
                     return Ok(Some(Value::Null));

@@ -388,8 +388,17 @@ fn find(hay: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
 /// Checks placeholders in HTML tags and rewrites the one that starts a URL attribute value
 /// to go through `safe_url`.
 fn guard_html(src: &str) -> Result<String, String> {
-    if src.to_ascii_lowercase().contains("<script") {
+    let lower = src.to_ascii_lowercase();
+    if lower.contains("<script") {
         return Err("<script> is not allowed in a signature".into());
+    }
+    // Directory values may be edited by the users themselves: never emit them unescaped.
+    let compact: String = lower.chars().filter(|c| !c.is_whitespace()).collect();
+    let safe_filter = compact.match_indices("|safe").any(|(i, m)| {
+        !compact[i + m.len()..].starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
+    });
+    if safe_filter || compact.contains("{%autoescape") {
+        return Err("`safe` and `autoescape` would emit directory values unescaped".into());
     }
     let b = src.as_bytes();
     let mut out = String::with_capacity(src.len() + 32);
@@ -517,6 +526,10 @@ fn guard_html(src: &str) -> Result<String, String> {
                 }
                 if let Some((s, e)) = first_expr {
                     let inner = src[s + 2..e - 2].trim_matches(|c: char| c == '-' || c == ' ');
+                    let compact: String = inner.chars().filter(|c| !c.is_whitespace()).collect();
+                    if compact.ends_with("|safe_url") {
+                        continue;
+                    }
                     out.push_str(&src[copied..s]);
                     out.push_str("{{ (");
                     out.push_str(inner);
@@ -572,6 +585,10 @@ mod tests {
         assert!(guard_html(r#"<img onerror="{{ x }}">"#).is_err());
         assert!(guard_html(r#"<a href="javascript:alert(1)">"#).is_err());
         assert!(guard_html("<script>var a = '{{ x }}'</script>").is_err());
+        assert!(guard_html("<b>{{ displayName | safe }}</b>").is_err());
+        let explicit = r#"<a href="{{ x|safe_url }}">"#;
+        assert_eq!(guard_html(explicit).unwrap(), explicit);
+        assert!(guard_html("{% autoescape false %}{{ x }}{% endautoescape %}").is_err());
     }
 
     #[test]
