@@ -27,6 +27,8 @@
 use std::sync::Arc;
 
 mod attributes;
+mod builder;
+mod client_side;
 mod config;
 mod directory;
 mod engine;
@@ -34,11 +36,13 @@ mod graph;
 mod images;
 pub mod policy;
 mod template;
+mod template_source;
 
 pub use attributes::{UserAttributes, DERIVED_PLACEHOLDERS, GRAPH_SELECT, STANDARD_ATTRIBUTES};
+pub use builder::{SignatureEngineBuilder, TemplatePair};
 pub use config::{DirectoryConfig, GraphConfig, ImageConfig, SignatureConfig, TemplateConfig};
 pub use directory::{Directory, InMemoryDirectory};
-pub use engine::{Choice, SenderData, SignatureEngine, SignatureEngineBuilder, TemplatePair};
+pub use engine::{Choice, SenderData, SignatureEngine};
 pub use graph::{GraphDirectory, GraphDirectoryBuilder, DEFAULT_GRAPH_URL};
 pub use images::{ImageSource, SignatureImage};
 pub use policy::{
