@@ -180,7 +180,7 @@ impl Templates {
         let out = tmpl
             .render(ctx)
             .map_err(|e| Error::Config(format!("template {full_name}: {}", describe(&e))))?;
-        Ok(out.trim_end().to_owned())
+        Ok(out.trim_end().trim_start_matches(['\r', '\n']).to_owned())
     }
 }
 
