@@ -1,11 +1,11 @@
 //! Directory data: a user's attributes by address, and transitive group membership.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use super::policy::normalize_address;
+use super::policy::{bare_address, normalize_address};
 use super::UserAttributes;
 use crate::Result;
 
@@ -40,10 +40,41 @@ pub trait Directory: Send + Sync {
 /// `users` maps an address to its attributes, `groups` maps a group (id or mail address) to
 /// its members (user addresses or other groups).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(from = "RawDirectory", into = "RawDirectory")]
 pub struct InMemoryDirectory {
+    /// Keyed by normalized (bare, lower-case) address.
+    users: BTreeMap<String, UserAttributes>,
+    /// Keyed by normalized group; members normalized too.
+    groups: BTreeMap<String, Vec<String>>,
+}
+
+/// The serialized form, normalized on the way in.
+#[derive(Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct RawDirectory {
     users: BTreeMap<String, UserAttributes>,
     groups: BTreeMap<String, Vec<String>>,
+}
+
+impl From<RawDirectory> for InMemoryDirectory {
+    fn from(raw: RawDirectory) -> Self {
+        let dir = raw
+            .users
+            .into_iter()
+            .fold(InMemoryDirectory::new(), |d, (a, u)| d.with_user(a, u));
+        raw.groups
+            .into_iter()
+            .fold(dir, |d, (g, members)| d.with_group(g, members))
+    }
+}
+
+impl From<InMemoryDirectory> for RawDirectory {
+    fn from(dir: InMemoryDirectory) -> Self {
+        RawDirectory {
+            users: dir.users,
+            groups: dir.groups,
+        }
+    }
 }
 
 impl InMemoryDirectory {
@@ -56,7 +87,7 @@ impl InMemoryDirectory {
     pub fn with_user(mut self, address: impl Into<String>, mut attributes: UserAttributes) -> Self {
         let address = address.into();
         if attributes.mail.as_deref().is_none_or(str::is_empty) {
-            attributes.mail = Some(address.clone());
+            attributes.mail = Some(bare_address(&address).to_owned());
         }
         self.users.insert(normalize_address(&address), attributes);
         self
@@ -80,23 +111,12 @@ impl InMemoryDirectory {
 
     /// The user's attributes, without waiting.
     pub fn get_user(&self, address: &str) -> Option<&UserAttributes> {
-        self.users.get(&normalize_address(address)).or_else(|| {
-            // Keys written in a file may not be normalized.
-            let want = normalize_address(address);
-            self.users
-                .iter()
-                .find(|(k, _)| normalize_address(k) == want)
-                .map(|(_, v)| v)
-        })
+        self.users.get(&normalize_address(address))
     }
 
     /// Transitive membership, without waiting; cycles in nested groups are harmless.
     pub fn member_of(&self, address: &str, group: &str) -> bool {
-        let groups: HashMap<String, &Vec<String>> = self
-            .groups
-            .iter()
-            .map(|(k, v)| (normalize_address(k), v))
-            .collect();
+        let groups = &self.groups;
         let user = normalize_address(address);
         let mut seen = BTreeSet::new();
         let mut stack = vec![normalize_address(group)];
@@ -104,13 +124,12 @@ impl InMemoryDirectory {
             if !seen.insert(g.clone()) {
                 continue;
             }
-            for member in groups.get(&g).into_iter().flat_map(|m| m.iter()) {
-                let member = normalize_address(member);
-                if member == user {
+            for member in groups.get(&g).into_iter().flatten() {
+                if *member == user {
                     return true;
                 }
-                if groups.contains_key(&member) {
-                    stack.push(member);
+                if groups.contains_key(member) {
+                    stack.push(member.clone());
                 }
             }
         }
@@ -144,5 +163,17 @@ mod tests {
         assert!(d.member_of("adele@contoso.com", "SALES@contoso.com"));
         assert!(!d.member_of("bob@contoso.com", "sales@contoso.com"));
         assert!(!d.member_of("adele@contoso.com", "unknown"));
+    }
+
+    #[test]
+    fn keys_from_a_file_are_normalized_on_load() {
+        let d: InMemoryDirectory = serde_json::from_str(
+            r#"{"users": {"Adele <AdeleV@Contoso.com>": {"displayName": "Adele"}},
+                "groups": {"Sales": ["ADELEV@contoso.com"]}}"#,
+        )
+        .unwrap();
+        let adele = d.get_user("adelev@contoso.com").unwrap();
+        assert_eq!(adele.mail.as_deref(), Some("AdeleV@Contoso.com"));
+        assert!(d.member_of("AdeleV@contoso.com", "sales"));
     }
 }
