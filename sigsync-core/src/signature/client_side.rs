@@ -29,7 +29,7 @@ impl SignatureEngine {
             ctx.sender = user.mail.clone().unwrap_or_default();
         }
         self.decide(&ctx, Some(user), Origin::Client, |g| {
-            self.memory_member(&ctx.sender, g, &[])
+            self.memory_member(&ctx.sender, g)
         })
     }
 }

@@ -101,24 +101,21 @@ impl SignatureEngine {
     /// the fallback when there is none). Fails with a configuration error when the engine uses
     /// an asynchronous directory such as Graph: call [`SignatureEngine::choose`] then.
     pub fn choose_sync(&self, ctx: &MessageContext) -> Result<Choice> {
-        let sender = match &self.directory {
-            Source::Other(_) => {
-                return Err(Error::Config(
-                    "this engine uses an asynchronous directory: call choose()".into(),
-                ))
+        match &self.directory {
+            Source::Other(_) => Err(Error::Config(
+                "this engine uses an asynchronous directory: call choose()".into(),
+            )),
+            Source::None => self.decide(ctx, None, Origin::Server, |_| false),
+            Source::Memory(dir) => {
+                self.decide(ctx, dir.get_user(&ctx.sender), Origin::Server, |g| {
+                    dir.member_of(&ctx.sender, g)
+                })
             }
-            Source::None => SenderData::default(),
-            Source::Memory(dir) => SenderData {
-                attributes: dir.get_user(&ctx.sender).cloned(),
-                groups: Vec::new(),
-            },
-        };
-        self.decide(ctx, sender.attributes.as_ref(), Origin::Server, |g| {
-            self.memory_member(&ctx.sender, g, &sender.groups)
-        })
+        }
     }
 
-    /// Chooses and renders with sender data the caller supplies (no directory lookup).
+    /// Chooses and renders with sender data the caller supplies (no directory lookup: group
+    /// rules match only the groups in `sender`).
     pub fn choose_with(
         &self,
         ctx: &MessageContext,
@@ -126,7 +123,8 @@ impl SignatureEngine {
         origin: Origin,
     ) -> Result<Choice> {
         self.decide(ctx, sender.attributes.as_ref(), origin, |g| {
-            self.memory_member(&ctx.sender, g, &sender.groups)
+            let g = normalize_address(g);
+            sender.groups.iter().any(|k| normalize_address(k) == g)
         })
     }
 
@@ -198,13 +196,8 @@ impl SignatureEngine {
         Ok(out)
     }
 
-    pub(super) fn memory_member(&self, sender: &str, group: &str, known: &[String]) -> bool {
-        if known
-            .iter()
-            .any(|k| normalize_address(k) == normalize_address(group))
-        {
-            return true;
-        }
+    /// Membership from the in-memory directory, if the engine has one.
+    pub(super) fn memory_member(&self, sender: &str, group: &str) -> bool {
         match &self.directory {
             Source::Memory(dir) => dir.member_of(sender, group),
             _ => false,
@@ -217,7 +210,7 @@ impl SignatureEngine {
         origin: Origin,
     ) -> Result<Choice> {
         let dir: Arc<dyn Directory> = match &self.directory {
-            Source::None => return self.choose_with(ctx, &SenderData::default(), origin),
+            Source::None => return self.decide(ctx, None, origin, |_| false),
             Source::Memory(d) => d.clone(),
             Source::Other(d) => d.clone(),
         };
