@@ -354,3 +354,12 @@ fn engine_is_shareable_across_threads() {
     assert_send_sync::<SignatureEngine>();
     assert_send_sync::<sigsync_core::signature::GraphDirectory>();
 }
+
+#[test]
+fn accepted_domain_that_is_an_address_is_refused() {
+    let e = SignatureEngine::builder()
+        .accepted_domains(["bob@contoso.com"])
+        .build()
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Validation);
+}

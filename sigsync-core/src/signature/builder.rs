@@ -59,6 +59,17 @@ pub struct SignatureEngineBuilder {
     directory: Option<Source>,
 }
 
+impl std::fmt::Debug for SignatureEngineBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignatureEngineBuilder")
+            .field("signatures", &self.signatures.keys().collect::<Vec<_>>())
+            .field("disclaimers", &self.disclaimers.keys().collect::<Vec<_>>())
+            .field("rules", &self.rules.len())
+            .field("accepted_domains", &self.accepted_domains)
+            .finish_non_exhaustive()
+    }
+}
+
 impl SignatureEngineBuilder {
     /// Adds a signature under `name` (HTML and plain-text templates).
     pub fn signature(mut self, name: impl Into<String>, templates: TemplatePair) -> Self {
@@ -88,7 +99,7 @@ impl SignatureEngineBuilder {
     pub fn accepted_domains<I: IntoIterator<Item = S>, S: Into<String>>(mut self, d: I) -> Self {
         self.accepted_domains = d
             .into_iter()
-            .map(|d| d.into().to_ascii_lowercase())
+            .map(|d| d.into().trim().to_ascii_lowercase())
             .collect();
         self
     }
@@ -143,6 +154,15 @@ impl SignatureEngineBuilder {
                 return Err(Error::validation(
                     "custom_attributes",
                     format!("{c:?} must be an identifier that is not a standard attribute"),
+                ));
+            }
+        }
+        for d in &self.accepted_domains {
+            let d = d.trim();
+            if d.is_empty() || d.contains(['@', ' ', '/']) {
+                return Err(Error::validation(
+                    "accepted_domains",
+                    format!("{d:?} is not a domain name"),
                 ));
             }
         }
