@@ -1,0 +1,297 @@
+//! The signature engine: policy + directory + compiled templates, one call per message.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::builder::{Compiled, SignatureEngineBuilder, Source};
+use super::directory::Directory;
+use super::images::SignatureImage;
+use super::policy::{
+    bare_address, normalize_address, MessageContext, NoSignatureReason, PreMatch, Rule,
+};
+use super::template::{escape_html, Templates};
+use super::{Origin, RenderedSignature, UserAttributes, HTML_MARKER_ATTR, MARKER_DISCLAIMER};
+use crate::{Error, LoopHeader, Result};
+
+/// The outcome of the policy for one message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Choice {
+    /// Add this signature (and/or disclaimer).
+    Sign(RenderedSignature),
+    /// Add nothing, for this reason.
+    NoSignature(NoSignatureReason),
+}
+
+impl Choice {
+    /// The rendered signature, if any.
+    pub fn signature(&self) -> Option<&RenderedSignature> {
+        match self {
+            Choice::Sign(s) => Some(s),
+            Choice::NoSignature(_) => None,
+        }
+    }
+}
+
+/// What the engine knows about a sender when the caller supplies it (no directory lookup).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SenderData {
+    /// The sender's attributes; `None` when unknown (the fallback is used).
+    pub attributes: Option<UserAttributes>,
+    /// Groups (ids or mail addresses) the sender is a member of, transitively.
+    pub groups: Vec<String>,
+}
+
+/// Chooses and renders the signature for each message (server-side) or for a compose window
+/// (client-side). Cheap to share behind an `Arc`; templates are compiled once, at build.
+pub struct SignatureEngine {
+    pub(super) templates: Templates,
+    pub(super) signatures: HashMap<String, Compiled>,
+    pub(super) disclaimers: HashMap<String, Compiled>,
+    pub(super) images: Vec<SignatureImage>,
+    pub(super) rules: Vec<Rule>,
+    pub(super) accepted_domains: Vec<String>,
+    pub(super) fallback: UserAttributes,
+    pub(super) loop_header: LoopHeader,
+    pub(super) directory: Source,
+}
+
+impl std::fmt::Debug for SignatureEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignatureEngine")
+            .field("signatures", &self.signatures.keys().collect::<Vec<_>>())
+            .field("disclaimers", &self.disclaimers.keys().collect::<Vec<_>>())
+            .field(
+                "rules",
+                &self.rules.iter().map(|r| &r.name).collect::<Vec<_>>(),
+            )
+            .field("accepted_domains", &self.accepted_domains)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SignatureEngine {
+    /// A builder with no signatures, rules or directory.
+    pub fn builder() -> SignatureEngineBuilder {
+        SignatureEngineBuilder::default()
+    }
+
+    /// The loop-prevention header the injector stamps.
+    pub fn loop_header(&self) -> &LoopHeader {
+        &self.loop_header
+    }
+
+    /// The tenant's accepted domains (what "internal" means).
+    pub fn accepted_domains(&self) -> &[String] {
+        &self.accepted_domains
+    }
+
+    /// The rules, in priority order.
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// Chooses and renders the server-side signature for a message, looking the sender up in
+    /// the directory. Directory failures never stop mail: the sender is then treated as unknown
+    /// (fallback attributes, no group membership) and the failure is logged.
+    pub async fn choose(&self, ctx: &MessageContext) -> Result<Choice> {
+        self.choose_async(ctx, Origin::Server).await
+    }
+
+    /// The synchronous hot path: looks the sender up in the in-memory directory (or uses only
+    /// the fallback when there is none). Fails with a configuration error when the engine uses
+    /// an asynchronous directory such as Graph: call [`SignatureEngine::choose`] then.
+    pub fn choose_sync(&self, ctx: &MessageContext) -> Result<Choice> {
+        match &self.directory {
+            Source::Other(_) => Err(Error::Config(
+                "this engine uses an asynchronous directory: call choose()".into(),
+            )),
+            Source::None => self.decide(ctx, None, Origin::Server, |_| false),
+            Source::Memory(dir) => {
+                self.decide(ctx, dir.get_user(&ctx.sender), Origin::Server, |g| {
+                    dir.member_of(&ctx.sender, g)
+                })
+            }
+        }
+    }
+
+    /// Chooses and renders with sender data the caller supplies (no directory lookup: group
+    /// rules match only the groups in `sender`).
+    pub fn choose_with(
+        &self,
+        ctx: &MessageContext,
+        sender: &SenderData,
+        origin: Origin,
+    ) -> Result<Choice> {
+        self.decide(ctx, sender.attributes.as_ref(), origin, |g| {
+            let g = normalize_address(g);
+            sender.groups.iter().any(|k| normalize_address(k) == g)
+        })
+    }
+
+    /// Renders one named signature (and optionally a disclaimer) for `user`, bypassing the
+    /// policy: for previews and tests.
+    pub fn render(
+        &self,
+        signature: Option<&str>,
+        disclaimer: Option<&str>,
+        user: &UserAttributes,
+        origin: Origin,
+    ) -> Result<RenderedSignature> {
+        let sig = signature
+            .map(|s| {
+                self.signatures
+                    .get(s)
+                    .ok_or_else(|| Error::validation("signature", format!("no signature {s:?}")))
+            })
+            .transpose()?;
+        let dis = disclaimer
+            .map(|d| {
+                self.disclaimers
+                    .get(d)
+                    .ok_or_else(|| Error::validation("disclaimer", format!("no disclaimer {d:?}")))
+            })
+            .transpose()?;
+        let user = user.clone().or_fallback(&self.fallback);
+        let ctx = self.templates.context(&user);
+        let mut out = RenderedSignature::default();
+        if let Some(c) = sig {
+            let html = self.templates.render(&c.html, &ctx)?;
+            if !html.is_empty() {
+                out.html = format!(
+                    "<div {HTML_MARKER_ATTR}=\"{}\">{}{html}</div>",
+                    origin.marker(),
+                    origin.text_marker()
+                );
+            }
+            let text = self.templates.render(&c.text, &ctx)?;
+            if !text.is_empty() {
+                out.text = format!("{}{text}", origin.text_marker());
+            }
+        }
+        if let Some(c) = dis {
+            let html = self.templates.render(&c.html, &ctx)?;
+            if !html.is_empty() {
+                out.disclaimer_html = Some(format!(
+                    "<div {HTML_MARKER_ATTR}=\"{MARKER_DISCLAIMER}\">{html}</div>"
+                ));
+            }
+            let text = self.templates.render(&c.text, &ctx)?;
+            out.disclaimer_text = (!text.is_empty()).then_some(text);
+        }
+        let all_html = format!(
+            "{}{}",
+            out.html,
+            out.disclaimer_html.as_deref().unwrap_or("")
+        );
+        out.images = self
+            .images
+            .iter()
+            .filter_map(|i| i.inline_part())
+            .filter(|p| {
+                all_html.contains(&format!("cid:{}", p.content_id))
+                    || all_html.contains(&format!("cid:{}", escape_html(&p.content_id)))
+            })
+            .cloned()
+            .collect();
+        Ok(out)
+    }
+
+    /// Membership from the in-memory directory, if the engine has one.
+    pub(super) fn memory_member(&self, sender: &str, group: &str) -> bool {
+        match &self.directory {
+            Source::Memory(dir) => dir.member_of(sender, group),
+            _ => false,
+        }
+    }
+
+    pub(super) async fn choose_async(
+        &self,
+        ctx: &MessageContext,
+        origin: Origin,
+    ) -> Result<Choice> {
+        let dir: Arc<dyn Directory> = match &self.directory {
+            Source::None => return self.decide(ctx, None, origin, |_| false),
+            Source::Memory(d) => d.clone(),
+            Source::Other(d) => d.clone(),
+        };
+        let attributes = match dir.user(&ctx.sender).await {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::warn!(sender = %ctx.sender, error = %e, "directory lookup failed; signing without directory data");
+                None
+            }
+        };
+        // Resolve group membership only for the rules that get that far, in order.
+        let mut memberships: HashMap<String, bool> = HashMap::new();
+        for rule in &self.rules {
+            if let PreMatch::NeedsGroups(groups) =
+                rule.pre_match(ctx, &self.accepted_domains, attributes.as_ref())
+            {
+                let mut any = false;
+                for g in groups {
+                    let key = normalize_address(g);
+                    let member = match memberships.get(&key) {
+                        Some(m) => *m,
+                        None => {
+                            let m = dir.is_member(&ctx.sender, g).await.unwrap_or_else(|e| {
+                                tracing::warn!(sender = %ctx.sender, group = %g, error = %e, "membership lookup failed; treating as not a member");
+                                false
+                            });
+                            memberships.insert(key, m);
+                            m
+                        }
+                    };
+                    if member {
+                        any = true;
+                        break;
+                    }
+                }
+                if any {
+                    break;
+                }
+            }
+        }
+        self.decide(ctx, attributes.as_ref(), origin, |g| {
+            memberships
+                .get(&normalize_address(g))
+                .copied()
+                .unwrap_or(false)
+        })
+    }
+
+    pub(super) fn decide(
+        &self,
+        ctx: &MessageContext,
+        attributes: Option<&UserAttributes>,
+        origin: Origin,
+        mut is_member: impl FnMut(&str) -> bool,
+    ) -> Result<Choice> {
+        let matched = self.rules.iter().find(|rule| {
+            match rule.pre_match(ctx, &self.accepted_domains, attributes) {
+                PreMatch::No => false,
+                PreMatch::Yes => true,
+                PreMatch::NeedsGroups(groups) => groups.iter().any(|g| is_member(g)),
+            }
+        });
+        let Some(rule) = matched else {
+            return Ok(Choice::NoSignature(NoSignatureReason::NoRuleMatched));
+        };
+        if rule.signature.is_none() && rule.disclaimer.is_none() {
+            return Ok(Choice::NoSignature(NoSignatureReason::RuleAddsNothing(
+                rule.name.clone(),
+            )));
+        }
+        tracing::debug!(rule = %rule.name, sender = %ctx.sender, "signature rule matched");
+        let user = match attributes {
+            Some(a) => a.clone(),
+            None => UserAttributes::with_mail(bare_address(&ctx.sender)),
+        };
+        self.render(
+            rule.signature.as_deref(),
+            rule.disclaimer.as_deref(),
+            &user,
+            origin,
+        )
+        .map(Choice::Sign)
+    }
+}

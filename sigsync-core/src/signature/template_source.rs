@@ -1,0 +1,362 @@
+//! Load-time transformations of template sources: lines that vanish when their placeholders
+//! are empty, and the HTML guard that routes URL placeholders through `safe_url` and refuses
+//! placeholders where escaping cannot protect them.
+
+use std::collections::BTreeMap;
+
+use minijinja::Environment;
+
+use super::template::{safe_url, Flavor, ALLOWED_GLOBALS};
+
+/// Attributes whose value is a URL.
+const URL_ATTRS: &[&str] = &[
+    "href",
+    "src",
+    "background",
+    "action",
+    "formaction",
+    "poster",
+    "cite",
+    "xlink:href",
+    "longdesc",
+    "srcset",
+];
+
+/// Wraps each template line that holds placeholders (and no block tags) in an `if` over its
+/// variables, so that the line, newline included, disappears when all of them are empty.
+pub(crate) fn collapse_empty_lines(
+    source: &str,
+    flavor: Flavor,
+) -> Result<String, minijinja::Error> {
+    let probe = Environment::new();
+    let mut out = String::with_capacity(source.len() + 64);
+    let mut in_tag = false;
+    for line in source.split_inclusive('\n') {
+        let starts_in_tag = in_tag;
+        if flavor == Flavor::Html {
+            in_tag = scan_tag_state(line, in_tag);
+        }
+        let body = line.strip_suffix('\n').unwrap_or(line);
+        let plain = inline_blocks_balanced(body)
+            && !body.contains("{#")
+            && body.contains("{{")
+            && body.matches("{{").count() == body.matches("}}").count()
+            && !starts_in_tag
+            && !in_tag
+            && (flavor == Flavor::Text || tags_balanced(body));
+        if !plain {
+            out.push_str(line);
+            continue;
+        }
+        let vars = probe.template_from_str(body)?.undeclared_variables(false);
+        let mut vars: Vec<_> = vars
+            .into_iter()
+            .filter(|v| !ALLOWED_GLOBALS.contains(&v.as_str()) && v != "images")
+            .collect();
+        if vars.is_empty() {
+            out.push_str(line);
+            continue;
+        }
+        vars.sort();
+        out.push_str("{% if ");
+        out.push_str(&vars.join(" or "));
+        out.push_str(" %}");
+        out.push_str(line);
+        out.push_str("{% endif %}");
+    }
+    Ok(out)
+}
+
+/// Whether the block tags of a line (if any) are only `if`/`for` blocks opened and closed on
+/// the same line, so that wrapping the line in another `if` keeps the template valid.
+fn inline_blocks_balanced(line: &str) -> bool {
+    let (mut ifs, mut fors) = (0i32, 0i32);
+    let mut rest = line;
+    while let Some(i) = rest.find("{%") {
+        let Some(j) = rest[i..].find("%}") else {
+            return false;
+        };
+        let inner = rest[i + 2..i + j]
+            .trim_matches(|c: char| c == '-' || c == '+')
+            .trim();
+        match inner.split_whitespace().next().unwrap_or_default() {
+            "if" => ifs += 1,
+            "endif" => ifs -= 1,
+            "for" => fors += 1,
+            "endfor" => fors -= 1,
+            "elif" | "else" => {}
+            _ => return false,
+        }
+        if ifs < 0 || fors < 0 {
+            return false;
+        }
+        rest = &rest[i + j + 2..];
+    }
+    ifs == 0 && fors == 0
+}
+
+/// Whether every non-void element opened on an HTML line is closed on it (and vice versa),
+/// so that removing the line cannot unbalance the document.
+fn tags_balanced(line: &str) -> bool {
+    const VOID: &[&str] = &[
+        "br", "img", "hr", "meta", "link", "input", "wbr", "col", "area", "base", "source",
+    ];
+    let mut depth: BTreeMap<String, i32> = BTreeMap::new();
+    let lower = line.to_ascii_lowercase();
+    let b = lower.as_bytes();
+    for (i, _) in lower.match_indices('<') {
+        let (close, start) = if b.get(i + 1) == Some(&b'/') {
+            (true, i + 2)
+        } else {
+            (false, i + 1)
+        };
+        let name: String = lower[start..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .collect();
+        if name.is_empty() || VOID.contains(&name.as_str()) {
+            continue;
+        }
+        *depth.entry(name).or_default() += if close { -1 } else { 1 };
+    }
+    depth.values().all(|d| *d == 0)
+}
+
+/// Tracks whether an HTML line ends inside a tag (ignoring Jinja expressions).
+fn scan_tag_state(line: &str, mut in_tag: bool) -> bool {
+    let b = line.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i..].starts_with(b"{{") || b[i..].starts_with(b"{%") {
+            let close: &[u8] = if b[i + 1] == b'{' { b"}}" } else { b"%}" };
+            match find(b, i + 2, close) {
+                Some(j) => i = j + 2,
+                None => return in_tag,
+            }
+            continue;
+        }
+        match b[i] {
+            b'<' if b
+                .get(i + 1)
+                .is_some_and(|c| c.is_ascii_alphabetic() || *c == b'/') =>
+            {
+                in_tag = true
+            }
+            b'>' => in_tag = false,
+            _ => {}
+        }
+        i += 1;
+    }
+    in_tag
+}
+
+fn find(hay: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
+    hay.get(from..)?
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .map(|p| p + from)
+}
+
+/// Checks placeholders in HTML tags and rewrites the one that starts a URL attribute value
+/// to go through `safe_url`.
+pub(crate) fn guard_html(src: &str) -> Result<String, String> {
+    let lower = src.to_ascii_lowercase();
+    if lower.contains("<script") {
+        return Err("<script> is not allowed in a signature".into());
+    }
+    // Directory values may be edited by the users themselves: never emit them unescaped.
+    let compact: String = lower.chars().filter(|c| !c.is_whitespace()).collect();
+    let safe_filter = compact.match_indices("|safe").any(|(i, m)| {
+        !compact[i + m.len()..].starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
+    });
+    if safe_filter || compact.contains("{%autoescape") {
+        return Err("`safe` and `autoescape` would emit directory values unescaped".into());
+    }
+    let b = src.as_bytes();
+    let mut out = String::with_capacity(src.len() + 32);
+    let mut copied = 0;
+    let mut i = 0;
+    let jinja_end = |i: usize| -> Result<usize, String> {
+        let close: &[u8] = if b[i + 1] == b'{' {
+            b"}}"
+        } else if b[i + 1] == b'%' {
+            b"%}"
+        } else {
+            b"#}"
+        };
+        find(b, i + 2, close)
+            .map(|j| j + 2)
+            .ok_or_else(|| "unclosed `{{`, `{%` or `{#`".to_string())
+    };
+    let is_jinja = |i: usize| b[i] == b'{' && matches!(b.get(i + 1), Some(b'{' | b'%' | b'#'));
+    while i < b.len() {
+        if b[i..].starts_with(b"<!--") {
+            i = find(b, i + 4, b"-->").map_or(b.len(), |j| j + 3);
+            continue;
+        }
+        if is_jinja(i) {
+            i = jinja_end(i)?;
+            continue;
+        }
+        if !(b[i] == b'<' && b.get(i + 1).is_some_and(|c| c.is_ascii_alphabetic())) {
+            i += 1;
+            continue;
+        }
+        // Inside a tag: skip the tag name, then read attributes.
+        i += 1;
+        while i < b.len() && !b[i].is_ascii_whitespace() && b[i] != b'>' && b[i] != b'/' {
+            if is_jinja(i) {
+                return Err("a placeholder may not form a tag name".into());
+            }
+            i += 1;
+        }
+        loop {
+            while i < b.len() && (b[i].is_ascii_whitespace() || b[i] == b'/') {
+                i += 1;
+            }
+            if i >= b.len() || b[i] == b'>' {
+                i += 1;
+                break;
+            }
+            if b[i..].starts_with(b"{{") {
+                return Err(
+                    "a placeholder inside a tag must be within a quoted attribute value".into(),
+                );
+            }
+            if is_jinja(i) {
+                i = jinja_end(i)?;
+                continue;
+            }
+            let name_start = i;
+            while i < b.len()
+                && !b[i].is_ascii_whitespace()
+                && !matches!(b[i], b'=' | b'>' | b'/')
+                && !is_jinja(i)
+            {
+                i += 1;
+            }
+            let name = src[name_start..i].to_ascii_lowercase();
+            while i < b.len() && b[i].is_ascii_whitespace() {
+                i += 1;
+            }
+            if i >= b.len() || b[i] != b'=' {
+                continue;
+            }
+            i += 1;
+            while i < b.len() && b[i].is_ascii_whitespace() {
+                i += 1;
+            }
+            let Some(&quote) = b.get(i).filter(|q| matches!(q, b'"' | b'\'')) else {
+                // Unquoted value: must hold no placeholder.
+                let start = i;
+                while i < b.len() && !b[i].is_ascii_whitespace() && b[i] != b'>' {
+                    i += 1;
+                }
+                if src[start..i].contains("{{") {
+                    return Err(format!(
+                        "quote the value of attribute `{name}`: it holds a placeholder"
+                    ));
+                }
+                continue;
+            };
+            i += 1;
+            let value_start = i;
+            let mut first_expr: Option<(usize, usize)> = None;
+            let mut has_expr = false;
+            while i < b.len() && b[i] != quote {
+                if is_jinja(i) {
+                    let end = jinja_end(i)?;
+                    if b[i + 1] == b'{' {
+                        has_expr = true;
+                        let literal_before = src[value_start..i].trim();
+                        if first_expr.is_none() && literal_before.is_empty() {
+                            first_expr = Some((i, end));
+                        }
+                    }
+                    i = end;
+                } else {
+                    i += 1;
+                }
+            }
+            let value = &src[value_start..i.min(b.len())];
+            i += 1;
+            if has_expr && name.starts_with("on") {
+                return Err(format!("placeholders are not allowed in `{name}`"));
+            }
+            if URL_ATTRS.contains(&name.as_str()) {
+                let literal: String = value
+                    .split("{{")
+                    .next()
+                    .unwrap_or_default()
+                    .chars()
+                    .collect();
+                if literal.contains(':') && !literal.trim().is_empty() {
+                    let scheme_ok = safe_url(&literal).is_some();
+                    if !scheme_ok {
+                        return Err(format!("unsafe URL in `{name}`: {literal:?}"));
+                    }
+                }
+                if let Some((s, e)) = first_expr {
+                    let inner = src[s + 2..e - 2].trim_matches(|c: char| c == '-' || c == ' ');
+                    let compact: String = inner.chars().filter(|c| !c.is_whitespace()).collect();
+                    if compact.ends_with("|safe_url") {
+                        continue;
+                    }
+                    out.push_str(&src[copied..s]);
+                    out.push_str("{{ (");
+                    out.push_str(inner);
+                    out.push_str(")|safe_url }}");
+                    copied = e;
+                }
+            }
+        }
+    }
+    out.push_str(&src[copied..]);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_attribute_placeholders_are_routed_through_safe_url() {
+        let out =
+            guard_html(r#"<a href="{{ linkedin }}" title="{{ displayName }}">x</a>"#).unwrap();
+        assert_eq!(
+            out,
+            r#"<a href="{{ (linkedin)|safe_url }}" title="{{ displayName }}">x</a>"#
+        );
+        // A literal scheme before the placeholder fixes the scheme: plain escaping suffices.
+        let out = guard_html(r#"<a href="mailto:{{ mail }}">"#).unwrap();
+        assert_eq!(out, r#"<a href="mailto:{{ mail }}">"#);
+    }
+
+    #[test]
+    fn dangerous_template_constructs_are_refused() {
+        assert!(guard_html(r#"<a {{ attrs }}>"#).is_err());
+        assert!(guard_html(r#"<a href={{ mail }}>"#).is_err());
+        assert!(guard_html(r#"<img onerror="{{ x }}">"#).is_err());
+        assert!(guard_html(r#"<a href="javascript:alert(1)">"#).is_err());
+        assert!(guard_html("<script>var a = '{{ x }}'</script>").is_err());
+        assert!(guard_html("<b>{{ displayName | safe }}</b>").is_err());
+        let explicit = r#"<a href="{{ x|safe_url }}">"#;
+        assert_eq!(guard_html(explicit).unwrap(), explicit);
+        assert!(guard_html("{% autoescape false %}{{ x }}{% endautoescape %}").is_err());
+    }
+
+    #[test]
+    fn lines_whose_placeholders_are_empty_are_wrapped_in_a_condition() {
+        let out = collapse_empty_lines("A\nTel: {{ businessPhone }}\nB", Flavor::Text).unwrap();
+        assert_eq!(
+            out,
+            "A\n{% if businessPhone %}Tel: {{ businessPhone }}\n{% endif %}B"
+        );
+        // Lines inside a multi-line tag are left alone.
+        let src = "<a href=\"{{ mail }}\"\n  title=\"x\">{{ mail }}</a>\n";
+        assert_eq!(collapse_empty_lines(src, Flavor::Html).unwrap(), src);
+        // So are lines that open or close an element they do not close or open.
+        let src = "<p><b>{{ displayName }}</b>\n</p>";
+        assert_eq!(collapse_empty_lines(src, Flavor::Html).unwrap(), src);
+    }
+}
