@@ -27,11 +27,14 @@ venv=target/py-venv
 if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
 fi
-"$venv/bin/python" -m pip install --quiet --upgrade pip
-"$venv/bin/python" -m pip install --quiet "maturin>=1.7,<2" pytest mypy
-"$venv/bin/python" -m pip install --quiet ./sigsync-py
-(cd tests/python && "../../$venv/bin/python" -m pytest -q)
-(cd tests/python && "../../$venv/bin/python" -m mypy.stubtest sigsync._sigsync)
+py="$PWD/$venv/bin/python"
+"$py" -m pip install --quiet --upgrade pip
+"$py" -m pip install --quiet "maturin>=1.7,<2" pytest mypy
+# --force-reinstall: the version does not change between builds of a working tree.
+"$py" -m pip install --quiet --force-reinstall --no-deps ./sigsync-py
+# From tests/python, so `import sigsync` is the installed package, not the source tree.
+(cd tests/python && "$py" -m pytest -q -p no:cacheprovider)
+(cd tests/python && "$py" -m mypy.stubtest sigsync._sigsync --allowlist ../../sigsync-py/stubtest-allowlist.txt)
 
 echo
 echo "all checks passed"

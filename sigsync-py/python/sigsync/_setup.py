@@ -1,0 +1,557 @@
+"""The connector wizard as a library: profile, choices, plan, apply, pause, resume, remove,
+status."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from sigsync import _sigsync
+from sigsync._client import ExchangeClient
+from sigsync._enums import (
+    ObjectKind,
+    Op,
+    ProgressKind,
+    RuleErrorAction,
+    SetupStatus,
+    Severity,
+    StepOutcome,
+    _member,
+)
+from sigsync._errors import SigsyncError
+from sigsync._models import InboundConnector, OutboundConnector, TransportRule
+from sigsync._util import awaitable
+
+__all__ = [
+    "ServiceProfile",
+    "ConnectorSetup",
+    "SetupEngine",
+    "Plan",
+    "Step",
+    "FieldChange",
+    "Finding",
+    "Report",
+    "StepReport",
+    "StatusReport",
+    "ProgressEvent",
+]
+
+_MINIMAL_PROFILE = {"smart_hosts": ["smtp.example.com"], "certificate_name": "relay.example.com", "tls_domain": ""}
+
+
+class ServiceProfile:
+    """The signature service a tenant routes mail through: its smart hosts, the certificate
+    names, the loop header and the names of the objects setup creates.
+
+    Args:
+        smart_hosts: The service's smart hosts (the outbound connector's ``SmartHosts``).
+        certificate_name: The certificate name the service presents when it sends mail back
+            (an accepted domain of the tenant).
+        tls_domain: The name on the smart host's certificate (default: the first smart host).
+        relay_ip_ranges: The service's relay IP ranges, if known.
+        loop_header: ``(name, value)`` of the loop-prevention header.
+        names: Object names (``outbound_connector``, ``inbound_connector``, ``routing_rule``,
+            ``auto_reply_rule``); missing ones keep their defaults.
+        comment_marker: The marker written into each object's comment.
+        cloud_services_mail_enabled: ``CloudServicesMailEnabled`` on both connectors.
+
+    Raises:
+        ValidationError: naming the field that is wrong.
+    """
+
+    def __init__(
+        self,
+        *,
+        smart_hosts: Iterable[str],
+        certificate_name: str,
+        tls_domain: str | None = None,
+        relay_ip_ranges: Iterable[str] = (),
+        loop_header: tuple[str, str] | None = None,
+        names: Mapping[str, str] | None = None,
+        comment_marker: str | None = None,
+        cloud_services_mail_enabled: bool = True,
+    ) -> None:
+        d: dict[str, Any] = {
+            "smart_hosts": list(smart_hosts),
+            "certificate_name": certificate_name,
+            "tls_domain": tls_domain or "",
+            "relay_ip_ranges": list(relay_ip_ranges),
+            "cloud_services_mail_enabled": cloud_services_mail_enabled,
+        }
+        if loop_header is not None:
+            d["loop_header"] = {"name": loop_header[0], "value": loop_header[1]}
+        if names is not None:
+            defaults = json.loads(_sigsync.normalize_profile(json.dumps(_MINIMAL_PROFILE)))["names"]
+            d["names"] = {**defaults, **dict(names)}
+        if comment_marker is not None:
+            d["comment_marker"] = comment_marker
+        self._data: dict[str, Any] = json.loads(_sigsync.normalize_profile(json.dumps(d)))
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ServiceProfile:
+        """A profile from its dictionary form (as :meth:`to_dict` gives, or a profile file)."""
+        return cls.from_json(json.dumps(dict(data)))
+
+    @classmethod
+    def from_json(cls, text: str) -> ServiceProfile:
+        """A profile from JSON (the ``--profile`` file of the setup example)."""
+        try:
+            data = json.loads(text)
+        except ValueError:
+            data = None
+        if isinstance(data, dict):
+            # The file may leave out tls_domain: it defaults to the first smart host.
+            data.setdefault("tls_domain", "")
+            text = json.dumps(data)
+        obj = cls.__new__(cls)
+        obj._data = json.loads(_sigsync.normalize_profile(text))
+        return obj
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str]) -> ServiceProfile:
+        """A profile from a JSON file."""
+        with open(path, encoding="utf-8") as f:
+            return cls.from_json(f.read())
+
+    @property
+    def smart_hosts(self) -> list[str]:
+        """The service's smart hosts."""
+        return list(self._data["smart_hosts"])
+
+    @property
+    def certificate_name(self) -> str:
+        """The certificate name the service's relay presents."""
+        return str(self._data["certificate_name"])
+
+    @property
+    def tls_domain(self) -> str:
+        """The name on the smart host's certificate."""
+        return str(self._data["tls_domain"])
+
+    @property
+    def loop_header(self) -> tuple[str, str]:
+        """The loop-prevention header as ``(name, value)``."""
+        h = self._data["loop_header"]
+        return (h["name"], h["value"])
+
+    @property
+    def names(self) -> dict[str, str]:
+        """The names of the objects setup creates."""
+        return dict(self._data["names"])
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every field, as a profile file holds it."""
+        return json.loads(json.dumps(self._data))
+
+    def to_json(self) -> str:
+        """The profile as JSON."""
+        return json.dumps(self._data, indent=2)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ServiceProfile):
+            return NotImplemented
+        return self._data == other._data
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return (
+            f"ServiceProfile(smart_hosts={self.smart_hosts!r}, certificate_name={self.certificate_name!r}, "
+            f"tls_domain={self.tls_domain!r})"
+        )
+
+
+class ConnectorSetup:
+    """The wizard's choices: the service, whose mail, internal mail too or external only,
+    the exceptions, and whether to stage.
+
+    Args:
+        profile: The service.
+        groups: Route members of these mail-enabled groups (addresses, names or ids);
+            ``None`` routes every user.
+        include_internal: Route mail between the tenant's own users too.
+        staged: Create the routing rule disabled (enable later with ``resume``).
+        calendar: Skip meeting requests and responses.
+        null_sender: Skip mail from the null sender (NDRs).
+        group_submitted: Skip mail submitted through a Microsoft 365 group address.
+        max_size: Skip messages larger than this many bytes (``None``: no limit).
+        auto_replies: Let automatic replies bypass the service.
+        rule_error_action: What happens when routing fails at delivery time.
+        priority: The routing rule's priority (0 = first).
+
+    Raises:
+        ValidationError: naming the option that is wrong.
+    """
+
+    def __init__(
+        self,
+        profile: ServiceProfile,
+        *,
+        groups: Iterable[str] | None = None,
+        include_internal: bool = True,
+        staged: bool = False,
+        calendar: bool = True,
+        null_sender: bool = True,
+        group_submitted: bool = True,
+        max_size: int | None = 23_592_960,
+        auto_replies: bool = True,
+        rule_error_action: RuleErrorAction | str = RuleErrorAction.IGNORE,
+        priority: int = 0,
+    ) -> None:
+        if isinstance(groups, str):
+            raise TypeError("groups must be a list of group addresses, not one string")
+        d = {
+            "profile": profile.to_dict(),
+            "scope": "all_users" if groups is None else {"groups": list(groups)},
+            "include_internal": include_internal,
+            "exceptions": {
+                "calendar": calendar,
+                "null_sender": null_sender,
+                "group_submitted": group_submitted,
+                "max_size": max_size,
+                "auto_replies": auto_replies,
+            },
+            "staged": staged,
+            "rule_error_action": _member(RuleErrorAction, rule_error_action).value,
+            "priority": priority,
+        }
+        self._json = _sigsync.normalize_setup(json.dumps(d))
+        self._data: dict[str, Any] = json.loads(self._json)
+
+    @property
+    def profile(self) -> ServiceProfile:
+        """The service."""
+        return ServiceProfile.from_dict(self._data["profile"])
+
+    @property
+    def groups(self) -> list[str] | None:
+        """The groups whose members are routed; ``None`` for every user."""
+        scope = self._data["scope"]
+        return None if scope == "all_users" else list(scope["groups"])
+
+    @property
+    def include_internal(self) -> bool:
+        """Whether mail between the tenant's own users is routed too."""
+        return bool(self._data["include_internal"])
+
+    @property
+    def staged(self) -> bool:
+        """Whether the routing rule is created disabled."""
+        return bool(self._data["staged"])
+
+    def definitions(self) -> dict[str, Any]:
+        """The objects this setup turns into: ``outbound`` (:class:`OutboundConnector`),
+        ``inbound`` (:class:`InboundConnector`), ``routing_rule`` and ``auto_reply_rule``
+        (:class:`TransportRule`; ``None`` when auto-replies are not excepted)."""
+        d = json.loads(_sigsync.desired_definitions(self._json))
+        return {
+            "outbound": OutboundConnector.from_params(d["outbound"]),
+            "inbound": InboundConnector.from_params(d["inbound"]),
+            "routing_rule": TransportRule.from_params(d["routing_rule"]),
+            "auto_reply_rule": None if d["auto_reply_rule"] is None else TransportRule.from_params(d["auto_reply_rule"]),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every choice, the profile included."""
+        return json.loads(self._json)
+
+    def to_json(self) -> str:
+        """The choices as JSON."""
+        return json.dumps(self._data, indent=2)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ConnectorSetup):
+            return NotImplemented
+        return self._data == other._data
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        scope = "all users" if self.groups is None else self.groups
+        return (
+            f"ConnectorSetup(scope={scope!r}, include_internal={self.include_internal}, "
+            f"staged={self.staged}, smart_hosts={self.profile.smart_hosts!r})"
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class FieldChange:
+    """One parameter a step changes."""
+
+    field: str
+    """The cmdlet parameter."""
+    before: Any
+    """Its value now (``None`` when unset or when the object does not exist yet)."""
+    after: Any
+    """Its value after the step."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Step:
+    """One write of a plan."""
+
+    op: Op
+    """What it does."""
+    kind: ObjectKind
+    """To which kind of object."""
+    name: str
+    """The object's name."""
+    changes: tuple[FieldChange, ...] = ()
+    """The parameters it sets (creates list every parameter they send)."""
+
+    @classmethod
+    def _from_json(cls, d: Mapping[str, Any]) -> Step:
+        changes = tuple(FieldChange(c["field"], c["from"], c["to"]) for c in d.get("changes", ()))
+        return cls(Op(d["op"]), ObjectKind(d["kind"]), d["name"], changes)
+
+    def __str__(self) -> str:
+        return f"{self.op.value} {self.kind.value.replace('_', ' ')} '{self.name}'"
+
+
+@dataclasses.dataclass(frozen=True)
+class Finding:
+    """A problem preflight found before any write."""
+
+    severity: Severity
+    """How serious it is."""
+    code: str
+    """A stable identifier, e.g. ``certificate_not_accepted_domain``."""
+    message: str
+    """What is wrong and what to do about it."""
+
+    @classmethod
+    def _from_json(cls, d: Mapping[str, Any]) -> Finding:
+        return cls(Severity(d["severity"]), d["code"], d["message"])
+
+    def __str__(self) -> str:
+        return f"{self.severity.value} [{self.code}]: {self.message}"
+
+
+class Plan:
+    """The ordered writes that would converge the tenant (a dry run), with the objects
+    already as wanted and the preflight findings. Pass it to :meth:`SetupEngine.apply`."""
+
+    def __init__(self, data: Mapping[str, Any], findings: Iterable[Finding] = (), native: Any = None) -> None:
+        self._native = native
+        self._data = dict(data)
+        self.steps: list[Step] = [Step._from_json(s) for s in data.get("steps", ())]
+        """The writes, in order (apply runs them in mail-safe phases)."""
+        self.unchanged: list[tuple[ObjectKind, str]] = [(ObjectKind(k), n) for k, n in data.get("unchanged", ())]
+        """Objects that need no change, as ``(kind, name)``."""
+        self.findings: list[Finding] = list(findings)
+        """Preflight findings."""
+
+    @property
+    def is_empty(self) -> bool:
+        """Whether the plan makes no write."""
+        return not self.steps
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+    def __iter__(self) -> Any:
+        return iter(self.steps)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The plan as a dictionary (the JSON form)."""
+        return json.loads(json.dumps(self._data))
+
+    def to_json(self) -> str:
+        """The plan as JSON."""
+        return json.dumps(self._data, indent=2)
+
+    def __str__(self) -> str:
+        if self._native is not None:
+            return str(self._native)
+        if not self.steps:
+            return "nothing to change"
+        return "\n".join(f"{i}. {s}" for i, s in enumerate(self.steps, 1)) + "\n"
+
+    def __repr__(self) -> str:
+        return f"Plan({len(self.steps)} steps: {', '.join(str(s) for s in self.steps) or 'nothing to change'})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Plan):
+            return NotImplemented
+        return self._data == other._data
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+@dataclasses.dataclass(frozen=True)
+class StepReport:
+    """A step of an apply and how it ended."""
+
+    step: Step
+    """The step."""
+    outcome: StepOutcome
+    """How it ended."""
+    error: str | None
+    """The error message, when it failed."""
+
+
+class Report:
+    """What configure, apply, pause, resume or remove did."""
+
+    def __init__(self, native: Any) -> None:
+        self._native = native
+        data = json.loads(native.to_json())
+        self._data = data
+        self.action: str = data["action"]
+        """``configure``, ``pause``, ``resume`` or ``remove``."""
+        self.steps: list[StepReport] = [
+            StepReport(Step._from_json(s), StepOutcome(s["outcome"]), s.get("error")) for s in data["steps"]
+        ]
+        """Each step run, in the order they ran."""
+        self.writes: int = data["writes"]
+        """Write calls made, undo included."""
+        self.status: SetupStatus | None = None if data["status"] is None else SetupStatus(data["status"])
+        """Where the setup stands afterwards (``None`` when that could not be read)."""
+        self.error: SigsyncError | None = native.error()
+        """The first failure, if any (nothing was written after it), as an exception."""
+        self.findings: list[Finding] = [Finding._from_json(f) for f in data.get("findings", ())]
+        """Preflight findings (configure only)."""
+
+    @property
+    def succeeded(self) -> bool:
+        """Whether every step succeeded."""
+        return self.error is None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as a dictionary (the JSON form)."""
+        return json.loads(json.dumps(self._data))
+
+    def to_json(self) -> str:
+        """The report as JSON."""
+        return str(self._native.to_json())
+
+    def __str__(self) -> str:
+        return str(self._native)
+
+    def __repr__(self) -> str:
+        status = self.status.value if self.status else "unknown"
+        return f"Report(action={self.action!r}, status={status!r}, writes={self.writes}, succeeded={self.succeeded})"
+
+
+class StatusReport:
+    """Where a setup stands, what drifted, and the plan that would repair it."""
+
+    def __init__(self, data: Mapping[str, Any]) -> None:
+        self._data = dict(data)
+        self.status: SetupStatus = SetupStatus(data["status"])
+        """Configured, paused, partial or absent."""
+        self.drift: list[Step] = [Step._from_json(s) for s in data["drift"]]
+        """Update steps for fields someone changed (in the admin center, say)."""
+        self.findings: list[Finding] = [Finding._from_json(f) for f in data["findings"]]
+        """Preflight findings against the tenant as it is."""
+        self.repair: Plan = Plan(data["repair"], self.findings)
+        """The plan that would repair every difference (informational; run configure to repair)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The status as a dictionary (the JSON form)."""
+        return json.loads(json.dumps(self._data))
+
+    def to_json(self) -> str:
+        """The status as JSON."""
+        return json.dumps(self._data, indent=2)
+
+    def __repr__(self) -> str:
+        return f"StatusReport(status={self.status.value!r}, drift={len(self.drift)}, repair={len(self.repair)} steps)"
+
+
+@dataclasses.dataclass(frozen=True)
+class ProgressEvent:
+    """A progress event of an apply, pause, resume or remove."""
+
+    kind: ProgressKind
+    """Started, finished, failed or undoing."""
+    step: Step
+    """The step."""
+    error: SigsyncError | None = None
+    """The error, for a failed step."""
+
+    def __str__(self) -> str:
+        text = f"{self.kind.value}: {self.step}"
+        return f"{text}: {self.error}" if self.error else text
+
+
+ProgressCallback = Callable[[ProgressEvent], object]
+
+
+def _progress(callback: ProgressCallback | None) -> Callable[[str, str, Any], None] | None:
+    if callback is None:
+        return None
+
+    def on_event(kind: str, step: str, error: Any) -> None:
+        callback(ProgressEvent(ProgressKind(kind), Step._from_json(json.loads(step)), error))
+
+    return on_event
+
+
+class SetupEngine:
+    """Runs the connector wizard against one tenant: reads in one concurrent round, plans,
+    and applies in mail-safe order (both connectors before the rule that routes to them; on
+    removal the rule first and the inbound connector last). Re-running converges.
+
+    ``progress`` callbacks receive :class:`ProgressEvent` objects; an exception raised by a
+    callback is reported through ``sys.unraisablehook`` (it cannot stop a half-applied plan).
+    """
+
+    def __init__(self, client: ExchangeClient) -> None:
+        self._client = client
+        self._native = _sigsync.SetupEngine(client._native)
+
+    def __repr__(self) -> str:
+        return f"SetupEngine({self._client!r})"
+
+    def preflight(self, setup: ConnectorSetup) -> list[Finding]:
+        """Preflight findings for ``setup`` against the tenant, before any write."""
+        return [Finding._from_json(f) for f in json.loads(self._native.preflight(setup._json))]
+
+    def plan(self, setup: ConnectorSetup) -> Plan:
+        """The plan that would configure the tenant (a dry run), with the preflight findings."""
+        native = self._native.plan(setup._json)
+        findings = [Finding._from_json(f) for f in json.loads(native.findings_json())]
+        return Plan(json.loads(native.to_json()), findings, native)
+
+    def apply(self, setup: ConnectorSetup, plan: Plan, *, progress: ProgressCallback | None = None) -> Report:
+        """Applies a plan from :meth:`plan` in mail-safe phases; after a failure nothing more
+        is written and what this apply created is removed again."""
+        if plan._native is None:
+            raise TypeError("only a plan from SetupEngine.plan() can be applied")
+        return Report(self._native.apply(setup._json, plan._native, _progress(progress)))
+
+    def configure(self, setup: ConnectorSetup, *, progress: ProgressCallback | None = None) -> Report:
+        """Reads, checks, plans and applies. Raises :class:`ValidationError` before any write
+        when preflight finds an error, :class:`ConflictError` when a foreign object holds
+        one of sigsync's names."""
+        return Report(self._native.configure(setup._json, _progress(progress)))
+
+    def pause(self, setup: ConnectorSetup, *, progress: ProgressCallback | None = None) -> Report:
+        """Disables sigsync's rules: mail flows normally and untouched."""
+        return Report(self._native.pause(setup._json, _progress(progress)))
+
+    def resume(self, setup: ConnectorSetup, *, progress: ProgressCallback | None = None) -> Report:
+        """Enables sigsync's rules again (once both connectors are in place)."""
+        return Report(self._native.resume(setup._json, _progress(progress)))
+
+    def remove(self, setup: ConnectorSetup, *, progress: ProgressCallback | None = None) -> Report:
+        """Removes what sigsync created and nothing else: rules, then the outbound connector,
+        then the inbound connector."""
+        return Report(self._native.remove(setup._json, _progress(progress)))
+
+    def status(self, setup: ConnectorSetup) -> StatusReport:
+        """Where the setup stands, drift, and the repair plan."""
+        return StatusReport(json.loads(self._native.status(setup._json)))
+
+    preflight_async = awaitable(preflight)
+    plan_async = awaitable(plan)
+    apply_async = awaitable(apply)
+    configure_async = awaitable(configure)
+    pause_async = awaitable(pause)
+    resume_async = awaitable(resume)
+    remove_async = awaitable(remove)
+    status_async = awaitable(status)
