@@ -2,7 +2,7 @@
 //!
 //! A thin layer: it converts arguments and results (JSON for structured values, which the
 //! pure-Python layer turns into classes) and errors; behaviour lives in `sigsync-core`. Every
-//! network or CPU-heavy call releases the GIL and catches panics ([`runtime`]).
+//! network or CPU-heavy call releases the GIL and catches panics (the `runtime` module).
 
 use pyo3::prelude::*;
 

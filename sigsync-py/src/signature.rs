@@ -51,6 +51,36 @@ pub fn rendered(choice: Choice) -> Rendered {
     }
 }
 
+/// Client-side rendering with `engine` for `sender` writing to `recipients`: with
+/// `user_json` the given attributes are used, otherwise the configured directory's.
+pub fn render_with(
+    py: Python<'_>,
+    engine: &Arc<SignatureEngine>,
+    sender: Option<String>,
+    recipients: Vec<String>,
+    reply: bool,
+    user_json: Option<&str>,
+) -> PyResult<Rendered> {
+    let kind = if reply {
+        MessageKind::Reply
+    } else {
+        MessageKind::New
+    };
+    let user = user_json.map(parse_user).transpose()?;
+    let sender = sender
+        .or_else(|| user.as_ref().and_then(|u| u.mail.clone()))
+        .unwrap_or_default();
+    let ctx = MessageContext::new(sender, recipients, kind);
+    let engine = engine.clone();
+    let choice = match user {
+        Some(user) => detached(py, move || core(engine.render_client_side(&user, &ctx)))?,
+        None => block_on(py, async move {
+            engine.choose_client_side(&ctx).await.map_err(to_py_err)
+        })?,
+    };
+    Ok(rendered(choice))
+}
+
 /// Compiled signature templates, policy and directory, built from one configuration.
 #[pyclass(module = "sigsync._sigsync", frozen)]
 pub struct Signatures {
@@ -89,24 +119,7 @@ impl Signatures {
         reply: bool,
         user_json: Option<&str>,
     ) -> PyResult<Rendered> {
-        let kind = if reply {
-            MessageKind::Reply
-        } else {
-            MessageKind::New
-        };
-        let user = user_json.map(parse_user).transpose()?;
-        let sender = sender
-            .or_else(|| user.as_ref().and_then(|u| u.mail.clone()))
-            .unwrap_or_default();
-        let ctx = MessageContext::new(sender, recipients, kind);
-        let engine = self.engine.clone();
-        let choice = match user {
-            Some(user) => detached(py, move || core(engine.render_client_side(&user, &ctx)))?,
-            None => block_on(py, async move {
-                engine.choose_client_side(&ctx).await.map_err(to_py_err)
-            })?,
-        };
-        Ok(rendered(choice))
+        render_with(py, &self.engine, sender, recipients, reply, user_json)
     }
 
     /// The accepted domains (recipients there are internal).

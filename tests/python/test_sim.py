@@ -49,7 +49,7 @@ def test_calls_write_count_and_reset(sim: sigsync.Simulator, client: sigsync.Exc
     client.list_outbound_connectors()
     calls = sim.calls()
     assert [c.cmdlet for c in calls] == ["Get-OutboundConnector"]
-    assert calls[0].index == 1 and calls[0].error is None
+    assert calls[0].number == 1 and calls[0].error is None
     assert sim.write_count == 0
     sim.reset_calls()
     assert sim.calls() == []

@@ -12,7 +12,7 @@ import enum
 import json
 import re
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from sigsync import _sigsync
 from sigsync._enums import (
@@ -129,7 +129,7 @@ class Definition:
 
     def to_params(self) -> dict[str, Any]:
         """Every modelled cmdlet parameter (unset ones as ``None``), keyed by cmdlet name."""
-        return json.loads(json.dumps(self._params))
+        return _copy(self._params)
 
     def to_dict(self) -> dict[str, Any]:
         """Every option, keyed by its snake_case name (enumerations as wire names)."""
@@ -168,6 +168,11 @@ class Definition:
         if self.guid:
             parts.append(f"guid={self.guid!r}")
         return f"{type(self).__name__}({', '.join(parts)})"
+
+
+def _copy(data: Mapping[str, Any]) -> dict[str, Any]:
+    """A deep copy of JSON-shaped data."""
+    return cast(dict[str, Any], json.loads(json.dumps(data)))
 
 
 def _to_wire(value: Any) -> Any:

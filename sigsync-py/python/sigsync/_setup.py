@@ -22,7 +22,7 @@ from sigsync._enums import (
     _member,
 )
 from sigsync._errors import SigsyncError
-from sigsync._models import InboundConnector, OutboundConnector, TransportRule
+from sigsync._models import InboundConnector, OutboundConnector, TransportRule, _copy
 from sigsync._util import awaitable
 
 __all__ = [
@@ -144,7 +144,7 @@ class ServiceProfile:
 
     def to_dict(self) -> dict[str, Any]:
         """Every field, as a profile file holds it."""
-        return json.loads(json.dumps(self._data))
+        return _copy(self._data)
 
     def to_json(self) -> str:
         """The profile as JSON."""
@@ -256,7 +256,7 @@ class ConnectorSetup:
 
     def to_dict(self) -> dict[str, Any]:
         """Every choice, the profile included."""
-        return json.loads(self._json)
+        return _copy(self._data)
 
     def to_json(self) -> str:
         """The choices as JSON."""
@@ -357,7 +357,7 @@ class Plan:
 
     def to_dict(self) -> dict[str, Any]:
         """The plan as a dictionary (the JSON form)."""
-        return json.loads(json.dumps(self._data))
+        return _copy(self._data)
 
     def to_json(self) -> str:
         """The plan as JSON."""
@@ -422,7 +422,7 @@ class Report:
 
     def to_dict(self) -> dict[str, Any]:
         """The report as a dictionary (the JSON form)."""
-        return json.loads(json.dumps(self._data))
+        return _copy(self._data)
 
     def to_json(self) -> str:
         """The report as JSON."""
@@ -452,7 +452,7 @@ class StatusReport:
 
     def to_dict(self) -> dict[str, Any]:
         """The status as a dictionary (the JSON form)."""
-        return json.loads(json.dumps(self._data))
+        return _copy(self._data)
 
     def to_json(self) -> str:
         """The status as JSON."""

@@ -31,7 +31,7 @@ EXAMPLE_PROFILE: dict[str, Any] = {
 class SimCall(NamedTuple):
     """One call the simulated tenant received."""
 
-    index: int
+    number: int
     """1-based position among all calls."""
     cmdlet: str
     """The cmdlet, e.g. ``New-TransportRule``."""
