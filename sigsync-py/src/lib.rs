@@ -24,6 +24,7 @@ fn _sigsync(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(errors::panic_for_test, m)?)?;
     m.add_function(wrap_pyfunction!(models::definition_params, m)?)?;
     m.add_function(wrap_pyfunction!(models::validate_definition, m)?)?;
+    m.add_function(wrap_pyfunction!(models::definition_defaults, m)?)?;
     m.add_function(wrap_pyfunction!(models::enum_values, m)?)?;
     m.add_function(wrap_pyfunction!(setup::normalize_profile, m)?)?;
     m.add_function(wrap_pyfunction!(setup::normalize_setup, m)?)?;

@@ -94,6 +94,20 @@ pub fn validate_definition(kind: &str, params_json: &str) -> PyResult<String> {
     })
 }
 
+/// Every modelled parameter of a definition that sets only its `Name`, as JSON: the
+/// defaults (not validated).
+#[pyfunction]
+pub fn definition_defaults(kind: &str) -> PyResult<String> {
+    let mut params = Params::new();
+    params.insert("Name".into(), Value::String("x".into()));
+    let out = match Kind::parse(kind)? {
+        Kind::Outbound => core(OutboundConnector::from_record(&params))?.to_params(),
+        Kind::Inbound => core(InboundConnector::from_record(&params))?.to_params(),
+        Kind::Rule => core(TransportRule::from_record(&params))?.to_params(),
+    };
+    Ok(Value::Object(out).to_string())
+}
+
 /// The wire names of a cmdlet enumeration (`ConnectorType`, `TlsSettings`, ...).
 #[pyfunction]
 pub fn enum_values(name: &str) -> PyResult<Vec<&'static str>> {

@@ -60,11 +60,13 @@ class Definition:
 
     Read a parameter as an attribute (``connector.smart_hosts``); enumerations come back as
     :class:`enum.Enum` members. Objects read from a tenant also carry ``guid``,
-    ``when_created`` and ``when_changed`` (``None`` on definitions built locally).
+    ``when_created`` and ``when_changed`` (``None`` on definitions built locally). The
+    repr shows the options that differ from the cmdlet's defaults, in parameter order.
     """
 
     _kind: ClassVar[str] = ""
     _table: ClassVar[dict[str, str]] = {}
+    _defaults: ClassVar[dict[str, Any]] = {}
 
     guid: str | None
     when_created: str | None
@@ -74,6 +76,7 @@ class Definition:
         super().__init_subclass__(**kwargs)
         cls._kind = kind
         cls._table = {snake_case(p): p for p in _sigsync.definition_params(kind)}
+        cls._defaults = json.loads(_sigsync.definition_defaults(kind))
 
     def __init__(self, name: str, **options: Any) -> None:
         params: dict[str, Any] = {"Name": name}
@@ -159,8 +162,9 @@ class Definition:
 
     def __repr__(self) -> str:
         parts = [repr(self.name)]
-        for param, value in self._params.items():
-            if param == "Name" or value is None or value == []:
+        for param in self._table.values():
+            value = self._params.get(param)
+            if param == "Name" or value == self._defaults.get(param) or value == []:
                 continue
             enum_cls = _ENUM_PARAMS.get(param)
             shown = f"{enum_cls.__name__}.{enum_cls(value).name}" if enum_cls else repr(value)

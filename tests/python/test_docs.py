@@ -1,0 +1,36 @@
+"""The examples in the docs run: the package README's snippet and the docstring examples."""
+
+from __future__ import annotations
+
+import contextlib
+import doctest
+import io
+import re
+
+import sigsync
+from conftest import REPO
+
+
+def test_readme_snippet_runs() -> None:
+    text = (REPO / "sigsync-py" / "README.md").read_text()
+    code = re.findall(r"```python\n(.*?)```", text, re.S)[0]
+    with contextlib.redirect_stdout(io.StringIO()) as out:
+        exec(compile(code, "README.md", "exec"), {})
+    assert "create outbound connector" in out.getvalue()
+
+
+def test_package_docstring_example_runs() -> None:
+    doc = sigsync.__doc__ or ""
+    code = "\n".join(line[4:] for line in doc.split("::", 1)[1].split("\n\n", 2)[1].splitlines())
+    with contextlib.redirect_stdout(io.StringIO()):
+        exec(compile(code, "sigsync.__doc__", "exec"), {})
+
+
+def test_docstring_examples_pass_doctest() -> None:
+    import sigsync._models
+    import sigsync._sim
+
+    for module in (sigsync._models, sigsync._sim):
+        result = doctest.testmod(module, globs={**vars(sigsync), **vars(module)}, optionflags=doctest.ELLIPSIS)
+        assert result.failed == 0, module.__name__
+        assert result.attempted > 0, module.__name__
