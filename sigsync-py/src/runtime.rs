@@ -25,10 +25,15 @@ const SIGNAL_POLL: Duration = Duration::from_millis(100);
 pub fn runtime() -> PyResult<Arc<Runtime>> {
     let pid = std::process::id();
     let mut slot = RUNTIME.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some((owner, rt)) = slot.as_ref() {
-        if *owner == pid {
-            return Ok(rt.clone());
+    if let Some((owner, rt)) = slot.take() {
+        if owner == pid {
+            let shared = rt.clone();
+            *slot = Some((owner, rt));
+            return Ok(shared);
         }
+        // A forked child: the parent's worker threads do not exist here, and shutting the
+        // runtime down would wait for them. Leak it instead.
+        std::mem::forget(rt);
     }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

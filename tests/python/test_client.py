@@ -153,3 +153,20 @@ def test_async_twins_run_concurrently(sim: sigsync.Simulator, client: sigsync.Ex
 
     asyncio.run(main())
     assert client.list_outbound_connectors_async.__doc__
+
+
+def test_a_forked_child_gets_its_own_runtime(sim: sigsync.Simulator, client: sigsync.ExchangeClient) -> None:
+    import os
+
+    if not hasattr(os, "fork"):
+        pytest.skip("no fork on this platform")
+    client.list_outbound_connectors()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports through its exit status
+        try:
+            ok = sim.client().list_outbound_connectors() == []
+        except BaseException:
+            ok = False
+        os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
