@@ -34,7 +34,7 @@ py="$PWD/$venv/bin/python"
 "$py" -m pip install --quiet --force-reinstall --no-deps ./sigsync-py
 # From tests/python, so `import sigsync` is the installed package, not the source tree.
 (cd tests/python && "$py" -m pytest -q -p no:cacheprovider)
-(cd tests/python && "$py" -m mypy.stubtest sigsync._sigsync --allowlist ../../sigsync-py/stubtest-allowlist.txt)
+(cd target && "$py" -m mypy.stubtest sigsync._sigsync --allowlist ../sigsync-py/stubtest-allowlist.txt)
 
 echo
 echo "all checks passed"

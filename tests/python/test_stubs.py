@@ -6,6 +6,7 @@ from __future__ import annotations
 import inspect
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -13,7 +14,7 @@ import sigsync
 from conftest import REPO
 
 
-def test_stubs_match_the_native_module() -> None:
+def test_stubs_match_the_native_module(tmp_path: Path) -> None:
     pytest.importorskip("mypy")
     allowlist = REPO / "sigsync-py" / "stubtest-allowlist.txt"
     out = subprocess.run(
@@ -21,6 +22,7 @@ def test_stubs_match_the_native_module() -> None:
         capture_output=True,
         text=True,
         timeout=600,
+        cwd=tmp_path,
     )
     assert out.returncode == 0, out.stdout + out.stderr
 
@@ -45,6 +47,4 @@ def test_every_public_name_has_a_docstring() -> None:
 
 
 def test_package_ships_py_typed() -> None:
-    from pathlib import Path
-
     assert (Path(sigsync.__file__).parent / "py.typed").exists()
