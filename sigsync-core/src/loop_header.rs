@@ -35,7 +35,10 @@ impl LoopHeader {
     pub fn validate(&self) -> Result<()> {
         if self.name.is_empty()
             || self.name.len() > 64
-            || !self.name.bytes().all(|b| (33..=126).contains(&b) && b != b':')
+            || !self
+                .name
+                .bytes()
+                .all(|b| (33..=126).contains(&b) && b != b':')
         {
             return Err(Error::validation(
                 "LoopHeader.name",
@@ -77,7 +80,10 @@ mod tests {
     #[test]
     fn default_loop_header_is_valid() {
         LoopHeader::default().validate().unwrap();
-        assert_eq!(LoopHeader::default().line(), "X-Sigsync-Processed: true\r\n");
+        assert_eq!(
+            LoopHeader::default().line(),
+            "X-Sigsync-Processed: true\r\n"
+        );
     }
 
     #[test]

@@ -1,0 +1,593 @@
+//! The injector: scan, classify, decode the bodies, ask the policy, plan the edits, write.
+
+use std::borrow::Cow;
+
+use crate::signature::RenderedSignature;
+use crate::LoopHeader;
+
+use super::classify;
+use super::codec::{self, Charset};
+use super::header;
+use super::html::{self, HtmlPlacement};
+use super::images;
+use super::outcome::{Choice, Envelope, InjectError, Injected, MessageInfo, Outcome, SkipReason};
+use super::structure::{self, Cte, Limits, Structure};
+use super::text::{self, TextPlacement};
+use super::writer::{self, BodyEdit, Content, Edit};
+
+/// Settings of an [`Injector`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InjectConfig {
+    /// The loop-prevention header stamped on every message that leaves the injector.
+    pub loop_header: LoopHeader,
+    /// The deepest multipart nesting scanned; deeper messages fail (and pass through).
+    pub max_depth: usize,
+    /// The most MIME parts scanned; messages with more fail (and pass through).
+    pub max_parts: usize,
+}
+
+impl Default for InjectConfig {
+    fn default() -> Self {
+        InjectConfig {
+            loop_header: LoopHeader::default(),
+            max_depth: 32,
+            max_parts: 1000,
+        }
+    }
+}
+
+/// Puts signatures into MIME messages. Cheap to share between threads (`Sync`, no state
+/// besides its configuration).
+#[derive(Debug, Clone)]
+pub struct Injector {
+    config: InjectConfig,
+    line_crlf: Vec<u8>,
+    line_lf: Vec<u8>,
+}
+
+/// Why planning stopped without edits.
+pub(crate) enum Stop {
+    Skip(SkipReason),
+    Fail(InjectError),
+}
+
+impl From<InjectError> for Stop {
+    fn from(e: InjectError) -> Self {
+        Stop::Fail(e)
+    }
+}
+
+/// One decoded body.
+pub(crate) struct Body<'m> {
+    pub idx: usize,
+    pub charset: Charset,
+    pub raw: Cow<'m, [u8]>,
+    pub text: String,
+    pub lossless: bool,
+    pub html: Option<HtmlPlacement>,
+    pub plain: Option<TextPlacement>,
+}
+
+impl Body<'_> {
+    fn boundary(&self) -> Option<usize> {
+        match (&self.html, &self.plain) {
+            (Some(h), _) => h.boundary,
+            (_, Some(t)) => t.boundary,
+            _ => None,
+        }
+    }
+}
+
+impl Injector {
+    /// An injector with this configuration (the loop header is validated).
+    pub fn new(config: InjectConfig) -> crate::Result<Self> {
+        config.loop_header.validate()?;
+        let line_crlf = config.loop_header.line().into_bytes();
+        let mut line_lf = line_crlf.clone();
+        line_lf.truncate(line_lf.len() - 2);
+        line_lf.push(b'\n');
+        Ok(Injector {
+            config,
+            line_crlf,
+            line_lf,
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &InjectConfig {
+        &self.config
+    }
+
+    /// Injects the signature that `choose` picks for this message into `msg`, writing the
+    /// message to send on into `out` (cleared first) whatever the outcome. `envelope`, when
+    /// given, supplies sender and recipients (Bcc included); otherwise the headers do.
+    pub fn inject<F>(
+        &self,
+        msg: &[u8],
+        envelope: Option<&Envelope>,
+        choose: F,
+        out: &mut Vec<u8>,
+    ) -> Outcome
+    where
+        F: FnOnce(&MessageInfo) -> Choice,
+    {
+        let (top_header_end, _) = header::header_end(msg, 0, msg.len());
+        let crlf = match memchr::memchr(b'\n', msg) {
+            Some(i) => i > 0 && msg.get(i - 1) == Some(&b'\r'),
+            None => true,
+        };
+        let line: &[u8] = if crlf { &self.line_crlf } else { &self.line_lf };
+        if classify::has_field(msg, top_header_end, &self.config.loop_header.name) {
+            writer::pass_through(msg, b"", out);
+            return Outcome::Skipped(SkipReason::LoopHeader);
+        }
+        let result = guarded(|| self.run(msg, envelope, choose, line, out));
+        match result {
+            Ok(injected) => Outcome::Injected(injected),
+            Err(stop) => {
+                writer::pass_through(msg, line, out);
+                match stop {
+                    Stop::Skip(r) => Outcome::Skipped(r),
+                    Stop::Fail(e) => Outcome::Failed(e),
+                }
+            }
+        }
+    }
+
+    /// Injects `signature` (no policy) into `msg`; see [`Injector::inject`].
+    pub fn inject_with(
+        &self,
+        msg: &[u8],
+        signature: &RenderedSignature,
+        out: &mut Vec<u8>,
+    ) -> Outcome {
+        self.inject(msg, None, |_| Choice::Sign(signature.clone()), out)
+    }
+
+    fn run<F>(
+        &self,
+        msg: &[u8],
+        envelope: Option<&Envelope>,
+        choose: F,
+        line: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<Injected, Stop>
+    where
+        F: FnOnce(&MessageInfo) -> Choice,
+    {
+        let limits = Limits {
+            max_depth: self.config.max_depth,
+            max_parts: self.config.max_parts,
+        };
+        let st = structure::scan(msg, limits)?;
+        let top = &st.parts[0];
+        if let Some(r) = classify::auto_reply(msg, top) {
+            return Err(Stop::Skip(r));
+        }
+        if let Some(r) = classify::by_structure(&st) {
+            return Err(Stop::Skip(r));
+        }
+        let (html_parts, text_parts) = classify::bodies(&st);
+        if html_parts.is_empty() && text_parts.is_empty() {
+            return Err(Stop::Skip(if classify::has_tnef(&st) {
+                SkipReason::TnefOnly
+            } else {
+                SkipReason::NoTextBody
+            }));
+        }
+        let htmls = decode_all(msg, &st, &html_parts, true)?;
+        let texts = decode_all(msg, &st, &text_parts, false)?;
+        for b in htmls.iter().chain(texts.iter()) {
+            if b.text.contains("-----BEGIN PGP MESSAGE-----") {
+                return Err(Stop::Skip(SkipReason::Encrypted));
+            }
+            if b.text.contains("-----BEGIN PGP SIGNED MESSAGE-----") {
+                return Err(Stop::Skip(SkipReason::Signed));
+            }
+        }
+        let html_target = target(&htmls);
+        let text_target = target(&texts);
+        if let Some(h) = html_target.and_then(|i| htmls[i].html.as_ref()) {
+            if h.has_client_signature() {
+                return Err(Stop::Skip(SkipReason::ClientSignature));
+            }
+            if h.has_server_signature() {
+                return Err(Stop::Skip(SkipReason::AlreadySigned));
+            }
+        }
+        let has_history = htmls
+            .iter()
+            .chain(texts.iter())
+            .any(|b| b.boundary().is_some());
+        let info = classify::message_info(msg, top, envelope, has_history);
+        let sig = match choose(&info) {
+            Choice::Sign(sig) => sig,
+            Choice::NoSignature(reason) => return Err(Stop::Skip(SkipReason::Policy(reason))),
+        };
+        if let Some(t) = text_target.map(|i| &texts[i]) {
+            let own = normalize_eol(sig.text.trim(), "\n");
+            let upto = t.boundary().unwrap_or(t.text.len());
+            let region = normalize_eol(t.text.get(..upto).unwrap_or_default(), "\n");
+            if !own.is_empty() && region.contains(&own) {
+                return Err(Stop::Skip(SkipReason::AlreadySigned));
+            }
+        }
+        let mut stats = Injected::default();
+        let mut edits: Vec<Edit<'_>> = Vec::new();
+        let mut image_host = None;
+        if let Some(ti) = html_target {
+            let last = htmls.len() - 1;
+            let disclaimer = sig
+                .disclaimer_html
+                .as_deref()
+                .filter(|d| !d.trim().is_empty())
+                .filter(|d| !html_ends_with(&htmls[last].text, d));
+            let mut per_body: Vec<Vec<(usize, String)>> = vec![Vec::new(); htmls.len()];
+            if !sig.html.is_empty() {
+                let at = htmls[ti].html.as_ref().map_or(0, |h| h.signature_at());
+                per_body[ti].push((at, sig.html.clone()));
+                stats.html_parts += 1;
+                stats.above_quote |= htmls[ti].boundary().is_some();
+            }
+            if let Some(d) = disclaimer {
+                let at = htmls[last].html.as_ref().map_or(0, |h| h.end);
+                per_body[last].push((at, d.to_owned()));
+                stats.disclaimer = true;
+            }
+            for (b, ins) in htmls.into_iter().zip(per_body) {
+                if ins.is_empty() {
+                    continue;
+                }
+                if b.idx == html_parts[ti] && stats.html_parts > 0 {
+                    image_host = Some(b.idx);
+                }
+                html_edit(msg, &st, b, ins, &mut edits)?;
+            }
+        }
+        if let Some(ti) = text_target {
+            let last = texts.len() - 1;
+            let disclaimer = sig
+                .disclaimer_text
+                .as_deref()
+                .filter(|d| !d.trim().is_empty())
+                .filter(|d| !text::ends_with_disclaimer(&texts[last].text, d));
+            let mut per_body: Vec<Vec<(usize, &str, bool)>> = vec![Vec::new(); texts.len()];
+            if !sig.text.trim().is_empty() {
+                let at = texts[ti].boundary().unwrap_or(texts[ti].text.len());
+                per_body[ti].push((at, sig.text.as_str(), texts[ti].boundary().is_some()));
+                stats.text_parts += 1;
+                stats.above_quote |= texts[ti].boundary().is_some();
+            }
+            if let Some(d) = disclaimer {
+                per_body[last].push((texts[last].text.len(), d, false));
+                stats.disclaimer = true;
+            }
+            for (b, ins) in texts.into_iter().zip(per_body) {
+                if !ins.is_empty() {
+                    text_edit(msg, &st, b, ins, &mut edits)?;
+                }
+            }
+        }
+        if stats.html_parts == 0 && stats.text_parts == 0 && !stats.disclaimer {
+            return Err(Stop::Skip(SkipReason::Policy("empty signature".into())));
+        }
+        if let (Some(host), false) = (image_host, sig.images.is_empty()) {
+            stats.images = images::attach(msg, &st, host, &sig.images, &mut edits)?;
+        }
+        writer::write(msg, line, edits, st.eol, out)?;
+        Ok(stats)
+    }
+}
+
+/// Runs `f`, turning a panic into a failure, so that mail passes through even on a bug.
+/// Fuzzing builds let the panic through so the fuzzer sees it.
+fn guarded<T>(f: impl FnOnce() -> Result<T, Stop>) -> Result<T, Stop> {
+    #[cfg(not(fuzzing))]
+    {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+            Ok(r) => r,
+            Err(_) => Err(Stop::Fail(InjectError::Internal(
+                "panic while injecting".into(),
+            ))),
+        }
+    }
+    #[cfg(fuzzing)]
+    {
+        f()
+    }
+}
+
+/// The body that gets the signature: the first with a reply boundary, else the last.
+fn target(bodies: &[Body<'_>]) -> Option<usize> {
+    if bodies.is_empty() {
+        return None;
+    }
+    Some(
+        bodies
+            .iter()
+            .position(|b| b.boundary().is_some())
+            .unwrap_or(bodies.len() - 1),
+    )
+}
+
+fn decode_all<'m>(
+    msg: &'m [u8],
+    st: &Structure,
+    idxs: &[usize],
+    is_html: bool,
+) -> Result<Vec<Body<'m>>, InjectError> {
+    let mut out = Vec::with_capacity(idxs.len());
+    for &idx in idxs {
+        let p = &st.parts[idx];
+        let body = msg.get(p.body_start..p.end).unwrap_or_default();
+        let raw = codec::transfer_decode(body, &p.cte)?;
+        let mut charset = codec::charset_of(&p.ct)?;
+        if !charset.declared && !raw.is_ascii() && std::str::from_utf8(&raw).is_ok() {
+            charset = Charset::utf8_undeclared();
+        }
+        let (text, lossless) = charset.decode(&raw);
+        let text = text.into_owned();
+        let (html, plain) = if is_html {
+            (Some(html::scan(&text)), None)
+        } else {
+            (None, Some(text::scan(&text)))
+        };
+        out.push(Body {
+            idx,
+            charset,
+            raw,
+            text,
+            lossless,
+            html,
+            plain,
+        });
+    }
+    Ok(out)
+}
+
+fn normalize_eol(s: &str, eol: &str) -> String {
+    let s = s.replace("\r\n", "\n");
+    if eol == "\n" {
+        s
+    } else {
+        s.replace('\n', eol)
+    }
+}
+
+fn html_ends_with(doc: &str, disclaimer: &str) -> bool {
+    let want = html::visible_text(disclaimer);
+    if want.is_empty() {
+        return false;
+    }
+    let mut from = doc.len().saturating_sub(disclaimer.len() * 4 + 4096);
+    while !doc.is_char_boundary(from) {
+        from -= 1;
+    }
+    // Start the tail at a tag so that we do not read half a tag as text.
+    let tail = doc.get(from..).unwrap_or_default();
+    let tail = tail.find('<').map_or(tail, |i| &tail[i..]);
+    html::visible_text(tail).ends_with(&want)
+}
+
+/// Encodes HTML for a part: the part's charset (references for what it cannot hold), ASCII
+/// only in 7-bit parts, and no line over 998 octets in unencoded parts.
+fn encode_html(b: &Body<'_>, cte: &Cte, s: &str, eol: &[u8]) -> Vec<u8> {
+    let seven = matches!(cte, Cte::SevenBit);
+    let mut bytes = b.charset.encode(s, true).unwrap_or_default();
+    if seven && !bytes.is_ascii() {
+        let mut esc = String::with_capacity(s.len() + 16);
+        for ch in s.chars() {
+            if ch.is_ascii() {
+                esc.push(ch);
+            } else {
+                esc.push_str(&format!("&#{};", ch as u32));
+            }
+        }
+        bytes = b.charset.encode(&esc, true).unwrap_or_default();
+    }
+    if matches!(cte, Cte::SevenBit | Cte::EightBit | Cte::Binary) {
+        bytes = wrap_long_lines(&bytes, eol);
+    }
+    bytes
+}
+
+/// Breaks lines longer than 900 octets after a `>` or a space (harmless in HTML).
+fn wrap_long_lines(b: &[u8], eol: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(b.len() + 16);
+    let mut run = 0;
+    for &c in b {
+        out.push(c);
+        run = if c == b'\n' { 0 } else { run + 1 };
+        if run > 900 && (c == b'>' || c == b' ') {
+            out.extend_from_slice(eol);
+            run = 0;
+        }
+    }
+    out
+}
+
+fn html_edit<'m>(
+    msg: &'m [u8],
+    st: &Structure,
+    b: Body<'m>,
+    ins: Vec<(usize, String)>,
+    edits: &mut Vec<Edit<'m>>,
+) -> Result<(), InjectError> {
+    let p = &st.parts[b.idx];
+    let cte = p.cte.clone();
+    let mut inserts = Vec::with_capacity(ins.len());
+    for (at, s) in ins {
+        let k = b
+            .charset
+            .raw_offset(&b.text, &b.raw, at)
+            .ok_or_else(|| InjectError::Charset("cannot map the insertion point".into()))?;
+        inserts.push((k, encode_html(&b, &cte, &s, st.eol)));
+    }
+    inserts.sort_by_key(|i| i.0);
+    let ends_with_eol = msg
+        .get(p.body_start..p.end)
+        .is_some_and(|x| x.ends_with(b"\n"));
+    edits.push(Edit {
+        start: p.body_start,
+        end: p.end,
+        content: Content::Body(BodyEdit {
+            content: b.raw,
+            inserts,
+            cte,
+            ends_with_eol,
+        }),
+    });
+    Ok(())
+}
+
+fn text_edit<'m>(
+    msg: &'m [u8],
+    st: &Structure,
+    b: Body<'m>,
+    ins: Vec<(usize, &str, bool)>,
+    edits: &mut Vec<Edit<'m>>,
+) -> Result<(), InjectError> {
+    let p = &st.parts[b.idx];
+    let eol = if b.text.contains("\r\n") || (!b.text.contains('\n') && st.eol == b"\r\n") {
+        "\r\n"
+    } else {
+        "\n"
+    };
+    // Build the inserted blocks: a blank line before (unless there is one), the block, and a
+    // blank line before the history it sits above.
+    let mut blocks = Vec::with_capacity(ins.len());
+    for (at, s, above) in ins {
+        let before = b.text.get(..at).unwrap_or_default();
+        let mut block = String::new();
+        if !before.is_empty() && !before.ends_with('\n') {
+            block.push_str(eol);
+        }
+        let last_line = before.trim_end_matches(['\r', '\n']);
+        let last_line = last_line.rsplit('\n').next().unwrap_or_default();
+        if !before.is_empty() && !last_line.trim().is_empty() {
+            block.push_str(eol);
+        }
+        block.push_str(&normalize_eol(s.trim_end_matches(['\r', '\n']), eol));
+        block.push_str(eol);
+        if above {
+            block.push_str(eol);
+        }
+        blocks.push((at, block));
+    }
+    let encoded: Option<Vec<Vec<u8>>> = blocks
+        .iter()
+        .map(|(_, s)| b.charset.encode(s, false))
+        .collect();
+    let mut header_edits = Vec::new();
+    let (content, inserts): (Cow<'m, [u8]>, Vec<(usize, Vec<u8>)>) = match encoded {
+        Some(enc) => {
+            let mut inserts = Vec::with_capacity(enc.len());
+            for ((at, _), bytes) in blocks.iter().zip(enc) {
+                let k = b
+                    .charset
+                    .raw_offset(&b.text, &b.raw, *at)
+                    .ok_or_else(|| InjectError::Charset("cannot map the insertion point".into()))?;
+                inserts.push((k, bytes));
+            }
+            if !b.charset.declared && inserts.iter().any(|i| !i.1.is_ascii()) {
+                header_edits.extend(set_charset_utf8(msg, st, b.idx));
+            }
+            (b.raw, inserts)
+        }
+        None => {
+            // The signature does not fit the charset: the part becomes UTF-8.
+            if !b.lossless {
+                return Err(InjectError::Charset(
+                    "the body's bytes are invalid in its charset; cannot convert to UTF-8".into(),
+                ));
+            }
+            header_edits.extend(set_charset_utf8(msg, st, b.idx));
+            let inserts = blocks
+                .into_iter()
+                .map(|(at, s)| (at, s.into_bytes()))
+                .collect();
+            (Cow::Owned(b.text.into_bytes()), inserts)
+        }
+    };
+    let mut cte = p.cte.clone();
+    let unencoded = matches!(cte, Cte::SevenBit | Cte::EightBit | Cte::Binary);
+    let eight = matches!(cte, Cte::SevenBit)
+        && (inserts.iter().any(|i| !i.1.is_ascii()) || !content.is_ascii());
+    let long = unencoded
+        && inserts
+            .iter()
+            .any(|i| i.1.split(|&c| c == b'\n').any(|l| l.len() > 998));
+    if eight || long {
+        cte = Cte::QuotedPrintable;
+        header_edits.extend(set_cte_qp(msg, st, b.idx));
+    }
+    let ends_with_eol = msg
+        .get(p.body_start..p.end)
+        .is_some_and(|x| x.ends_with(b"\n"));
+    edits.extend(header_edits);
+    edits.push(Edit {
+        start: p.body_start,
+        end: p.end,
+        content: Content::Body(BodyEdit {
+            content,
+            inserts,
+            cte,
+            ends_with_eol,
+        }),
+    });
+    Ok(())
+}
+
+/// Edits that declare `charset=utf-8` on a part, touching only the bytes that must change.
+fn set_charset_utf8<'m>(msg: &[u8], st: &Structure, idx: usize) -> Vec<Edit<'m>> {
+    let p = &st.parts[idx];
+    let eol = st.eol;
+    if let Some(f) = header::find(msg, p.start, p.header_end, "content-type") {
+        let ct = header::parse_content_type(msg, f.value_start, f.value_end);
+        if let Some((s, e)) = ct.param_range("charset") {
+            let quoted = msg.get(s) == Some(&b'"');
+            let v: &[u8] = if quoted { b"\"utf-8\"" } else { b"utf-8" };
+            return vec![Edit {
+                start: s,
+                end: e,
+                content: Content::Bytes(v.to_vec()),
+            }];
+        }
+        return vec![Edit {
+            start: f.value_end,
+            end: f.value_end,
+            content: Content::Bytes(b"; charset=utf-8".to_vec()),
+        }];
+    }
+    let mut line = Vec::new();
+    if idx == 0 && header::find(msg, p.start, p.header_end, "mime-version").is_none() {
+        line.extend_from_slice(b"MIME-Version: 1.0");
+        line.extend_from_slice(eol);
+    }
+    line.extend_from_slice(b"Content-Type: text/plain; charset=utf-8");
+    line.extend_from_slice(eol);
+    vec![Edit {
+        start: p.header_end,
+        end: p.header_end,
+        content: Content::Bytes(line),
+    }]
+}
+
+/// Edits that declare quoted-printable on a part.
+fn set_cte_qp<'m>(msg: &[u8], st: &Structure, idx: usize) -> Vec<Edit<'m>> {
+    let p = &st.parts[idx];
+    if let Some(f) = header::find(msg, p.start, p.header_end, "content-transfer-encoding") {
+        return vec![Edit {
+            start: f.value_start,
+            end: f.value_end,
+            content: Content::Bytes(b" quoted-printable".to_vec()),
+        }];
+    }
+    let mut line = b"Content-Transfer-Encoding: quoted-printable".to_vec();
+    line.extend_from_slice(st.eol);
+    vec![Edit {
+        start: p.header_end,
+        end: p.header_end,
+        content: Content::Bytes(line),
+    }]
+}
