@@ -73,6 +73,63 @@ pub(crate) fn qp_decode(body: &[u8]) -> Vec<u8> {
     out
 }
 
+/// The offset in a quoted-printable body where its decoded bytes reach `k`, at a token
+/// boundary (never inside `=XX`; after a soft break rather than before it).
+pub(crate) fn qp_encoded_offset(encoded: &[u8], k: usize) -> Option<usize> {
+    let mut d = 0;
+    let mut i = 0;
+    loop {
+        // Soft breaks decode to nothing: step over them first.
+        if encoded.get(i) == Some(&b'=') {
+            let mut j = i + 1;
+            while matches!(encoded.get(j), Some(b' ') | Some(b'\t')) {
+                j += 1;
+            }
+            match (encoded.get(j), encoded.get(j + 1)) {
+                (Some(b'\n'), _) => {
+                    i = j + 1;
+                    continue;
+                }
+                (Some(b'\r'), Some(b'\n')) => {
+                    i = j + 2;
+                    continue;
+                }
+                _ => {}
+            }
+        }
+        if d == k {
+            return Some(i);
+        }
+        let c = *encoded.get(i)?;
+        if c == b'=' {
+            let esc = encoded
+                .get(i + 1)
+                .copied()
+                .and_then(hex)
+                .and(encoded.get(i + 2).copied().and_then(hex));
+            i += if esc.is_some() { 3 } else { 1 };
+        } else {
+            i += 1;
+        }
+        d += 1;
+    }
+}
+
+/// Quoted-printable for bytes spliced into an encoded body at `mid_line` or at a line start:
+/// a soft break before (mid-line) and after (unless the data ends a line), so the original
+/// encoded lines around it stay as they are.
+pub(crate) fn qp_splice(data: &[u8], eol: &'static [u8], mid_line: bool) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len() * 2 + 8);
+    if mid_line {
+        out.push(b'=');
+        out.extend_from_slice(eol);
+    }
+    let mut enc = Encoder::new(&Cte::QuotedPrintable, eol);
+    enc.write(data, &mut out);
+    enc.finish(true, &mut out);
+    out
+}
+
 const B64_LENIENT: GeneralPurpose = GeneralPurpose::new(
     &base64::alphabet::STANDARD,
     GeneralPurposeConfig::new()

@@ -161,10 +161,10 @@ impl Injector {
         };
         let st = structure::scan(msg, limits)?;
         let top = &st.parts[0];
-        if let Some(r) = classify::auto_reply(msg, top) {
+        if let Some(r) = classify::by_structure(&st) {
             return Err(Stop::Skip(r));
         }
-        if let Some(r) = classify::by_structure(&st) {
+        if let Some(r) = classify::auto_reply(msg, top) {
             return Err(Stop::Skip(r));
         }
         let (html_parts, text_parts) = classify::bodies(&st);
@@ -427,17 +427,64 @@ fn html_edit<'m>(
     let ends_with_eol = msg
         .get(p.body_start..p.end)
         .is_some_and(|x| x.ends_with(b"\n"));
-    edits.push(Edit {
+    edits.push(body_edit(
+        msg,
+        st,
+        b.idx,
+        (b.raw, true),
+        inserts,
+        cte,
+        ends_with_eol,
+    ));
+    Ok(())
+}
+
+/// The edit for a changed body. Quoted-printable bodies whose content is the original but for
+/// the insertions get the encoded insertions spliced between their original encoded lines (a
+/// minimal diff); everything else is re-encoded from the decoded content.
+fn body_edit<'m>(
+    msg: &'m [u8],
+    st: &Structure,
+    idx: usize,
+    (content, original): (Cow<'m, [u8]>, bool),
+    inserts: Vec<(usize, Vec<u8>)>,
+    cte: Cte,
+    ends_with_eol: bool,
+) -> Edit<'m> {
+    let p = &st.parts[idx];
+    let encoded = msg.get(p.body_start..p.end).unwrap_or_default();
+    if original && cte == Cte::QuotedPrintable && p.cte == Cte::QuotedPrintable {
+        let spliced: Option<Vec<(usize, Vec<u8>)>> = inserts
+            .iter()
+            .map(|(k, bytes)| {
+                let e = codec::qp_encoded_offset(encoded, *k)?;
+                let mid = e > 0 && encoded.get(e - 1) != Some(&b'\n');
+                Some((e, codec::qp_splice(bytes, st.eol, mid)))
+            })
+            .collect();
+        if let Some(inserts) = spliced {
+            return Edit {
+                start: p.body_start,
+                end: p.end,
+                content: Content::Body(BodyEdit {
+                    content: Cow::Borrowed(encoded),
+                    inserts,
+                    cte: Cte::SevenBit,
+                    ends_with_eol,
+                }),
+            };
+        }
+    }
+    Edit {
         start: p.body_start,
         end: p.end,
         content: Content::Body(BodyEdit {
-            content: b.raw,
+            content,
             inserts,
             cte,
             ends_with_eol,
         }),
-    });
-    Ok(())
+    }
 }
 
 fn text_edit<'m>(
@@ -479,7 +526,7 @@ fn text_edit<'m>(
         .map(|(_, s)| b.charset.encode(s, false))
         .collect();
     let mut header_edits = Vec::new();
-    let (content, inserts): (Cow<'m, [u8]>, Vec<(usize, Vec<u8>)>) = match encoded {
+    let (content, inserts, original): (Cow<'m, [u8]>, Vec<(usize, Vec<u8>)>, bool) = match encoded {
         Some(enc) => {
             let mut inserts = Vec::with_capacity(enc.len());
             for ((at, _), bytes) in blocks.iter().zip(enc) {
@@ -492,7 +539,7 @@ fn text_edit<'m>(
             if !b.charset.declared && inserts.iter().any(|i| !i.1.is_ascii()) {
                 header_edits.extend(set_charset_utf8(msg, st, b.idx));
             }
-            (b.raw, inserts)
+            (b.raw, inserts, true)
         }
         None => {
             // The signature does not fit the charset: the part becomes UTF-8.
@@ -506,7 +553,7 @@ fn text_edit<'m>(
                 .into_iter()
                 .map(|(at, s)| (at, s.into_bytes()))
                 .collect();
-            (Cow::Owned(b.text.into_bytes()), inserts)
+            (Cow::Owned(b.text.into_bytes()), inserts, false)
         }
     };
     let mut cte = p.cte.clone();
@@ -525,16 +572,15 @@ fn text_edit<'m>(
         .get(p.body_start..p.end)
         .is_some_and(|x| x.ends_with(b"\n"));
     edits.extend(header_edits);
-    edits.push(Edit {
-        start: p.body_start,
-        end: p.end,
-        content: Content::Body(BodyEdit {
-            content,
-            inserts,
-            cte,
-            ends_with_eol,
-        }),
-    });
+    edits.push(body_edit(
+        msg,
+        st,
+        b.idx,
+        (content, original),
+        inserts,
+        cte,
+        ends_with_eol,
+    ));
     Ok(())
 }
 
