@@ -85,8 +85,8 @@ pub(crate) fn has_tnef(st: &Structure) -> bool {
 /// The bodies a reader sees, in document order: (html parts, text parts).
 ///
 /// multipart/alternative: every child; multipart/related: its root; multipart/mixed and
-/// others: the first child, plus later inline text parts (Apple Mail puts text between
-/// attachments). Attachments and message/rfc822 parts are never bodies.
+/// others: the first child, plus later inline text, alternative and related parts (Apple Mail
+/// puts text between attachments; a signature image wraps such a part in a related). Attachments and message/rfc822 parts are never bodies.
 pub(crate) fn bodies(st: &Structure) -> (Vec<usize>, Vec<usize>) {
     let mut html = Vec::new();
     let mut text = Vec::new();
@@ -112,7 +112,11 @@ fn collect(st: &Structure, i: usize, html: &mut Vec<usize>, text: &mut Vec<usize
             _ => {
                 for (n, &c) in p.children.iter().enumerate() {
                     let Some(cp) = st.parts.get(c) else { continue };
-                    if n == 0 || (cp.ct.main == "text" && !cp.attachment) {
+                    let inline_body = !cp.attachment
+                        && (cp.ct.main == "text"
+                            || (cp.ct.main == "multipart"
+                                && (cp.ct.sub == "related" || cp.ct.sub == "alternative")));
+                    if n == 0 || inline_body {
                         collect(st, c, html, text);
                     }
                 }

@@ -104,10 +104,13 @@ pub fn assert_untouched_outside_bodies(input: &[u8], out: &[u8]) {
         .expect("mail-parser parses the input");
     let mut ranges: Vec<(usize, usize)> = Vec::new();
     for (i, p) in msg.parts.iter().enumerate() {
+        use mail_parser::MimeHeaders;
+        let attachment = p.content_disposition().is_some_and(|d| d.is_attachment())
+            || p.attachment_name().is_some();
         let is_body = matches!(
             p.body,
             mail_parser::PartType::Text(_) | mail_parser::PartType::Html(_)
-        ) && !msg.attachments.contains(&(i as u32));
+        ) && !attachment;
         if is_body && i > 0 {
             ranges.push((p.offset_header as usize, p.offset_end as usize));
         }
