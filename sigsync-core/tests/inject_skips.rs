@@ -127,6 +127,18 @@ fn combo_mode_client_signature_skips_and_own_signature_is_not_stacked() {
     assert_eq!(skipped(&own), SkipReason::AlreadySigned);
     let own_text = crlf(&format!("{HEAD}Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\nHi\n\n-- \n{TEXT_MARK}\nhttps://contoso.com\n"));
     assert_eq!(skipped(&own_text), SkipReason::AlreadySigned);
+    // The invisible text markers of the signatures engine: the add-in's (combo mode) and ours.
+    let text = |marker: &str| {
+        crlf(&format!("{HEAD}Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\nHi\n\n{marker}Anna\n"))
+    };
+    assert_eq!(
+        skipped(&text("\u{2063}\u{200C}\u{2063}")),
+        SkipReason::ClientSignature
+    );
+    assert_eq!(
+        skipped(&text("\u{2063}\u{200B}\u{2063}")),
+        SkipReason::AlreadySigned
+    );
 }
 
 #[test]

@@ -15,6 +15,15 @@ use super::structure::{self, Cte, Limits, Structure};
 use super::text::{self, TextPlacement};
 use super::writer::{self, BodyEdit, Content, Edit};
 
+/// The invisible prefix of a plain-text signature inserted server-side. Mirrors
+/// `signature::TEXT_MARKER_SERVER` of the signatures branch (not on main yet): use that
+/// constant here once both are merged.
+const TEXT_MARKER_SERVER: &str = "\u{2063}\u{200B}\u{2063}";
+
+/// The invisible prefix of a plain-text signature rendered for the add-in (combo mode).
+/// Mirrors `signature::TEXT_MARKER_CLIENT` of the signatures branch.
+const TEXT_MARKER_CLIENT: &str = "\u{2063}\u{200C}\u{2063}";
+
 /// Settings of an [`Injector`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InjectConfig {
@@ -192,6 +201,18 @@ impl Injector {
                 return Err(Stop::Skip(SkipReason::ClientSignature));
             }
             if h.has_server_signature() {
+                return Err(Stop::Skip(SkipReason::AlreadySigned));
+            }
+        }
+        if let Some(t) = text_target.map(|i| &texts[i]) {
+            let newest = t
+                .text
+                .get(..t.boundary().unwrap_or(t.text.len()))
+                .unwrap_or_default();
+            if newest.contains(TEXT_MARKER_CLIENT) {
+                return Err(Stop::Skip(SkipReason::ClientSignature));
+            }
+            if newest.contains(TEXT_MARKER_SERVER) {
                 return Err(Stop::Skip(SkipReason::AlreadySigned));
             }
         }

@@ -50,11 +50,47 @@ impl HtmlPlacement {
     }
 }
 
+/// A lower-cased tag name, truncated to 16 bytes (no allocation per tag).
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Name {
+    buf: [u8; 16],
+    len: u8,
+}
+
+impl Name {
+    fn new(raw: &[u8]) -> Name {
+        let mut buf = [0u8; 16];
+        let len = raw.len().min(16);
+        for (d, s) in buf.iter_mut().zip(raw) {
+            *d = s.to_ascii_lowercase();
+        }
+        Name {
+            buf,
+            len: len as u8,
+        }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len as usize]
+    }
+
+    fn is(&self, n: &str) -> bool {
+        self.as_bytes() == n.as_bytes()
+    }
+
+    fn is_any(&self, ns: &[&str]) -> bool {
+        ns.iter().any(|n| self.is(n))
+    }
+}
+
 struct Open {
-    name: String,
+    name: Name,
     start: usize,
     at: u64,
 }
+
+/// Attributes as (name range, value range) into the document.
+type Attrs = Vec<((usize, usize), (usize, usize))>;
 
 const VOID: &[&str] = &[
     "br", "hr", "img", "meta", "link", "input", "col", "area", "base", "wbr", "source", "param",
@@ -71,6 +107,7 @@ pub(crate) fn scan(s: &str) -> HtmlPlacement {
     let b = s.as_bytes();
     let mut out = HtmlPlacement::default();
     let mut stack: Vec<Open> = Vec::new();
+    let mut attrs: Attrs = Vec::new();
     let mut counter: u64 = 0;
     let mut last_body = None;
     let mut last_html = None;
@@ -79,7 +116,7 @@ pub(crate) fn scan(s: &str) -> HtmlPlacement {
         let Some(lt) = memchr::memchr(b'<', &b[i..]) else {
             break;
         };
-        if lt > 0 && has_content(&b[i..i + lt]) {
+        if lt > 0 && out.boundary.is_none() && has_content(&b[i..i + lt]) {
             counter += 1;
         }
         let t = i + lt;
@@ -109,48 +146,54 @@ pub(crate) fn scan(s: &str) -> HtmlPlacement {
         while j < b.len() && !b[j].is_ascii_whitespace() && b[j] != b'>' && b[j] != b'/' {
             j += 1;
         }
-        let name = s.get(name_at..j).unwrap_or_default().to_ascii_lowercase();
-        let (attrs, tag_end) = parse_attrs(b, j);
+        let name = Name::new(&b[name_at..j]);
+        let tag_end = parse_attrs(b, j, &mut attrs);
         i = tag_end;
         if is_end {
-            match name.as_str() {
-                "body" => last_body = Some(t),
-                "html" => last_html = Some(t),
-                _ => {}
+            if name.is("body") {
+                last_body = Some(t);
+            } else if name.is("html") {
+                last_html = Some(t);
             }
-            if let Some(k) = stack.iter().rposition(|o| o.name == name) {
-                stack.truncate(k);
+            if out.boundary.is_none() {
+                if let Some(k) = stack.iter().rposition(|o| o.name == name) {
+                    stack.truncate(k);
+                }
             }
             continue;
         }
-        if let Some(v) = attr(&attrs, "data-sigsync") {
-            if v.eq_ignore_ascii_case("server") && out.server_marker.is_none() {
+        if RAW.iter().any(|r| name.is(r)) {
+            i = skip_raw(b, i, name.as_bytes());
+        }
+        if out.boundary.is_some() {
+            // Below the history only the end of the document matters.
+            continue;
+        }
+        if let Some(v) = attr(b, &attrs, "data-sigsync") {
+            if v.eq_ignore_ascii_case(b"server") && out.server_marker.is_none() {
                 out.server_marker = Some(t);
-            } else if v.eq_ignore_ascii_case("client") && out.client_marker.is_none() {
+            } else if v.eq_ignore_ascii_case(b"client") && out.client_marker.is_none() {
                 out.client_marker = Some(t);
             }
         }
-        if out.boundary.is_none() && is_marker(&name, &attrs) {
+        if is_marker(b, &name, &attrs) {
             let mut at = t;
             let mut expected = counter;
             for o in stack.iter().rev() {
-                if o.at != expected || STOP.contains(&o.name.as_str()) {
+                if o.at != expected || o.name.is_any(STOP) {
                     break;
                 }
                 at = o.start;
                 expected = o.at.saturating_sub(1);
             }
             out.boundary = Some(at);
-        }
-        if name != "br" && name != "wbr" {
-            counter += 1;
-        }
-        if RAW.contains(&name.as_str()) {
-            i = skip_raw(b, i, &name);
             continue;
         }
+        if !name.is("br") && !name.is("wbr") {
+            counter += 1;
+        }
         let self_closing = b.get(tag_end.wrapping_sub(2)) == Some(&b'/');
-        if !VOID.contains(&name.as_str()) && !self_closing && stack.len() < MAX_STACK {
+        if !name.is_any(VOID) && !name.is_any(RAW) && !self_closing && stack.len() < MAX_STACK {
             stack.push(Open {
                 name,
                 start: t,
@@ -180,14 +223,12 @@ fn has_content(text: &[u8]) -> bool {
     false
 }
 
-fn skip_raw(b: &[u8], from: usize, name: &str) -> usize {
+fn skip_raw(b: &[u8], from: usize, name: &[u8]) -> usize {
     let mut i = from;
     while let Some(k) = memchr::memmem::find(&b[i..], b"</") {
         let at = i + k + 2;
         let end = at + name.len();
-        if b.get(at..end)
-            .is_some_and(|n| n.eq_ignore_ascii_case(name.as_bytes()))
-        {
+        if b.get(at..end).is_some_and(|n| n.eq_ignore_ascii_case(name)) {
             return at - 2;
         }
         i = at;
@@ -195,35 +236,35 @@ fn skip_raw(b: &[u8], from: usize, name: &str) -> usize {
     b.len()
 }
 
-/// Parses attributes from `j` (just after the tag name) to the closing `>`; returns them
-/// (lower-cased names) and the position after `>`.
-fn parse_attrs(b: &[u8], mut j: usize) -> (Vec<(String, String)>, usize) {
-    let mut attrs = Vec::new();
+/// Parses attributes from `j` (just after the tag name) to the closing `>` into `attrs`;
+/// returns the position after `>`.
+fn parse_attrs(b: &[u8], mut j: usize, attrs: &mut Attrs) -> usize {
+    attrs.clear();
     loop {
         while j < b.len() && (b[j].is_ascii_whitespace() || b[j] == b'/') {
             j += 1;
         }
         if j >= b.len() {
-            return (attrs, b.len());
+            return b.len();
         }
         if b[j] == b'>' {
-            return (attrs, j + 1);
+            return j + 1;
         }
         let ns = j;
         while j < b.len() && !b[j].is_ascii_whitespace() && b[j] != b'=' && b[j] != b'>' {
             j += 1;
         }
-        let name = String::from_utf8_lossy(&b[ns..j]).to_ascii_lowercase();
+        let name = (ns, j);
         while j < b.len() && b[j].is_ascii_whitespace() {
             j += 1;
         }
-        let mut value = String::new();
+        let mut value = (j, j);
         if b.get(j) == Some(&b'=') {
             j += 1;
             while j < b.len() && b[j].is_ascii_whitespace() {
                 j += 1;
             }
-            let (vs, ve) = match b.get(j) {
+            value = match b.get(j) {
                 Some(&q) if q == b'"' || q == b'\'' => {
                     let e = memchr::memchr(q, &b[j + 1..]).map_or(b.len(), |e| j + 1 + e);
                     let r = (j + 1, e);
@@ -238,7 +279,6 @@ fn parse_attrs(b: &[u8], mut j: usize) -> (Vec<(String, String)>, usize) {
                     (s, j)
                 }
             };
-            value = String::from_utf8_lossy(&b[vs..ve]).into_owned();
         }
         if attrs.len() < 64 {
             attrs.push((name, value));
@@ -246,11 +286,16 @@ fn parse_attrs(b: &[u8], mut j: usize) -> (Vec<(String, String)>, usize) {
     }
 }
 
-fn attr<'a>(attrs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+fn attr<'a>(b: &'a [u8], attrs: &Attrs, name: &str) -> Option<&'a [u8]> {
     attrs
         .iter()
-        .find(|(n, _)| n == name)
-        .map(|(_, v)| v.as_str())
+        .find(|((s, e), _)| b[*s..*e].eq_ignore_ascii_case(name.as_bytes()))
+        .map(|(_, (s, e))| &b[*s..*e])
+}
+
+fn ends_with_ci(hay: &[u8], suffix: &str) -> bool {
+    hay.len() >= suffix.len()
+        && hay[hay.len() - suffix.len()..].eq_ignore_ascii_case(suffix.as_bytes())
 }
 
 const ID_SUFFIXES: &[&str] = &[
@@ -279,45 +324,56 @@ const CLASS_SUFFIXES: &[&str] = &[
     "iosymail",
 ];
 
-fn is_marker(name: &str, attrs: &[(String, String)]) -> bool {
-    if let Some(id) = attr(attrs, "id") {
-        let id = id.to_ascii_lowercase();
-        if ID_SUFFIXES.iter().any(|m| id.ends_with(m)) {
+fn is_marker(b: &[u8], name: &Name, attrs: &Attrs) -> bool {
+    if attrs.is_empty() {
+        return false;
+    }
+    if let Some(id) = attr(b, attrs, "id") {
+        if ID_SUFFIXES.iter().any(|m| ends_with_ci(id, m)) {
             return true;
         }
     }
-    if let Some(class) = attr(attrs, "class") {
-        let class = class.to_ascii_lowercase();
+    if let Some(class) = attr(b, attrs, "class") {
         if class
-            .split_ascii_whitespace()
-            .any(|tok| CLASS_SUFFIXES.iter().any(|m| tok.ends_with(m)))
+            .split(|c| c.is_ascii_whitespace())
+            .any(|tok| CLASS_SUFFIXES.iter().any(|m| ends_with_ci(tok, m)))
         {
             return true;
         }
     }
-    match name {
-        "blockquote" => attr(attrs, "type").is_some_and(|t| t.eq_ignore_ascii_case("cite")),
-        "hr" => attr(attrs, "tabindex").is_some_and(|t| t.trim() == "-1"),
-        "div" => {
-            if attr(attrs, "name").is_some_and(|n| {
-                n.eq_ignore_ascii_case("quote") || n.eq_ignore_ascii_case("messagereplysection")
-            }) {
-                return true;
-            }
-            let Some(style) = attr(attrs, "style") else {
-                return false;
-            };
-            let st: String = style
-                .chars()
-                .filter(|c| !c.is_whitespace())
-                .collect::<String>()
-                .to_ascii_lowercase();
-            (st.contains("border-top:solid#e1e1e1") || st.contains("border-top:solid#b5c4df"))
-                || st.contains("border-top:#b5c4df1ptsolid")
-                || st.contains("border-top-color:rgb(229,229,229)")
-        }
-        _ => false,
+    if name.is("blockquote") {
+        return attr(b, attrs, "type").is_some_and(|t| t.eq_ignore_ascii_case(b"cite"));
     }
+    if name.is("hr") {
+        return attr(b, attrs, "tabindex").is_some_and(|t| t.trim_ascii() == b"-1");
+    }
+    if !name.is("div") {
+        return false;
+    }
+    if attr(b, attrs, "name").is_some_and(|n| {
+        n.eq_ignore_ascii_case(b"quote") || n.eq_ignore_ascii_case(b"messagereplysection")
+    }) {
+        return true;
+    }
+    let Some(style) = attr(b, attrs, "style") else {
+        return false;
+    };
+    if !style
+        .windows(10)
+        .any(|w| w.eq_ignore_ascii_case(b"border-top"))
+    {
+        return false;
+    }
+    let st: Vec<u8> = style
+        .iter()
+        .filter(|c| !c.is_ascii_whitespace())
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    let has = |n: &[u8]| memchr::memmem::find(&st, n).is_some();
+    has(b"border-top:solid#e1e1e1")
+        || has(b"border-top:solid#b5c4df")
+        || has(b"border-top:#b5c4df1ptsolid")
+        || has(b"border-top-color:rgb(229,229,229)")
 }
 
 /// The visible text of an HTML fragment, entities for spaces and markup decoded, whitespace
@@ -332,7 +388,7 @@ pub(crate) fn visible_text(html: &str) -> String {
                 i = memchr::memmem::find(&b[i + 4..], b"-->").map_or(b.len(), |e| i + 4 + e + 3);
                 continue;
             }
-            let (_, end) = parse_attrs(b, i + 1);
+            let end = parse_attrs(b, i + 1, &mut Vec::new());
             let name_end = b[i + 1..]
                 .iter()
                 .position(|c| c.is_ascii_whitespace() || *c == b'>' || *c == b'/')
@@ -343,7 +399,7 @@ pub(crate) fn visible_text(html: &str) -> String {
                 .to_ascii_lowercase();
             out.push(' ');
             i = if name == "style" || name == "script" {
-                skip_raw(b, end, &name)
+                skip_raw(b, end, name.as_bytes())
             } else {
                 end
             };

@@ -212,6 +212,19 @@ fn label_of(lower: &str) -> Option<bool> {
     }
 }
 
+/// Whether a line can start the history at all (cheap test before the lowercasing ones):
+/// every rule needs a colon, a dash or underscore run, or an attribution opener.
+fn candidate(t: &str) -> bool {
+    let b = t.trim_start().as_bytes();
+    memchr::memchr(b':', b).is_some()
+        || t.contains('：')
+        || matches!(b.first(), Some(b'-' | b'_'))
+        || t.trim_start().starts_with('‐')
+        || OPENERS
+            .iter()
+            .any(|o| b.len() >= o.len() && b[..o.len()].eq_ignore_ascii_case(o.as_bytes()))
+}
+
 /// Finds where the quoted history starts in a plain-text body.
 pub(crate) fn scan(s: &str) -> TextPlacement {
     let ls = lines(s);
@@ -233,6 +246,9 @@ pub(crate) fn scan(s: &str) -> TextPlacement {
             if quoted_tail[i] {
                 return TextPlacement { boundary };
             }
+            continue;
+        }
+        if !candidate(t) {
             continue;
         }
         if is_separator(t) {
