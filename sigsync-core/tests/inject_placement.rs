@@ -208,3 +208,15 @@ fn html_disclaimer_already_ending_the_thread_is_not_added_again() {
         1
     );
 }
+
+#[test]
+fn html_ending_inside_an_unclosed_comment_fails_rather_than_hiding_the_signature() {
+    // Found by the fuzzer: appended text would sit inside the comment, invisible.
+    let (o, _) = inject_checked(&html_msg("<p>Hi</p><!-- never closed"), &signature());
+    assert!(o.is_failed(), "{o:?}");
+    let (o, _) = inject_checked(&html_msg("<p>Hi</p><style>p{}"), &signature());
+    assert!(o.is_failed(), "{o:?}");
+    // A closing </body> before it keeps the signature visible.
+    let (o, _) = inject_checked(&html_msg("<body><p>Hi</p></body><!-- tail"), &signature());
+    assert!(o.is_injected(), "{o:?}");
+}

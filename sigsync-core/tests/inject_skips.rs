@@ -272,3 +272,17 @@ fn injector_is_shareable_between_threads() {
         .collect();
     assert!(handles.into_iter().all(|h| h.join().unwrap()));
 }
+
+#[test]
+fn messages_without_the_blank_line_after_the_headers_are_not_signed() {
+    // Found by the fuzzer: text written there would be read as headers, and signed again.
+    assert_eq!(skipped(b""), SkipReason::NoTextBody);
+    assert_eq!(
+        skipped(b"Subject: x\r\nContent-Type: text/plain"),
+        SkipReason::NoTextBody
+    );
+    assert_eq!(
+        skipped(b"no headers, no blank line"),
+        SkipReason::NoTextBody
+    );
+}

@@ -124,7 +124,9 @@ fn collect(st: &Structure, i: usize, html: &mut Vec<usize>, text: &mut Vec<usize
         }
         return;
     }
-    if p.attachment || p.ct.main != "text" {
+    // A part without the blank line after its headers has no body to add to: whatever we
+    // wrote there would be read as headers.
+    if p.attachment || p.ct.main != "text" || p.header_end == p.body_start {
         return;
     }
     match p.ct.sub.as_str() {

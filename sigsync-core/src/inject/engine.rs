@@ -255,6 +255,14 @@ impl Injector {
                 per_body[last].push((at, d.to_owned()));
                 stats.disclaimer = true;
             }
+            for (b, ins) in htmls.iter().zip(&per_body) {
+                let Some(h) = b.html.as_ref() else { continue };
+                if h.open_at_end && !h.end_is_close && ins.iter().any(|(at, _)| *at == h.end) {
+                    return Err(Stop::Fail(InjectError::Malformed(
+                        "the HTML ends inside an unclosed comment, tag or raw-text element".into(),
+                    )));
+                }
+            }
             for (b, ins) in htmls.into_iter().zip(per_body) {
                 if ins.is_empty() {
                     continue;

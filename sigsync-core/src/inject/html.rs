@@ -23,6 +23,11 @@ pub(crate) struct HtmlPlacement {
     pub server_marker: Option<usize>,
     /// First `data-sigsync="client"` element.
     pub client_marker: Option<usize>,
+    /// The document ends inside a comment, a tag or a raw-text element, so text added at the
+    /// end would not be shown.
+    pub open_at_end: bool,
+    /// `end` is a `</body>` or `</html>` (not the end of the text).
+    pub end_is_close: bool,
 }
 
 impl HtmlPlacement {
@@ -124,12 +129,21 @@ pub(crate) fn scan(s: &str) -> HtmlPlacement {
         if rest.starts_with(b"<!--") {
             i = match memchr::memmem::find(&rest[4..], b"-->") {
                 Some(e) => t + 4 + e + 3,
-                None => b.len(),
+                None => {
+                    out.open_at_end = true;
+                    b.len()
+                }
             };
             continue;
         }
         if rest.starts_with(b"<!") || rest.starts_with(b"<?") {
-            i = memchr::memchr(b'>', rest).map_or(b.len(), |e| t + e + 1);
+            i = memchr::memchr(b'>', rest).map_or_else(
+                || {
+                    out.open_at_end = true;
+                    b.len()
+                },
+                |e| t + e + 1,
+            );
             continue;
         }
         let (is_end, name_at) = if rest.get(1) == Some(&b'/') {
@@ -149,6 +163,9 @@ pub(crate) fn scan(s: &str) -> HtmlPlacement {
         let name = Name::new(&b[name_at..j]);
         let tag_end = parse_attrs(b, j, &mut attrs);
         i = tag_end;
+        if tag_end >= b.len() && b.last() != Some(&b'>') {
+            out.open_at_end = true;
+        }
         if is_end {
             if name.is("body") {
                 last_body = Some(t);
@@ -164,6 +181,7 @@ pub(crate) fn scan(s: &str) -> HtmlPlacement {
         }
         if RAW.iter().any(|r| name.is(r)) {
             i = skip_raw(b, i, name.as_bytes());
+            out.open_at_end |= i >= b.len();
         }
         if out.boundary.is_some() {
             // Below the history only the end of the document matters.
@@ -202,6 +220,7 @@ pub(crate) fn scan(s: &str) -> HtmlPlacement {
         }
     }
     let trimmed = s.trim_end().len();
+    out.end_is_close = last_body.or(last_html).is_some();
     out.end = last_body.or(last_html).unwrap_or(trimmed);
     out
 }
