@@ -177,7 +177,11 @@ fn run(name: &str, paths: &[PathBuf], py_rounds: usize) {
         out.extend_from_slice(m);
         black_box(&out);
     });
-    let py = python(paths, py_rounds);
+    let py = if std::env::var_os("SIGSYNC_BENCH_NO_PYTHON").is_some() {
+        None
+    } else {
+        python(paths, py_rounds)
+    };
 
     println!(
         "\n== {name}: {} messages, {:.1} MB, one thread",

@@ -13,16 +13,30 @@ pub(crate) fn has_field(msg: &[u8], header_end: usize, name: &str) -> bool {
 
 /// Automatic messages, from the top-level headers (RFC 3834 and Exchange's kin).
 pub(crate) fn auto_reply(msg: &[u8], top: &Part) -> Option<SkipReason> {
+    const NAMES: &[&str] = &[
+        "auto-submitted",
+        "x-auto-response-suppress",
+        "x-autoreply",
+        "x-autorespond",
+        "x-autoreply-from",
+        "x-mail-autoreply",
+        "precedence",
+    ];
     for f in header::fields(msg, top.start, top.header_end) {
-        let name = header::lower(f.name(msg));
+        let raw_name = f.name(msg);
+        let Some(name) = NAMES
+            .iter()
+            .find(|n| raw_name.eq_ignore_ascii_case(n.as_bytes()))
+        else {
+            continue;
+        };
         let value = header::lower(f.value(msg));
         let first = value.split(';').next().unwrap_or_default().trim();
-        let auto = match name.as_str() {
+        let auto = match *name {
             "auto-submitted" => first != "no",
             "x-auto-response-suppress" => !first.is_empty(),
-            "x-autoreply" | "x-autorespond" | "x-autoreply-from" | "x-mail-autoreply" => true,
             "precedence" => matches!(first, "auto_reply" | "junk"),
-            _ => false,
+            _ => true,
         };
         if auto {
             return Some(SkipReason::AutoReply);

@@ -71,13 +71,22 @@ pub(crate) struct Body<'m> {
     pub idx: usize,
     pub charset: Charset,
     pub raw: Cow<'m, [u8]>,
-    pub text: String,
+    /// The decoded text, unless `raw` is valid UTF-8 and is the text.
+    pub decoded: Option<String>,
     pub lossless: bool,
     pub html: Option<HtmlPlacement>,
     pub plain: Option<TextPlacement>,
 }
 
 impl Body<'_> {
+    /// The body as text.
+    fn text(&self) -> &str {
+        match &self.decoded {
+            Some(s) => s,
+            None => std::str::from_utf8(&self.raw).unwrap_or_default(),
+        }
+    }
+
     fn boundary(&self) -> Option<usize> {
         match (&self.html, &self.plain) {
             (Some(h), _) => h.boundary,
@@ -187,11 +196,17 @@ impl Injector {
         let htmls = decode_all(msg, &st, &html_parts, true)?;
         let texts = decode_all(msg, &st, &text_parts, false)?;
         for b in htmls.iter().chain(texts.iter()) {
-            if b.text.contains("-----BEGIN PGP MESSAGE-----") {
-                return Err(Stop::Skip(SkipReason::Encrypted));
-            }
-            if b.text.contains("-----BEGIN PGP SIGNED MESSAGE-----") {
-                return Err(Stop::Skip(SkipReason::Signed));
+            let t = b.text().as_bytes();
+            let mut from = 0;
+            while let Some(i) = memchr::memmem::find(&t[from..], b"-----BEGIN PGP ") {
+                let rest = &t[from + i + 15..];
+                if rest.starts_with(b"MESSAGE-----") {
+                    return Err(Stop::Skip(SkipReason::Encrypted));
+                }
+                if rest.starts_with(b"SIGNED MESSAGE-----") {
+                    return Err(Stop::Skip(SkipReason::Signed));
+                }
+                from += i + 15;
             }
         }
         let html_target = target(&htmls);
@@ -206,8 +221,8 @@ impl Injector {
         }
         if let Some(t) = text_target.map(|i| &texts[i]) {
             let newest = t
-                .text
-                .get(..t.boundary().unwrap_or(t.text.len()))
+                .text()
+                .get(..t.boundary().unwrap_or(t.text().len()))
                 .unwrap_or_default();
             if newest.contains(TEXT_MARKER_CLIENT) {
                 return Err(Stop::Skip(SkipReason::ClientSignature));
@@ -227,9 +242,11 @@ impl Injector {
         };
         if let Some(t) = text_target.map(|i| &texts[i]) {
             let own = normalize_eol(sig.text.trim(), "\n");
-            let upto = t.boundary().unwrap_or(t.text.len());
-            let region = normalize_eol(t.text.get(..upto).unwrap_or_default(), "\n");
-            if !own.is_empty() && region.contains(&own) {
+            let own_crlf = own.replace('\n', "\r\n");
+            let upto = t.boundary().unwrap_or(t.text().len());
+            let region = t.text().get(..upto).unwrap_or_default().as_bytes();
+            let found = |needle: &str| memchr::memmem::find(region, needle.as_bytes()).is_some();
+            if !own.is_empty() && (found(&own) || found(&own_crlf)) {
                 return Err(Stop::Skip(SkipReason::AlreadySigned));
             }
         }
@@ -242,7 +259,7 @@ impl Injector {
                 .disclaimer_html
                 .as_deref()
                 .filter(|d| !d.trim().is_empty())
-                .filter(|d| !html_ends_with(&htmls[last].text, d));
+                .filter(|d| !html_ends_with(&htmls[last].text(), d));
             let mut per_body: Vec<Vec<(usize, String)>> = vec![Vec::new(); htmls.len()];
             if !sig.html.is_empty() {
                 let at = htmls[ti].html.as_ref().map_or(0, |h| h.signature_at());
@@ -279,16 +296,16 @@ impl Injector {
                 .disclaimer_text
                 .as_deref()
                 .filter(|d| !d.trim().is_empty())
-                .filter(|d| !text::ends_with_disclaimer(&texts[last].text, d));
+                .filter(|d| !text::ends_with_disclaimer(&texts[last].text(), d));
             let mut per_body: Vec<Vec<(usize, &str, bool)>> = vec![Vec::new(); texts.len()];
             if !sig.text.trim().is_empty() {
-                let at = texts[ti].boundary().unwrap_or(texts[ti].text.len());
+                let at = texts[ti].boundary().unwrap_or(texts[ti].text().len());
                 per_body[ti].push((at, sig.text.as_str(), texts[ti].boundary().is_some()));
                 stats.text_parts += 1;
                 stats.above_quote |= texts[ti].boundary().is_some();
             }
             if let Some(d) = disclaimer {
-                per_body[last].push((texts[last].text.len(), d, false));
+                per_body[last].push((texts[last].text().len(), d, false));
                 stats.disclaimer = true;
             }
             for (b, ins) in texts.into_iter().zip(per_body) {
@@ -355,17 +372,24 @@ fn decode_all<'m>(
             charset = Charset::utf8_undeclared();
         }
         let (text, lossless) = charset.decode(&raw);
-        let text = text.into_owned();
+        let decoded = match text {
+            Cow::Borrowed(_) => None, // valid UTF-8: the raw bytes are the text
+            Cow::Owned(s) => Some(s),
+        };
+        let text: &str = match &decoded {
+            Some(s) => s,
+            None => std::str::from_utf8(&raw).unwrap_or_default(),
+        };
         let (html, plain) = if is_html {
-            (Some(html::scan(&text)), None)
+            (Some(html::scan(text)), None)
         } else {
-            (None, Some(text::scan(&text)))
+            (None, Some(text::scan(text)))
         };
         out.push(Body {
             idx,
             charset,
             raw,
-            text,
+            decoded,
             lossless,
             html,
             plain,
@@ -448,7 +472,7 @@ fn html_edit<'m>(
     for (at, s) in ins {
         let k = b
             .charset
-            .raw_offset(&b.text, &b.raw, at)
+            .raw_offset(&b.text(), &b.raw, at)
             .ok_or_else(|| InjectError::Charset("cannot map the insertion point".into()))?;
         inserts.push((k, encode_html(&b, &cte, &s, st.eol)));
     }
@@ -524,7 +548,7 @@ fn text_edit<'m>(
     edits: &mut Vec<Edit<'m>>,
 ) -> Result<(), InjectError> {
     let p = &st.parts[b.idx];
-    let eol = if b.text.contains("\r\n") || (!b.text.contains('\n') && st.eol == b"\r\n") {
+    let eol = if b.text().contains("\r\n") || (!b.text().contains('\n') && st.eol == b"\r\n") {
         "\r\n"
     } else {
         "\n"
@@ -533,7 +557,7 @@ fn text_edit<'m>(
     // blank line before the history it sits above.
     let mut blocks = Vec::with_capacity(ins.len());
     for (at, s, above) in ins {
-        let before = b.text.get(..at).unwrap_or_default();
+        let before = b.text().get(..at).unwrap_or_default();
         let mut block = String::new();
         if !before.is_empty() && !before.ends_with('\n') {
             block.push_str(eol);
@@ -561,7 +585,7 @@ fn text_edit<'m>(
             for ((at, _), bytes) in blocks.iter().zip(enc) {
                 let k = b
                     .charset
-                    .raw_offset(&b.text, &b.raw, *at)
+                    .raw_offset(&b.text(), &b.raw, *at)
                     .ok_or_else(|| InjectError::Charset("cannot map the insertion point".into()))?;
                 inserts.push((k, bytes));
             }
@@ -582,7 +606,7 @@ fn text_edit<'m>(
                 .into_iter()
                 .map(|(at, s)| (at, s.into_bytes()))
                 .collect();
-            (Cow::Owned(b.text.into_bytes()), inserts, false)
+            (Cow::Owned(b.text().as_bytes().to_vec()), inserts, false)
         }
     };
     let mut cte = p.cte.clone();
