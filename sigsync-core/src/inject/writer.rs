@@ -45,7 +45,12 @@ pub(crate) fn write(
 ) -> Result<(), InjectError> {
     edits.sort_by_key(|e| (e.start, e.end));
     out.clear();
-    out.reserve(msg.len() + line.len() + 4096);
+    // An upper bound of the output, so that the buffer is allocated once.
+    let mut cap = msg.len() + line.len();
+    for e in &edits {
+        cap = (cap + estimate(&e.content)).saturating_sub(e.end.saturating_sub(e.start));
+    }
+    out.reserve_exact(cap);
     out.extend_from_slice(line);
     let mut pos = 0;
     for e in edits {
@@ -72,6 +77,23 @@ pub(crate) fn write(
     }
     out.extend_from_slice(&msg[pos..]);
     Ok(())
+}
+
+/// At least as many bytes as `content` writes.
+fn estimate(content: &Content<'_>) -> usize {
+    match content {
+        Content::Bytes(b) => b.len(),
+        Content::Body(b) => {
+            let n = b.content.len() + b.inserts.iter().map(|i| i.1.len()).sum::<usize>();
+            match b.cte {
+                // Every byte as =XX, a soft break (=CRLF) per 25 of them, a final break.
+                Cte::QuotedPrintable => n * 3 + (n / 25 + 2) * 3,
+                // 4 characters per 3 bytes, a line break per 76 characters.
+                Cte::Base64 => n.div_ceil(3) * 4 + (n / 57 + 2) * 2,
+                _ => n,
+            }
+        }
+    }
 }
 
 /// Writes the message unchanged after the loop header (skips and failures).
