@@ -146,7 +146,7 @@ fn render(cfg: &Config, user: &Attrs) -> RenderedSignature {
 
 fn is_internal(cfg: &Config, addr: &str) -> bool {
     let domain = addr.rsplit('@').next().unwrap_or_default().to_lowercase();
-    cfg.internal_domains.iter().any(|d| *d == domain)
+    cfg.internal_domains.contains(&domain)
 }
 
 fn choose(cfg: &Config, user: Option<&Attrs>, info: &MessageInfo) -> Choice {

@@ -24,6 +24,9 @@ const TEXT_MARKER_SERVER: &str = "\u{2063}\u{200B}\u{2063}";
 /// Mirrors `signature::TEXT_MARKER_CLIENT` of the signatures branch.
 const TEXT_MARKER_CLIENT: &str = "\u{2063}\u{200C}\u{2063}";
 
+/// Insertions: (offset into the content, bytes).
+type Inserts = Vec<(usize, Vec<u8>)>;
+
 /// Settings of an [`Injector`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InjectConfig {
@@ -259,7 +262,7 @@ impl Injector {
                 .disclaimer_html
                 .as_deref()
                 .filter(|d| !d.trim().is_empty())
-                .filter(|d| !html_ends_with(&htmls[last].text(), d));
+                .filter(|d| !html_ends_with(htmls[last].text(), d));
             let mut per_body: Vec<Vec<(usize, String)>> = vec![Vec::new(); htmls.len()];
             if !sig.html.is_empty() {
                 let at = htmls[ti].html.as_ref().map_or(0, |h| h.signature_at());
@@ -296,7 +299,7 @@ impl Injector {
                 .disclaimer_text
                 .as_deref()
                 .filter(|d| !d.trim().is_empty())
-                .filter(|d| !text::ends_with_disclaimer(&texts[last].text(), d));
+                .filter(|d| !text::ends_with_disclaimer(texts[last].text(), d));
             let mut per_body: Vec<Vec<(usize, &str, bool)>> = vec![Vec::new(); texts.len()];
             if !sig.text.trim().is_empty() {
                 let at = texts[ti].boundary().unwrap_or(texts[ti].text().len());
@@ -472,7 +475,7 @@ fn html_edit<'m>(
     for (at, s) in ins {
         let k = b
             .charset
-            .raw_offset(&b.text(), &b.raw, at)
+            .raw_offset(b.text(), &b.raw, at)
             .ok_or_else(|| InjectError::Charset("cannot map the insertion point".into()))?;
         inserts.push((k, encode_html(&b, &cte, &s, st.eol)));
     }
@@ -579,13 +582,13 @@ fn text_edit<'m>(
         .map(|(_, s)| b.charset.encode(s, false))
         .collect();
     let mut header_edits = Vec::new();
-    let (content, inserts, original): (Cow<'m, [u8]>, Vec<(usize, Vec<u8>)>, bool) = match encoded {
+    let (content, inserts, original): (Cow<'m, [u8]>, Inserts, bool) = match encoded {
         Some(enc) => {
             let mut inserts = Vec::with_capacity(enc.len());
             for ((at, _), bytes) in blocks.iter().zip(enc) {
                 let k = b
                     .charset
-                    .raw_offset(&b.text(), &b.raw, *at)
+                    .raw_offset(b.text(), &b.raw, *at)
                     .ok_or_else(|| InjectError::Charset("cannot map the insertion point".into()))?;
                 inserts.push((k, bytes));
             }

@@ -196,14 +196,12 @@ fn scan_part(
     Ok(idx)
 }
 
+/// Child ranges of a multipart, and where the eol before its close delimiter starts.
+type Split = (Vec<(usize, usize)>, Option<usize>);
+
 /// Splits a multipart body at its delimiter lines. Returns the child ranges and where the eol
 /// before the close delimiter starts. `None` when no delimiter occurs.
-fn split_multipart(
-    msg: &[u8],
-    body_start: usize,
-    end: usize,
-    boundary: &[u8],
-) -> Option<(Vec<(usize, usize)>, Option<usize>)> {
+fn split_multipart(msg: &[u8], body_start: usize, end: usize, boundary: &[u8]) -> Option<Split> {
     let mut needle = Vec::with_capacity(boundary.len() + 2);
     needle.extend_from_slice(b"--");
     needle.extend_from_slice(boundary);
