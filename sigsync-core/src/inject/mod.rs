@@ -31,6 +31,7 @@
 
 mod classify;
 mod codec;
+mod edit;
 mod engine;
 mod header;
 mod html;
