@@ -123,6 +123,10 @@ fn plain_text_markers_each_put_the_signature_above_the_history() {
         let (s, sig) = signed(&text_msg(&format!("New text.\n\n{history}")));
         assert_above(&s, sig, marker);
         assert!(s.find("New text.").unwrap() < sig, "{history}");
+        assert!(
+            s.contains("New text.\r\n\r\n-- \r\n"),
+            "one blank line above: {s}"
+        );
     }
 }
 

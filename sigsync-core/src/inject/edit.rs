@@ -151,9 +151,11 @@ pub(crate) fn text_edit<'m>(
         if !before.is_empty() && !before.ends_with('\n') {
             block.push_str(eol);
         }
-        let last_line = before.trim_end_matches(['\r', '\n']);
-        let last_line = last_line.rsplit('\n').next().unwrap_or_default();
-        if !before.is_empty() && !last_line.trim().is_empty() {
+        // A blank line between the text above and the block, unless there is one already.
+        let content_end = before.trim_end_matches(['\r', '\n']).len();
+        let trailing = before.get(content_end..).unwrap_or_default();
+        let blank_above = trailing.matches('\n').count() >= 2;
+        if !before.trim().is_empty() && !blank_above {
             block.push_str(eol);
         }
         block.push_str(&normalize_eol(s.trim_end_matches(['\r', '\n']), eol));
