@@ -242,3 +242,12 @@ fn hostile_input_is_bounded_and_passes_through() {
         bounded(garbage);
     }
 }
+
+#[test]
+fn us_ascii_label_on_utf8_bytes_is_relabelled_not_failed() {
+    let msg = text_part("us-ascii", "8bit", "Grüße\r\n".as_bytes());
+    let out = injected(&msg);
+    let s = String::from_utf8(out.clone()).unwrap();
+    assert!(s.contains("charset=utf-8"), "{s}");
+    assert!(parsed_text(&out).contains("Grüße"));
+}

@@ -402,6 +402,11 @@ impl Charset {
         }
     }
 
+    /// Whether the declared charset holds ASCII only (US-ASCII or undeclared).
+    pub fn is_ascii_only(&self) -> bool {
+        self.repertoire == Repertoire::Ascii
+    }
+
     /// Decodes the bytes; the flag says whether the bytes were valid (lossless).
     pub fn decode<'a>(&self, raw: &'a [u8]) -> (Cow<'a, str>, bool) {
         let (s, had_errors) = self.enc.decode_without_bom_handling(raw);

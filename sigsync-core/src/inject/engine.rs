@@ -372,7 +372,12 @@ fn decode_all<'m>(
         let body = msg.get(p.body_start..p.end).unwrap_or_default();
         let raw = codec::transfer_decode(body, &p.cte)?;
         let mut charset = codec::charset_of(&p.ct)?;
-        if !charset.declared && !raw.is_ascii() && std::str::from_utf8(&raw).is_ok() {
+        // Undeclared, or declared US-ASCII but carrying 8-bit bytes that are valid UTF-8 (a
+        // common mislabel): treat as UTF-8 and declare it if we add non-ASCII text.
+        if (!charset.declared || charset.is_ascii_only())
+            && !raw.is_ascii()
+            && std::str::from_utf8(&raw).is_ok()
+        {
             charset = Charset::utf8_undeclared();
         }
         let (text, lossless) = charset.decode(&raw);
