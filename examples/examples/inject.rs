@@ -48,14 +48,40 @@ fn read_json(path: &Path) -> Value {
     serde_json::from_slice(&data).unwrap_or_else(|e| die(format!("{}: {e}", path.display())))
 }
 
+/// Directory attributes as flat strings: arrays joined with ", ", nested objects as
+/// `parent.child` (the shape of `examples/user.json`).
 fn attrs(v: &Value) -> Attrs {
-    v.as_object()
-        .map(|o| {
-            o.iter()
-                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
-                .collect()
-        })
-        .unwrap_or_default()
+    fn flatten(prefix: &str, v: &Value, out: &mut Attrs) {
+        match v {
+            Value::Object(o) => {
+                for (k, v) in o {
+                    let key = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    flatten(&key, v, out);
+                }
+            }
+            Value::Array(a) => {
+                let items: Vec<String> = a
+                    .iter()
+                    .map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_owned))
+                    .collect();
+                out.insert(prefix.to_owned(), items.join(", "));
+            }
+            Value::String(s) => {
+                out.insert(prefix.to_owned(), s.clone());
+            }
+            Value::Null => {}
+            other => {
+                out.insert(prefix.to_owned(), other.to_string());
+            }
+        }
+    }
+    let mut out = Attrs::new();
+    flatten("", v, &mut out);
+    out
 }
 
 fn load_config(path: &Path) -> Config {

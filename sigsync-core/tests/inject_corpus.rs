@@ -3,13 +3,13 @@
 //! `email`), byte identity outside the changed bodies (by the mail-parser crate) and
 //! idempotency.
 
-mod common;
+mod inject_support;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Command;
 
-use common::*;
+use inject_support::*;
 use sigsync_core::inject::{Outcome, SkipReason};
 
 fn corpus(count: usize) -> Option<PathBuf> {

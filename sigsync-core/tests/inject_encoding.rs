@@ -2,11 +2,11 @@
 //! (UTF-8 with the header updated where it cannot be), line limits, headers left as they
 //! were, inline images turning alternative into related, and hostile input.
 
-mod common;
+mod inject_support;
 
 use std::time::{Duration, Instant};
 
-use common::*;
+use inject_support::*;
 use mail_parser::MimeHeaders;
 use sigsync_core::inject::{InjectError, Outcome};
 

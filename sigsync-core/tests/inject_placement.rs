@@ -1,9 +1,9 @@
 //! Where the signature goes: under the newest reply, above the quoted history, per client;
 //! before `</body>` or at the end otherwise; disclaimers at the very bottom.
 
-mod common;
+mod inject_support;
 
-use common::*;
+use inject_support::*;
 use sigsync_core::inject::Outcome;
 
 fn crlf(s: &str) -> Vec<u8> {

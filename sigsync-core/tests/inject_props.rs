@@ -3,10 +3,10 @@
 //! part it did not change byte-identical, produces a message another parser reads with the
 //! same attachments, and recognises its own output.
 
-mod common;
+mod inject_support;
 
 use base64::Engine as _;
-use common::*;
+use inject_support::*;
 use proptest::prelude::*;
 use sigsync_core::inject::Outcome;
 

@@ -1,11 +1,11 @@
 //! Skips (each with its reason), failures (told apart from skips), the loop header on every
 //! outcome, and what the policy sees (envelope or headers, new or reply or forward).
 
-mod common;
+mod inject_support;
 
 use std::cell::RefCell;
 
-use common::*;
+use inject_support::*;
 use sigsync_core::inject::{
     AddressSource, Choice, Envelope, InjectConfig, InjectError, Injector, MessageInfo, MessageKind,
     Outcome, SkipReason,
