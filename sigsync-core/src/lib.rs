@@ -6,7 +6,7 @@
 //!
 //! The typed definitions validate what Exchange validates before anything is sent:
 //!
-//! ```ignore
+//! ```
 //! use sigsync_core::model::{
 //!     ConnectorType, FromScope, InboundConnector, MessageType, OutboundConnector, TlsSettings,
 //!     TransportRule,
@@ -48,10 +48,12 @@
 pub mod auth;
 pub mod error;
 pub mod exchange;
+pub mod http;
 pub mod inject;
 pub mod loop_header;
 pub mod model;
 pub mod secret;
+pub mod setup;
 pub mod signature;
 
 pub use error::{ApiError, AuthError, Error, ErrorKind, Result};

@@ -2,6 +2,48 @@
 //!
 //! The Exchange and Graph clients only see [`TokenProvider`]; how the tokens were obtained
 //! (device code, client credentials, a static token in tests) is the provider's business.
+//!
+//! - [`DeviceCodeFlow`]: the wizard's sign-in; yields a [`DelegatedTokenProvider`] that gets
+//!   Exchange and Graph tokens from one sign-in through the refresh token.
+//! - [`AppOnlyTokenProvider`]: client credentials with a secret or a [`CertificateCredential`].
+//! - [`AuthConfig`]: client id, [`Tenant`], [`Cloud`], an optional custom login URL.
+//!
+//! ```no_run
+//! use sigsync_core::auth::{AuthConfig, DeviceCodeFlow, Resource, TokenProvider};
+//!
+//! # async fn run() -> sigsync_core::Result<()> {
+//! let config = AuthConfig::builder("00000000-0000-0000-0000-000000000001", "organizations")
+//!     .build()?;
+//! let provider = DeviceCodeFlow::new(config)
+//!     .sign_in(|prompt| println!("Open {} and enter {}", prompt.verification_uri, prompt.user_code))
+//!     .await?;
+//! let who = provider.identity().expect("the ID token names the tenant");
+//! let exchange = provider.token(Resource::Exchange).await?;
+//! let graph = provider.token(Resource::Graph).await?; // same sign-in, via the refresh token
+//! # let _ = (who, exchange, graph);
+//! # Ok(())
+//! # }
+//! ```
+
+mod assertion;
+mod cache;
+mod client_credentials;
+mod clock;
+mod cloud;
+mod config;
+mod device_code;
+mod oauth;
+mod provider;
+mod slots;
+
+pub use assertion::{AssertionAlgorithm, CertificateCredential, ASSERTION_LIFETIME};
+pub use cache::{MemoryTokenCache, StoredSignIn, TokenCache};
+pub use client_credentials::{AppOnlyTokenProvider, ClientCredential};
+pub use clock::{Clock, SystemClock};
+pub use cloud::{Cloud, Tenant};
+pub use config::{AuthConfig, AuthConfigBuilder, DEFAULT_REFRESH_MARGIN};
+pub use device_code::{DeviceCodeFlow, DeviceCodePrompt, PendingSignIn, SignInCanceller};
+pub use provider::DelegatedTokenProvider;
 
 use std::time::SystemTime;
 

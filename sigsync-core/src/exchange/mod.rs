@@ -1,1 +1,138 @@
-//! Exchange Online: the `ExchangeClient` trait and its implementations.
+//! Exchange Online: the [`ExchangeClient`] trait the setup engine talks to, and its
+//! implementations.
+//!
+//! Every implementation speaks cmdlets ([`CmdletInput`] in, Get-* style records out) through
+//! [`CmdletTransport`]; one blanket implementation turns that into the typed
+//! [`ExchangeClient`], so the simulated tenant and the HTTP client cannot drift apart in how
+//! they build parameters or read records.
+
+mod cmdlet;
+pub mod rest;
+mod retry;
+#[cfg(feature = "sim")]
+pub mod sim;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+pub use cmdlet::{classify_exception, CmdletInput, CmdletTransport};
+pub use rest::RestExchangeClient;
+pub use retry::{Clock, RetryPolicy, RetryingClient, TokioClock};
+
+use crate::model::{Definition, InboundConnector, OutboundConnector, Params, TransportRule};
+use crate::Result;
+
+/// An object as it exists in the tenant: its definition plus the identity Exchange gave it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Existing<T> {
+    /// The object's GUID.
+    pub guid: String,
+    /// When it was created (`WhenCreatedUTC`), as Exchange reports it.
+    pub when_created: Option<String>,
+    /// When it last changed (`WhenChangedUTC`, or `WhenChanged` for rules).
+    pub when_changed: Option<String>,
+    /// The definition read back from the record.
+    pub definition: T,
+}
+
+impl<T: Definition> Existing<T> {
+    /// The object's `Name`.
+    pub fn name(&self) -> &str {
+        self.definition.name()
+    }
+}
+
+/// The kind of a mail-enabled group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupKind {
+    /// A distribution list.
+    Distribution,
+    /// A mail-enabled security group.
+    MailEnabledSecurity,
+    /// A Microsoft 365 group.
+    Microsoft365,
+    /// A security group without mail (cannot scope a rule).
+    Security,
+}
+
+impl GroupKind {
+    /// Whether groups of this kind have an address a transport rule can use.
+    pub fn is_mail_enabled(self) -> bool {
+        !matches!(self, GroupKind::Security)
+    }
+}
+
+/// A group that can scope the routing rule (`FromMemberOf`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MailGroup {
+    /// The directory object id.
+    pub id: String,
+    /// The display name.
+    pub display_name: String,
+    /// The primary SMTP address.
+    pub mail: String,
+    /// What kind of group it is.
+    pub kind: GroupKind,
+}
+
+/// An accepted domain of the tenant (`Get-AcceptedDomain`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AcceptedDomain {
+    /// The domain, e.g. `contoso.com`.
+    pub domain_name: String,
+    /// `Authoritative`, `InternalRelay` or `ExternalRelay`.
+    pub domain_type: String,
+    /// Whether it is the default domain.
+    pub default: bool,
+}
+
+/// What the setup engine needs from Exchange Online.
+///
+/// Identities are names or GUIDs, as the cmdlets accept them. Errors carry Exchange's own
+/// message and are classified by [`crate::ErrorKind`].
+#[async_trait]
+pub trait ExchangeClient: Send + Sync {
+    /// `Get-OutboundConnector`: every outbound connector.
+    async fn list_outbound_connectors(&self) -> Result<Vec<Existing<OutboundConnector>>>;
+    /// `New-OutboundConnector`.
+    async fn create_outbound_connector(
+        &self,
+        connector: &OutboundConnector,
+    ) -> Result<Existing<OutboundConnector>>;
+    /// `Set-OutboundConnector` with only the given parameters.
+    async fn update_outbound_connector(&self, identity: &str, changes: &Params) -> Result<()>;
+    /// `Remove-OutboundConnector`.
+    async fn remove_outbound_connector(&self, identity: &str) -> Result<()>;
+
+    /// `Get-InboundConnector`: every inbound connector.
+    async fn list_inbound_connectors(&self) -> Result<Vec<Existing<InboundConnector>>>;
+    /// `New-InboundConnector`.
+    async fn create_inbound_connector(
+        &self,
+        connector: &InboundConnector,
+    ) -> Result<Existing<InboundConnector>>;
+    /// `Set-InboundConnector` with only the given parameters.
+    async fn update_inbound_connector(&self, identity: &str, changes: &Params) -> Result<()>;
+    /// `Remove-InboundConnector`.
+    async fn remove_inbound_connector(&self, identity: &str) -> Result<()>;
+
+    /// `Get-TransportRule`: every rule, in priority order.
+    async fn list_transport_rules(&self) -> Result<Vec<Existing<TransportRule>>>;
+    /// `New-TransportRule`.
+    async fn create_transport_rule(&self, rule: &TransportRule) -> Result<Existing<TransportRule>>;
+    /// `Set-TransportRule` with only the given parameters.
+    async fn update_transport_rule(&self, identity: &str, changes: &Params) -> Result<()>;
+    /// `Remove-TransportRule`.
+    async fn remove_transport_rule(&self, identity: &str) -> Result<()>;
+    /// `Enable-TransportRule`.
+    async fn enable_transport_rule(&self, identity: &str) -> Result<()>;
+    /// `Disable-TransportRule`.
+    async fn disable_transport_rule(&self, identity: &str) -> Result<()>;
+
+    /// The tenant's mail-enabled groups (distribution lists, mail-enabled security groups,
+    /// Microsoft 365 groups).
+    async fn list_mail_enabled_groups(&self) -> Result<Vec<MailGroup>>;
+    /// `Get-AcceptedDomain`: the tenant's accepted domains.
+    async fn list_accepted_domains(&self) -> Result<Vec<AcceptedDomain>>;
+}

@@ -1,0 +1,161 @@
+//! App-only sign-in (client credentials) with a client secret or a certificate: for
+//! automation that runs without an admin at the keyboard.
+
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use oauth2::{ClientSecret, Scope};
+
+use super::assertion::CertificateCredential;
+use super::cloud::Tenant;
+use super::config::AuthConfig;
+use super::oauth::{map_request_error, oauth_client, Grant, MsClient, Stage};
+use super::slots::TokenSlots;
+use super::{AccessToken, Resource, SignedInIdentity, TokenProvider};
+use crate::{Error, Result, Secret};
+
+const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// How the app proves who it is.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum ClientCredential {
+    /// A client secret (never shown by `Debug`).
+    Secret(Secret),
+    /// A certificate whose private key signs a client assertion.
+    Certificate(CertificateCredential),
+}
+
+/// App-only access tokens for Exchange and Graph, cached per resource and fetched again
+/// shortly before expiry, one request at a time per resource. Cloning shares the tokens.
+#[derive(Clone)]
+pub struct AppOnlyTokenProvider {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: AuthConfig,
+    client: MsClient,
+    credential: ClientCredential,
+    slots: TokenSlots,
+    identity: Mutex<Option<SignedInIdentity>>,
+}
+
+impl fmt::Debug for AppOnlyTokenProvider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AppOnlyTokenProvider")
+            .field("config", &self.inner.config)
+            .field("credential", &self.inner.credential)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppOnlyTokenProvider {
+    /// A provider for `config`, whose tenant must be a tenant id or domain (not
+    /// `organizations`).
+    pub fn new(config: AuthConfig, credential: ClientCredential) -> Result<Self> {
+        if !config.tenant().is_specific() {
+            return Err(Error::validation(
+                "tenant",
+                "app-only sign-in needs the tenant id or domain, not \"organizations\"",
+            ));
+        }
+        let mut client = oauth_client(&config);
+        if let ClientCredential::Secret(secret) = &credential {
+            client = client.set_client_secret(ClientSecret::new(secret.expose().to_owned()));
+        }
+        let identity = match config.tenant() {
+            Tenant::Id(id) => Some(SignedInIdentity {
+                tenant_id: id.to_string(),
+                user_principal_name: None,
+            }),
+            _ => None,
+        };
+        Ok(AppOnlyTokenProvider {
+            inner: Arc::new(Inner {
+                config,
+                client,
+                credential,
+                slots: TokenSlots::default(),
+                identity: Mutex::new(identity),
+            }),
+        })
+    }
+
+    /// A provider authenticating with a client secret.
+    pub fn with_secret(config: AuthConfig, secret: impl Into<Secret>) -> Result<Self> {
+        Self::new(config, ClientCredential::Secret(secret.into()))
+    }
+
+    /// A provider authenticating with a certificate.
+    pub fn with_certificate(
+        config: AuthConfig,
+        certificate: CertificateCredential,
+    ) -> Result<Self> {
+        Self::new(config, ClientCredential::Certificate(certificate))
+    }
+}
+
+impl Inner {
+    async fn fetch(&self, resource: Resource) -> Result<AccessToken> {
+        let now = self.config.clock().now();
+        let mut request = self
+            .client
+            .exchange_client_credentials()
+            .add_scope(Scope::new(self.config.scope(resource)));
+        let assertion;
+        if let ClientCredential::Certificate(cert) = &self.credential {
+            assertion = cert.assertion(
+                self.config.client_id(),
+                self.config.token_url().as_str(),
+                now,
+            )?;
+            request = request
+                .add_extra_param("client_assertion_type", JWT_BEARER)
+                .add_extra_param("client_assertion", assertion.expose());
+        }
+        let response = request
+            .request_async(self.config.http_client())
+            .await
+            .map_err(|e| map_request_error(e, Stage::ClientCredentials))?;
+        let grant = Grant::from_response(&response, now);
+        if let Some(identity) = grant.identity {
+            *self.identity.lock().unwrap_or_else(|e| e.into_inner()) = Some(SignedInIdentity {
+                user_principal_name: None,
+                ..identity
+            });
+        }
+        tracing::debug!(?resource, "fetched an app-only access token");
+        Ok(grant.access)
+    }
+}
+
+#[async_trait]
+impl TokenProvider for AppOnlyTokenProvider {
+    async fn token(&self, resource: Resource) -> Result<AccessToken> {
+        let inner = &self.inner;
+        let clock = inner.config.clock().clone();
+        inner
+            .slots
+            .get_or_fetch(
+                resource,
+                || clock.now(),
+                inner.config.refresh_margin(),
+                || inner.fetch(resource),
+            )
+            .await
+    }
+
+    async fn invalidate(&self, resource: Resource) {
+        self.inner.slots.clear(resource).await;
+    }
+
+    fn identity(&self) -> Option<SignedInIdentity> {
+        self.inner
+            .identity
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}

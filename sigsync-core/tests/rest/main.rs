@@ -1,0 +1,12 @@
+//! The HTTP Exchange client against loopback servers: wiremock for every request and error
+//! shape, and the simulated tenant served over HTTP for end-to-end runs. One test binary, so
+//! the HTTP stack is linked once.
+
+#[path = "../common/mod.rs"]
+mod defs;
+
+mod common;
+mod graph;
+mod invoke;
+mod setup_e2e;
+mod simulator;
