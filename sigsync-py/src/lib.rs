@@ -9,6 +9,7 @@ use pyo3::prelude::*;
 mod auth;
 mod client;
 mod errors;
+mod inject;
 mod models;
 mod runtime;
 mod setup;
@@ -37,6 +38,7 @@ fn _sigsync(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<setup::Plan>()?;
     m.add_class::<setup::Report>()?;
     m.add_class::<signature::Signatures>()?;
+    m.add_class::<inject::Injector>()?;
     m.add_class::<sim::SimServer>()?;
     Ok(())
 }

@@ -66,6 +66,7 @@ from sigsync._errors import (
     UnauthorizedError,
     ValidationError,
 )
+from sigsync._inject import Injector, Outcome
 from sigsync._models import AcceptedDomain, InboundConnector, MailGroup, OutboundConnector, TransportRule
 from sigsync._setup import (
     ConnectorSetup,
@@ -154,7 +155,9 @@ __all__ = [
     "Simulator",
     "SimCall",
     "EXAMPLE_PROFILE",
-    # signatures
+    # signatures and injection
+    "Injector",
+    "Outcome",
     "Signatures",
     "Rendering",
     "render",

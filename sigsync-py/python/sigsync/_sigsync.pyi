@@ -6,6 +6,7 @@ from typing import Any, final
 __all__ = [
     "Credentials",
     "ExchangeClient",
+    "Injector",
     "Plan",
     "Report",
     "SetupEngine",
@@ -186,3 +187,33 @@ class SimServer:
     def state_json(self) -> str: ...
     def revoke_access_tokens(self) -> None: ...
     def token_requests(self, grant_type: str) -> int: ...
+
+@final
+class Injector:
+    def __new__(
+        cls,
+        *,
+        path: str | None = None,
+        toml: str | None = None,
+        json: str | None = None,
+        max_depth: int = 32,
+        max_parts: int = 1000,
+    ) -> Injector: ...
+    def inject(
+        self,
+        message: bytes,
+        *,
+        sender: str | None = None,
+        recipients: list[str] | None = None,
+        user_json: str | None = None,
+    ) -> tuple[str, str | None, bytes]: ...
+    def render(
+        self,
+        *,
+        sender: str | None = None,
+        recipients: list[str] = ...,
+        reply: bool = False,
+        user_json: str | None = None,
+    ) -> _Rendered: ...
+    @property
+    def loop_header(self) -> tuple[str, str]: ...

@@ -1,0 +1,130 @@
+"""The MIME injector: signatures into messages, server-side."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from sigsync import _sigsync
+from sigsync._signature import ConfigSource, Rendering, _user_json
+
+__all__ = ["Injector", "Outcome"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    """The result of one injection. Whatever happened, :attr:`message` is the message to
+    send on, and it carries the loop-prevention header."""
+
+    label: str
+    """``"injected"``, ``"skipped"`` or ``"failed"``."""
+    reason: str | None
+    """Why nothing was inserted (a skip reason or the error); ``None`` when injected."""
+    message: bytes
+    """The message to send on: signed, or the original bytes plus the loop header."""
+
+    @property
+    def injected(self) -> bool:
+        """Whether the signature was inserted."""
+        return self.label == "injected"
+
+    @property
+    def skipped(self) -> bool:
+        """Whether the message was passed through for a reason that is not an error
+        (signed or encrypted mail, calendar, reports, auto-replies, already processed,
+        the policy chose no signature)."""
+        return self.label == "skipped"
+
+    @property
+    def failed(self) -> bool:
+        """Whether the message was passed through because of an error (alert on these)."""
+        return self.label == "failed"
+
+    def __repr__(self) -> str:
+        return f"Outcome({self.label!r}, reason={self.reason!r}, message=<{len(self.message)} bytes>)"
+
+
+class Injector:
+    """Puts the right signature into MIME messages: chooses it with the configured policy
+    and directory, inserts it into the HTML and plain-text bodies (above quoted history),
+    and stamps the loop header. It never raises for a bad message: the message passes
+    through with the reason.
+
+    One injector is reusable and thread-safe; :meth:`inject` releases the GIL, so a thread
+    pool scales across cores.
+
+    Args:
+        config: A TOML or JSON configuration file, or the configuration as a dict.
+        max_depth: The deepest multipart nesting scanned (deeper messages fail and pass
+            through).
+        max_parts: The most MIME parts scanned.
+
+    Raises:
+        ConfigError, ValidationError: naming what is wrong in the configuration.
+    """
+
+    def __init__(self, config: ConfigSource, *, max_depth: int = 32, max_parts: int = 1000) -> None:
+        if isinstance(config, Mapping):
+            self._native = _sigsync.Injector(json=json.dumps(dict(config)), max_depth=max_depth, max_parts=max_parts)
+        elif isinstance(config, (str, os.PathLike)):
+            self._native = _sigsync.Injector(path=os.fspath(config), max_depth=max_depth, max_parts=max_parts)
+        else:
+            raise TypeError(f"a configuration is a path or a dict, not {type(config).__name__}")
+
+    @classmethod
+    def from_toml(cls, text: str, *, max_depth: int = 32, max_parts: int = 1000) -> Injector:
+        """An injector from TOML text."""
+        obj = cls.__new__(cls)
+        obj._native = _sigsync.Injector(toml=text, max_depth=max_depth, max_parts=max_parts)
+        return obj
+
+    @property
+    def loop_header(self) -> tuple[str, str]:
+        """The loop-prevention header stamped on every message, as ``(name, value)``."""
+        name, value = self._native.loop_header
+        return (name, value)
+
+    def inject(
+        self,
+        message: bytes,
+        *,
+        sender: str | None = None,
+        recipients: Iterable[str] | None = None,
+        user: Mapping[str, Any] | None = None,
+    ) -> Outcome:
+        """Injects the signature the policy chooses for this message.
+
+        Args:
+            message: The raw MIME message.
+            sender: The envelope sender (MAIL FROM); default: the From header.
+            recipients: The envelope recipients (RCPT TO, Bcc included); default: To and Cc.
+            user: The sender's attributes by Graph name, overriding the directory's.
+        """
+        if not isinstance(message, (bytes, bytearray, memoryview)):
+            raise TypeError(f"message must be bytes, not {type(message).__name__}")
+        label, reason, out = self._native.inject(
+            bytes(message),
+            sender=sender,
+            recipients=None if recipients is None else list(recipients),
+            user_json=_user_json(user),
+        )
+        return Outcome(label, reason, out)
+
+    def render(
+        self,
+        *,
+        user: Mapping[str, Any] | None = None,
+        sender: str | None = None,
+        recipients: Iterable[str] = (),
+        reply: bool = False,
+    ) -> Rendering:
+        """Client-side mode: the signature for a compose window (see :meth:`Signatures.render`)."""
+        return Rendering._from_native(
+            self._native.render(sender=sender, recipients=list(recipients), reply=reply, user_json=_user_json(user))
+        )
+
+    def __repr__(self) -> str:
+        return repr(self._native)

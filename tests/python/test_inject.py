@@ -1,0 +1,113 @@
+"""The injector: outcomes, envelope and user overrides, thread safety, the example program."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import email
+import email.policy
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import sigsync
+from conftest import REPO
+
+CONFIG = REPO / "examples" / "signature.toml"
+USER = json.loads((REPO / "examples" / "user.json").read_text())
+
+PLAIN = (
+    b"From: Adele Vance <adelev@contoso.com>\r\nTo: ben@fabrikam.com\r\nSubject: Hello\r\n"
+    b"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nHi Ben,\r\nsee you.\r\n"
+)
+HTML = (
+    b"From: adelev@contoso.com\r\nTo: ben@fabrikam.com\r\nSubject: Hi\r\nMIME-Version: 1.0\r\n"
+    b'Content-Type: multipart/alternative; boundary="b1"\r\n\r\n--b1\r\n'
+    b"Content-Type: text/plain; charset=utf-8\r\n\r\nHello\r\n--b1\r\n"
+    b"Content-Type: text/html; charset=utf-8\r\n\r\n<html><body><p>Hello</p></body></html>\r\n--b1--\r\n"
+)
+
+
+@pytest.fixture(scope="module")
+def injector() -> sigsync.Injector:
+    return sigsync.Injector(CONFIG)
+
+
+def test_injects_into_plain_and_html_and_stamps_the_loop_header(injector: sigsync.Injector) -> None:
+    out = injector.inject(PLAIN)
+    assert out.injected and not out.skipped and not out.failed and out.reason is None
+    assert out.message.startswith(b"X-Sigsync-Processed: true\r\n")
+    assert "Adele Vance" in out.message.decode()
+    html = injector.inject(HTML)
+    assert html.injected
+    parsed = email.message_from_bytes(html.message, policy=email.policy.default)
+    bodies = [p.get_content() for p in parsed.walk() if p.get_content_maintype() == "text"]
+    assert all("Adele Vance" in b for b in bodies)
+    assert "Outcome('injected'" in repr(out)
+    assert injector.loop_header == ("X-Sigsync-Processed", "true")
+
+
+def test_already_processed_mail_is_skipped_unchanged(injector: sigsync.Injector) -> None:
+    once = injector.inject(PLAIN).message
+    again = injector.inject(once)
+    assert again.skipped and again.reason and again.message == once
+
+
+def test_envelope_recipients_and_user_override(injector: sigsync.Injector) -> None:
+    internal = injector.inject(PLAIN, sender="adelev@contoso.com", recipients=["megan@contoso.com"])
+    assert internal.skipped and "policy" in (internal.reason or "")
+    custom = injector.inject(PLAIN, user={**USER, "displayName": "Someone Else"})
+    assert b"Someone Else" in custom.message
+
+
+def test_garbage_is_passed_through_never_raised(injector: sigsync.Injector) -> None:
+    for message in [b"", b"\x00\xff" * 100, b"Content-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\n"]:
+        out = injector.inject(message)
+        assert out.label in ("skipped", "failed")
+        assert out.message.endswith(message)
+    with pytest.raises(TypeError):
+        injector.inject("not bytes")  # type: ignore[arg-type]
+
+
+def test_one_injector_is_safe_from_a_thread_pool(injector: sigsync.Injector) -> None:
+    messages = [PLAIN, HTML] * 50
+    with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
+        outs = list(pool.map(injector.inject, messages))
+    assert all(o.injected for o in outs)
+    assert outs[0].message == injector.inject(PLAIN).message
+
+
+def test_injector_from_dict_and_toml_and_render(tmp_path: Path) -> None:
+    config = {
+        "signatures": {"s": {"html": "<b>{{ displayName }}</b>", "text": "{{ displayName }}"}},
+        "rules": [{"name": "all", "signature": "s"}],
+    }
+    inj = sigsync.Injector(config)
+    assert inj.inject(PLAIN, user={"displayName": "Zed"}).injected
+    assert "Zed" in inj.render(user={"displayName": "Zed"}).text
+    toml = '[signatures.s]\nhtml = "<b>x</b>"\ntext = "x"\n[[rules]]\nname = "all"\nsignature = "s"\n'
+    assert sigsync.Injector.from_toml(toml).inject(PLAIN).injected
+    with pytest.raises(sigsync.ConfigError):
+        sigsync.Injector(tmp_path / "absent.toml")
+    assert "Injector(" in repr(inj)
+
+
+def test_inject_example_signs_a_folder(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "a.eml").write_bytes(PLAIN)
+    (src / "b.eml").write_bytes(HTML)
+    (src / "c.eml").write_bytes(b"garbage")
+    report = tmp_path / "report.jsonl"
+    out = subprocess.run(
+        [sys.executable, str(REPO / "examples" / "python" / "inject.py"), str(src), str(tmp_path / "out"),
+         "--user", str(REPO / "examples" / "user.json"), "--threads", "2", "--report", str(report)],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "3 messages" in out.stdout
+    lines = [json.loads(line) for line in report.read_text().splitlines()]
+    assert {line["file"]: line["outcome"] for line in lines}["a.eml"] == "injected"
+    assert (tmp_path / "out" / "a.eml").read_bytes().startswith(b"X-Sigsync-Processed")
