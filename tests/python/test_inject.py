@@ -8,6 +8,8 @@ import email.policy
 import json
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -111,3 +113,25 @@ def test_inject_example_signs_a_folder(tmp_path: Path) -> None:
     lines = [json.loads(line) for line in report.read_text().splitlines()]
     assert {line["file"]: line["outcome"] for line in lines}["a.eml"] == "injected"
     assert (tmp_path / "out" / "a.eml").read_bytes().startswith(b"X-Sigsync-Processed")
+
+
+def test_inject_releases_the_gil(injector: sigsync.Injector) -> None:
+    body = b"".join(b"line %d of a long message body, quoted-printable =C3=A9\r\n" % i for i in range(200_000))
+    big = PLAIN.replace(b"charset=utf-8\r\n", b"charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n").replace(
+        b"Hi Ben,\r\n", body
+    )
+    start = time.perf_counter()
+    assert injector.inject(big).injected
+    call = time.perf_counter() - start
+    done = threading.Event()
+    worker = threading.Thread(target=lambda: (injector.inject(big), done.set()))
+    gaps: list[float] = []
+    last = time.perf_counter()
+    worker.start()
+    while not done.is_set():
+        time.sleep(0.001)
+        now = time.perf_counter()
+        gaps.append(now - last)
+        last = now
+    worker.join()
+    assert max(gaps) < max(call / 2, 0.05), f"the main thread stalled {max(gaps):.3f}s during a {call:.3f}s call"
