@@ -32,11 +32,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("output", type=Path, help="folder for the messages to send on")
     p.add_argument("--config", type=Path, default=HERE.parent / "signature.toml", help="signature configuration")
     p.add_argument("--user", type=Path, help="the sender's attributes (JSON with Graph names)")
-    p.add_argument("--sender", help="envelope sender (default: the From header)")
-    p.add_argument("--recipients", help="envelope recipients, comma-separated (default: To and Cc)")
+    p.add_argument("--sender", help="envelope sender (with --recipients; default: the From header)")
+    p.add_argument("--recipients", help="envelope recipients, comma-separated (with --sender; default: To and Cc)")
     p.add_argument("--threads", type=int, default=1, help="messages injected in parallel")
     p.add_argument("--report", type=Path, help="write one JSON line per message here")
     args = p.parse_args(argv)
+    if (args.sender is None) != (args.recipients is None):
+        p.error("--sender and --recipients form the SMTP envelope: give both or neither")
 
     try:
         injector = sigsync.Injector(args.config)

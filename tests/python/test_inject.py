@@ -62,6 +62,8 @@ def test_envelope_recipients_and_user_override(injector: sigsync.Injector) -> No
     assert internal.skipped and "policy" in (internal.reason or "")
     custom = injector.inject(PLAIN, user={**USER, "displayName": "Someone Else"})
     assert b"Someone Else" in custom.message
+    with pytest.raises(sigsync.ValidationError):
+        injector.inject(PLAIN, sender="adelev@contoso.com")
 
 
 def test_garbage_is_passed_through_never_raised(injector: sigsync.Injector) -> None:

@@ -58,27 +58,24 @@ class Injector:
 
     Args:
         config: A TOML or JSON configuration file, or the configuration as a dict.
-        max_depth: The deepest multipart nesting scanned (deeper messages fail and pass
-            through).
-        max_parts: The most MIME parts scanned.
 
     Raises:
         ConfigError, ValidationError: naming what is wrong in the configuration.
     """
 
-    def __init__(self, config: ConfigSource, *, max_depth: int = 32, max_parts: int = 1000) -> None:
+    def __init__(self, config: ConfigSource) -> None:
         if isinstance(config, Mapping):
-            self._native = _sigsync.Injector(json=json.dumps(dict(config)), max_depth=max_depth, max_parts=max_parts)
+            self._native = _sigsync.Injector(json=json.dumps(dict(config)))
         elif isinstance(config, (str, os.PathLike)):
-            self._native = _sigsync.Injector(path=os.fspath(config), max_depth=max_depth, max_parts=max_parts)
+            self._native = _sigsync.Injector(path=os.fspath(config))
         else:
             raise TypeError(f"a configuration is a path or a dict, not {type(config).__name__}")
 
     @classmethod
-    def from_toml(cls, text: str, *, max_depth: int = 32, max_parts: int = 1000) -> Injector:
+    def from_toml(cls, text: str) -> Injector:
         """An injector from TOML text."""
         obj = cls.__new__(cls)
-        obj._native = _sigsync.Injector(toml=text, max_depth=max_depth, max_parts=max_parts)
+        obj._native = _sigsync.Injector(toml=text)
         return obj
 
     @property
@@ -97,11 +94,19 @@ class Injector:
     ) -> Outcome:
         """Injects the signature the policy chooses for this message.
 
+        A policy that cannot decide (a Graph directory, which must be asked asynchronously)
+        is a failure with its reason, not an exception.
+
         Args:
             message: The raw MIME message.
-            sender: The envelope sender (MAIL FROM); default: the From header.
-            recipients: The envelope recipients (RCPT TO, Bcc included); default: To and Cc.
+            sender: The envelope sender (MAIL FROM). Give it with ``recipients`` (the SMTP
+                envelope); without both, the From, To and Cc headers are used.
+            recipients: The envelope recipients (RCPT TO, Bcc included).
             user: The sender's attributes by Graph name, overriding the directory's.
+
+        Raises:
+            ValidationError: when only one of ``sender`` and ``recipients`` is given, or
+                ``user`` is malformed.
         """
         if not isinstance(message, (bytes, bytearray, memoryview)):
             raise TypeError(f"message must be bytes, not {type(message).__name__}")

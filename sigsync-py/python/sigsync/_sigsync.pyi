@@ -196,8 +196,6 @@ class Injector:
         path: str | None = None,
         toml: str | None = None,
         json: str | None = None,
-        max_depth: int = 32,
-        max_parts: int = 1000,
     ) -> Injector: ...
     def inject(
         self,
