@@ -29,6 +29,7 @@ REPO = Path(__file__).resolve().parents[2]
 GENERATOR = REPO.parent / "shared" / "bench" / "gen_corpus.py"
 CONFIG = REPO / "examples" / "signature.toml"
 USER = {"displayName": "Adele Vance", "jobTitle": "Retail Manager", "mail": "adelev@contoso.com"}
+SENDER = "adelev@contoso.com"
 RECIPIENTS = ["ben@fabrikam.com"]
 
 
@@ -87,10 +88,10 @@ def main() -> int:
         start = time.perf_counter()
         if threads == 1:
             for m in messages:
-                injector.inject(m, user=USER, recipients=RECIPIENTS)
+                injector.inject(m, user=USER, sender=SENDER, recipients=RECIPIENTS)
         else:
             with concurrent.futures.ThreadPoolExecutor(threads) as pool:
-                list(pool.map(lambda m: injector.inject(m, user=USER, recipients=RECIPIENTS), messages))
+                list(pool.map(lambda m: injector.inject(m, user=USER, sender=SENDER, recipients=RECIPIENTS), messages))
         return time.perf_counter() - start
 
     def time_baseline(messages: list[bytes]) -> tuple[float, int]:

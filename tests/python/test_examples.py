@@ -44,3 +44,17 @@ def test_setup_example_dry_run_changes_nothing_and_real_tenant_needs_client_id()
     assert json.loads(dry.stdout)["writes"] == 0
     real = run("--tenant", "contoso.onmicrosoft.com")
     assert real.returncode == 2 and "--client-id" in real.stderr
+
+
+def test_benchmark_script_runs_on_a_tiny_corpus() -> None:
+    import pytest
+
+    script = REPO / "sigsync-py" / "bench" / "bench_inject.py"
+    if not (REPO.parent / "shared" / "bench" / "gen_corpus.py").exists():
+        pytest.skip("the corpus generator (../shared) is absent")
+    out = subprocess.run(
+        [sys.executable, str(script), "--count", "6", "--large", "0", "--rounds", "1"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "whole corpus: sigsync" in out.stdout and "ratio" in out.stdout
