@@ -173,8 +173,8 @@ fn python(paths: &[PathBuf], rounds: usize) -> Option<Figures> {
 fn run(name: &str, paths: &[PathBuf], py_rounds: usize) {
     let msgs: Vec<Vec<u8>> = paths.iter().map(|p| std::fs::read(p).unwrap()).collect();
     let total: usize = msgs.iter().map(Vec::len).sum();
-    let service = service(0);
     let cached = service(1024);
+    let service = service(0);
     let user = user();
     let min = Duration::from_secs(3);
 
