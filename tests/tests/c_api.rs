@@ -216,7 +216,11 @@ struct Program {
 const PROGRAMS: &[Program] = &[
     Program {
         source: "tests/c/test_api.c",
-        args: &[],
+        args: &[
+            "sigsync-core/tests/fixtures/app-cert.pem",
+            "sigsync-core/tests/fixtures/app-key.pem",
+            "examples/signature.toml",
+        ],
         expect: "all C API tests passed",
     },
     Program {
