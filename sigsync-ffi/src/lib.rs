@@ -213,6 +213,30 @@ unsafe impl Sync for UserData {}
 mod tests {
     use super::*;
 
+    /// Exported only in the unit tests: a body that panics.
+    #[ffi_fn]
+    #[no_mangle]
+    pub extern "C" fn sigsync_test_only_panics(
+        error_out: *mut *mut sigsync_error,
+    ) -> sigsync_result {
+        let _ = error_out;
+        panic!("boom")
+    }
+
+    #[test]
+    fn a_panic_becomes_a_result_and_an_error_object_not_an_unwind() {
+        let mut err: *mut sigsync_error = std::ptr::null_mut();
+        assert_eq!(sigsync_test_only_panics(&mut err), sigsync_result::Panic);
+        assert!(!err.is_null());
+        let message = unsafe { CStr::from_ptr(error::sigsync_error_message(err)) };
+        assert!(message.to_str().unwrap().contains("boom"), "{message:?}");
+        error::sigsync_error_free(err);
+        assert_eq!(
+            sigsync_test_only_panics(std::ptr::null_mut()),
+            sigsync_result::Panic
+        );
+    }
+
     #[test]
     fn version_is_the_crate_version() {
         let v = unsafe { CStr::from_ptr(sigsync_version()) };

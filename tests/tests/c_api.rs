@@ -118,7 +118,10 @@ fn lib_dir() -> PathBuf {
             return dir;
         }
     }
-    panic!("libsigsync.a and libsigsync.so not found next to {}", exe.display());
+    panic!(
+        "libsigsync.a and libsigsync.so not found next to {}",
+        exe.display()
+    );
 }
 
 fn out_dir() -> PathBuf {
@@ -172,8 +175,14 @@ fn compile(source: &Path, shared: bool) -> PathBuf {
             .arg(format!("-Wl,-rpath,{}", lib.display()))
             .arg("-lsigsync");
     } else {
-        cmd.arg(lib.join("libsigsync.a"))
-            .args(["-lpthread", "-ldl", "-lm", "-lrt", "-lgcc_s", "-lutil"]);
+        cmd.arg(lib.join("libsigsync.a")).args([
+            "-lpthread",
+            "-ldl",
+            "-lm",
+            "-lrt",
+            "-lgcc_s",
+            "-lutil",
+        ]);
     }
     run(&mut cmd);
     exe

@@ -85,7 +85,7 @@ pub fn ffi_fn(attr: TokenStream, item: TokenStream) -> TokenStream {
     };
     let body = &func.block;
     let name = func.sig.ident.to_string();
-    func.block = Box::new(syn::parse_quote! {{
+    *func.block = syn::parse_quote! {{
         let __error_out: *mut *mut crate::error::sigsync_error = #error_out;
         let __result = ::std::panic::catch_unwind(::std::panic::AssertUnwindSafe(move || -> #ret {
             #(#checks)*
@@ -95,7 +95,7 @@ pub fn ffi_fn(attr: TokenStream, item: TokenStream) -> TokenStream {
             Ok(value) => value,
             Err(payload) => crate::boundary::Boundary::panicked(__error_out, #name, payload),
         }
-    }});
+    }};
     func.attrs
         .push(syn::parse_quote!(#[allow(clippy::not_unsafe_ptr_arg_deref)]));
     quote!(#func).into()
