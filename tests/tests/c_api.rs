@@ -269,6 +269,70 @@ fn c_programs_compile_against_both_libraries_and_run_clean() {
     }
 }
 
+/// The minimal example of `include/README.md` compiles warning-free and runs.
+#[test]
+fn readme_minimal_example_builds_and_runs() {
+    let readme = std::fs::read_to_string(root().join("include/README.md")).unwrap();
+    let start = readme
+        .find("```c\n")
+        .expect("a ```c block in include/README.md")
+        + 5;
+    let end = start + readme[start..].find("```").unwrap();
+    let source = out_dir().join("readme_example.c");
+    std::fs::write(&source, &readme[start..end]).unwrap();
+    let exe = compile(&source, true);
+    let out = run_program(&exe, &[], false);
+    assert!(
+        out.contains("4 writes"),
+        "include/README.md example printed:\n{out}"
+    );
+}
+
+/// `include/sigsync.pc.in`, filled in, gives the flags that build a program against the
+/// library (`--static` adds the system libraries a static link needs).
+#[test]
+fn pkg_config_file_builds_a_program() {
+    if !have("pkg-config") {
+        println!("SKIPPED: pkg-config is not installed");
+        eprintln!("SKIPPED: pkg-config is not installed");
+        return;
+    }
+    let template = std::fs::read_to_string(root().join("include/sigsync.pc.in")).unwrap();
+    assert!(
+        template.contains(&format!("Version: {}", env!("CARGO_PKG_VERSION"))),
+        "include/sigsync.pc.in: Version differs from the crate version"
+    );
+    let dir = out_dir().join("pkgconfig");
+    std::fs::create_dir_all(&dir).unwrap();
+    let pc = template
+        .replace("@LIBDIR@", &lib_dir().display().to_string())
+        .replace(
+            "@INCLUDEDIR@",
+            &root().join("include").display().to_string(),
+        );
+    std::fs::write(dir.join("sigsync.pc"), pc).unwrap();
+    for static_link in [false, true] {
+        let mut query = Command::new("pkg-config");
+        query
+            .env("PKG_CONFIG_PATH", &dir)
+            .args(["--cflags", "--libs"]);
+        if static_link {
+            query.arg("--static");
+        }
+        let flags = String::from_utf8(run(query.arg("sigsync")).stdout).unwrap();
+        let exe = out_dir().join(format!("pc-setup-{static_link}"));
+        let mut cc = Command::new("gcc");
+        cc.args(["-std=c11", "-Wall", "-Wextra", "-Wpedantic", "-Werror"])
+            .arg(root().join("examples/c/setup.c"))
+            .arg("-o")
+            .arg(&exe)
+            .args(flags.split_whitespace())
+            .arg(format!("-Wl,-rpath,{}", lib_dir().display()));
+        run(&mut cc);
+        assert!(exe.exists());
+    }
+}
+
 #[test]
 fn header_compiles_as_cpp_when_included_twice() {
     run(Command::new("g++")
