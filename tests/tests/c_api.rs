@@ -246,26 +246,31 @@ fn c_programs_compile_against_both_libraries_and_run_clean() {
         println!("SKIPPED: valgrind is not installed; the C programs run without it");
         eprintln!("SKIPPED: valgrind is not installed; the C programs run without it");
     }
+    // Compile everything first, then run the programs two at a time (valgrind is slow).
+    let mut runs = Vec::new();
     for program in PROGRAMS {
         let source = root().join(program.source);
         let args: Vec<PathBuf> = program.args.iter().map(|a| root().join(a)).collect();
-        let static_exe = compile(&source, false);
-        let shared_exe = compile(&source, true);
-        let out = run_program(&static_exe, &args, false);
-        assert!(
-            out.contains(program.expect),
-            "{}: expected `{}` in\n{out}",
-            program.source,
-            program.expect
-        );
-        let out = run_program(&shared_exe, &args, valgrind);
-        assert!(
-            out.contains(program.expect),
-            "{} (shared{}): expected `{}` in\n{out}",
-            program.source,
-            if valgrind { ", valgrind" } else { "" },
-            program.expect
-        );
+        for shared in [false, true] {
+            runs.push((program, compile(&source, shared), args.clone(), shared));
+        }
+    }
+    for pair in runs.chunks(2) {
+        std::thread::scope(|scope| {
+            for (program, exe, args, shared) in pair {
+                scope.spawn(move || {
+                    let out = run_program(exe, args, valgrind);
+                    assert!(
+                        out.contains(program.expect),
+                        "{} ({}{}): expected `{}` in\n{out}",
+                        program.source,
+                        if *shared { "shared" } else { "static" },
+                        if valgrind { ", valgrind" } else { "" },
+                        program.expect
+                    );
+                });
+            }
+        });
     }
 }
 
