@@ -57,6 +57,20 @@ fn cstring(s: String) -> CString {
     CString::new(s.replace('\0', "")).unwrap_or_default()
 }
 
+/// Parses a signature configuration in `format` (a `sigsync_config_format` value).
+pub(crate) fn parse_config(text: &str, format: u32) -> Result<SignatureConfig, sigsync_error> {
+    Ok(match format {
+        0 => SignatureConfig::from_toml_str(text)?,
+        1 => SignatureConfig::from_json_str(text)?,
+        other => {
+            return Err(sigsync_error::new(
+                sigsync_result::InvalidParameter,
+                format!("{other} is not a sigsync_config_format"),
+            ))
+        }
+    })
+}
+
 fn give_engine(config: SignatureConfig, out: *mut *mut sigsync_signature_engine) -> FfiResult {
     let engine = config.engine(None)?;
     // SAFETY: the caller's #[ffi_fn] checked `out` non-NULL.
@@ -100,17 +114,7 @@ pub extern "C" fn sigsync_signature_engine_from_str(
     let result = (|| -> FfiResult {
         // SAFETY: checked non-NULL; borrowed for the call.
         let text = unsafe { str_arg(text, "text") }?;
-        let config = match format {
-            0 => SignatureConfig::from_toml_str(text)?,
-            1 => SignatureConfig::from_json_str(text)?,
-            other => {
-                return Err(sigsync_error::new(
-                    sigsync_result::InvalidParameter,
-                    format!("{other} is not a sigsync_config_format"),
-                ))
-            }
-        };
-        give_engine(config, engine_out)
+        give_engine(parse_config(text, format)?, engine_out)
     })();
     finish(result, error_out)
 }
