@@ -493,7 +493,12 @@ static const char *CONFIG =
     "recipients = \"internal\"\n"
     "[[rules]]\n"
     "name = \"Everyone\"\n"
-    "signature = \"standard\"\n";
+    "signature = \"standard\"\n"
+    "[directory]\n"
+    "source = \"memory\"\n"
+    "[directory.users.\"adele@contoso.com\"]\n"
+    "displayName = \"Adele Vance\"\n"
+    "jobTitle = \"Retail Manager\"\n";
 
 static void test_signatures(const char *config_path) {
   sigsync_error *err = NULL;
