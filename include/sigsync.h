@@ -183,6 +183,37 @@ typedef uint32_t sigsync_group_kind;
 #endif // __cplusplus
 
 /**
+ * What happened to a message. In every case the output buffer holds the message to send on,
+ * with the loop header.
+ */
+enum sigsync_inject_outcome
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * The signature was inserted.
+   */
+  SIGSYNC_INJECT_OUTCOME_INJECTED = 0,
+  /**
+   * Passed through unchanged but for the loop header, for a reason that is not an error
+   * (policy, signed or encrypted mail, calendar, reports, auto-replies, already processed).
+   */
+  SIGSYNC_INJECT_OUTCOME_SKIPPED = 1,
+  /**
+   * Passed through unchanged but for the loop header because of an error: alert on these.
+   */
+  SIGSYNC_INJECT_OUTCOME_FAILED = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum sigsync_inject_outcome sigsync_inject_outcome;
+#else
+typedef uint32_t sigsync_inject_outcome;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * What happened to a step, for the progress callback.
  */
 enum sigsync_progress_event
@@ -446,6 +477,15 @@ typedef struct sigsync_error sigsync_error;
  * `sigsync_group_list_free`. Immutable: thread-safe.
  */
 typedef struct sigsync_group_list sigsync_group_list;
+
+/**
+ * A signature engine (templates, policy, directory) and the MIME injector, from one
+ * signature configuration.
+ *
+ * Made by `sigsync_injector_load` or `sigsync_injector_from_str`, freed by the caller with
+ * `sigsync_injector_free`. Thread-safe: inject from any number of threads at once.
+ */
+typedef struct sigsync_injector sigsync_injector;
 
 /**
  * A plan: the ordered writes that would converge the tenant, and preflight findings.
@@ -858,6 +898,65 @@ const char *sigsync_error_code(const sigsync_error *error);
  * nothing. Free each error once.
  */
 void sigsync_error_free(sigsync_error *error);
+
+/**
+ * Loads a signature configuration file (`path`, borrowed for the call; JSON when the name
+ * ends in `.json`, TOML otherwise) and makes an injector with its signatures, policy, and
+ * loop header.
+ *
+ * The caller owns the injector written to `*injector_out` and frees it with
+ * `sigsync_injector_free`.
+ */
+sigsync_result sigsync_injector_load(const char *path,
+                                     sigsync_injector **injector_out,
+                                     sigsync_error **error_out);
+
+/**
+ * Makes an injector from a signature configuration given as text (borrowed for the call) in
+ * `format` (a `sigsync_config_format` value).
+ *
+ * The caller owns the injector written to `*injector_out` and frees it with
+ * `sigsync_injector_free`.
+ */
+sigsync_result sigsync_injector_from_str(const char *text,
+                                         uint32_t format,
+                                         sigsync_injector **injector_out,
+                                         sigsync_error **error_out);
+
+/**
+ * Injects the signature the policy picks into the MIME message `message` (`message_len`
+ * bytes, borrowed for the call), writing the message to send on into the caller's buffer
+ * `out` (`out_capacity` bytes) whatever the outcome.
+ *
+ * `sender` (may be NULL) and `recipients` (`n_recipients` addresses; may be NULL when 0) are
+ * the SMTP envelope (MAIL FROM, RCPT TO), which sees Bcc recipients the headers hide; with
+ * neither, the From, To and Cc headers are used.
+ *
+ * On `SIGSYNC_RESULT_OK`, `*out_len` receives the output's length, `*outcome_out` what
+ * happened, and when `reason_out` is not NULL, `*reason_out` receives why the message was
+ * skipped or failed (NULL when injected), which the caller frees with `sigsync_string_free`.
+ * On `SIGSYNC_RESULT_INSUFFICIENT_SIZE`, only `*out_len` is written: the capacity needed;
+ * call again with a buffer that large (`out` may be NULL when `out_capacity` is 0, to ask
+ * for the size). A buffer of `message_len` + 64 KiB suffices for most
+ * messages.
+ */
+sigsync_result sigsync_injector_inject(const sigsync_injector *injector,
+                                       const uint8_t *message,
+                                       size_t message_len,
+                                       const char *sender,
+                                       const char *const *recipients,
+                                       size_t n_recipients,
+                                       uint8_t *out,
+                                       size_t out_capacity,
+                                       size_t *out_len,
+                                       sigsync_inject_outcome *outcome_out,
+                                       sigsync_string **reason_out,
+                                       sigsync_error **error_out);
+
+/**
+ * Frees an injector. `sigsync_injector_free(NULL)` does nothing.
+ */
+void sigsync_injector_free(sigsync_injector *injector);
 
 /**
  * Starts an empty service profile. The caller owns the builder and frees it with

@@ -49,6 +49,7 @@ pub mod auth;
 pub mod error;
 pub mod exchange;
 pub mod http;
+pub mod inject;
 pub mod loop_header;
 pub mod model;
 pub mod secret;

@@ -25,6 +25,7 @@ pub mod auth;
 pub mod boundary;
 pub mod client;
 pub mod error;
+pub mod inject;
 pub mod setup;
 pub mod signature;
 #[cfg(feature = "sim")]

@@ -557,6 +557,79 @@ static void test_signatures(const char *config_path) {
   sigsync_signature_engine_free(engine);
 }
 
+static const char *MESSAGE =
+    "From: Adele Vance <adele@contoso.com>\r\n"
+    "To: Ben <ben@fabrikam.com>\r\n"
+    "Subject: Hello\r\n"
+    "MIME-Version: 1.0\r\n"
+    "Content-Type: text/plain; charset=utf-8\r\n"
+    "\r\n"
+    "Hello Ben\r\n";
+
+static void test_injector(const char *config_path) {
+  sigsync_error *err = NULL;
+  sigsync_injector *injector = NULL, *from_file = NULL, *bad = NULL;
+  sigsync_string *reason = NULL;
+  sigsync_inject_outcome outcome = SIGSYNC_INJECT_OUTCOME_FAILED;
+  size_t len = strlen(MESSAGE), out_len = 0;
+  unsigned char out[8192];
+  const char *internal[] = {"megan@contoso.com"};
+
+  OK(sigsync_injector_load(config_path, &from_file, &err));
+  sigsync_injector_free(from_file);
+  EXPECT(SIGSYNC_RESULT_CONFIG, "injector from a missing file",
+         sigsync_injector_load("/nonexistent.toml", &bad, &err));
+  EXPECT(SIGSYNC_RESULT_INVALID_PARAMETER, "injector with an unknown format",
+         sigsync_injector_from_str(CONFIG, 7, &bad, &err));
+  CHECK(bad == NULL);
+  OK(sigsync_injector_from_str(CONFIG, SIGSYNC_CONFIG_FORMAT_TOML, &injector, &err));
+
+  /* The size query: NULL buffer, capacity 0. */
+  EXPECT(SIGSYNC_RESULT_INSUFFICIENT_SIZE, "size query",
+         sigsync_injector_inject(injector, (const uint8_t *)MESSAGE, len, NULL, NULL, 0, NULL, 0,
+                                 &out_len, &outcome, &reason, &err));
+  CHECK(out_len > len);
+  CHECK(reason == NULL); /* only out_len is written */
+  EXPECT(SIGSYNC_RESULT_NULL_PARAMETER, "NULL buffer with a capacity",
+         sigsync_injector_inject(injector, (const uint8_t *)MESSAGE, len, NULL, NULL, 0, NULL, 10,
+                                 &out_len, &outcome, &reason, &err));
+
+  OK(sigsync_injector_inject(injector, (const uint8_t *)MESSAGE, len, NULL, NULL, 0, out,
+                             sizeof out, &out_len, &outcome, &reason, &err));
+  if (outcome != SIGSYNC_INJECT_OUTCOME_INJECTED) fprintf(stderr, "outcome %u: %s\n", (unsigned)outcome, reason ? sigsync_string_ptr(reason) : "");
+  CHECK(outcome == SIGSYNC_INJECT_OUTCOME_INJECTED);
+  CHECK(reason == NULL);
+  CHECK(out_len > len && out_len < sizeof out);
+  CHECK(memcmp(out, "X-Sigsync-Processed: true\r\n", 27) == 0);
+  out[out_len < sizeof out ? out_len : sizeof out - 1] = '\0';
+  CHECK(strstr((const char *)out, "Retail Manager") != NULL || strstr((const char *)out, "Adele") != NULL);
+
+  /* The envelope says the recipient is internal: the policy adds nothing. */
+  OK(sigsync_injector_inject(injector, (const uint8_t *)MESSAGE, len, "adele@contoso.com", internal,
+                             1, out, sizeof out, &out_len, &outcome, &reason, &err));
+  CHECK(outcome == SIGSYNC_INJECT_OUTCOME_SKIPPED);
+  CHECK(reason != NULL && sigsync_string_len(reason) > 0);
+  sigsync_string_free(reason);
+  reason = NULL;
+
+  /* Already processed: the loop header is there. */
+  {
+    char again[1024];
+    snprintf(again, sizeof again, "X-Sigsync-Processed: true\r\n%s", MESSAGE);
+    OK(sigsync_injector_inject(injector, (const uint8_t *)again, strlen(again), NULL, NULL, 0, out,
+                               sizeof out, &out_len, &outcome, NULL, &err));
+    CHECK(outcome == SIGSYNC_INJECT_OUTCOME_SKIPPED);
+    CHECK(out_len == strlen(again) && memcmp(out, again, out_len) == 0);
+  }
+
+  /* Too small a buffer. */
+  EXPECT(SIGSYNC_RESULT_INSUFFICIENT_SIZE, "small buffer",
+         sigsync_injector_inject(injector, (const uint8_t *)MESSAGE, len, NULL, NULL, 0, out, 10,
+                                 &out_len, &outcome, &reason, &err));
+  CHECK(reason == NULL);
+  sigsync_injector_free(injector);
+}
+
 int main(int argc, char **argv) {
   if (argc < 4) {
     fprintf(stderr, "usage: %s CERT.pem KEY.pem SIGNATURE.toml\n", argv[0]);
@@ -567,6 +640,7 @@ int main(int argc, char **argv) {
   test_builders();
   test_sim_setup(argv[1], argv[2]);
   test_signatures(argv[3]);
+  test_injector(argv[3]);
   if (failures) {
     fprintf(stderr, "%d C API checks failed\n", failures);
     return 1;

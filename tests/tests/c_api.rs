@@ -233,6 +233,11 @@ const PROGRAMS: &[Program] = &[
         expect: "all C API tests passed",
     },
     Program {
+        source: "examples/c/inject.c",
+        args: &["examples/signature.toml", "examples/c/sample.eml"],
+        expect: "outcome: injected",
+    },
+    Program {
         source: "examples/c/setup.c",
         args: &[],
         expect: "Result: configured",

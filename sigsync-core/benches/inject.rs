@@ -1,0 +1,243 @@
+//! Benchmark of the MIME injector over the generated corpus (`../shared/bench/gen_corpus.py`),
+//! typical and large messages, one thread, a text and HTML signature per message. Prints
+//! messages/s, MB/s and the memory allocated beyond the input (a counting allocator), beside
+//! two baselines measured in the same run: Python's `email` doing the same insertion
+//! (`benches/py_email_inject.py`) and a plain copy of the same bytes.
+//!
+//! Run: `cargo bench -p sigsync-core --bench inject` (env `SIGSYNC_BENCH_COUNT`,
+//! `SIGSYNC_BENCH_LARGE` change the corpus size).
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::hint::black_box;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::time::{Duration, Instant};
+
+use sigsync_core::inject::{InjectConfig, Injector};
+use sigsync_core::signature::RenderedSignature;
+
+/// Counts live and peak heap bytes.
+struct Counting;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        let p = unsafe { System.alloc(l) };
+        if !p.is_null() {
+            let now = LIVE.fetch_add(l.size(), Relaxed) + l.size();
+            PEAK.fetch_max(now, Relaxed);
+        }
+        p
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        unsafe { System.dealloc(p, l) };
+        LIVE.fetch_sub(l.size(), Relaxed);
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
+        let q = unsafe { System.realloc(p, l, new) };
+        if !q.is_null() {
+            if new >= l.size() {
+                let now = LIVE.fetch_add(new - l.size(), Relaxed) + (new - l.size());
+                PEAK.fetch_max(now, Relaxed);
+            } else {
+                LIVE.fetch_sub(l.size() - new, Relaxed);
+            }
+        }
+        q
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn signature() -> RenderedSignature {
+    RenderedSignature {
+        html: "<div data-sigsync=\"server\" style=\"font-family:Arial\"><p>Zoë Ångström<br>Contoso € — <a href=\"https://contoso.com\">contoso.com</a></p></div>".into(),
+        text: "-- \nZoë Ångström | Contoso €\nhttps://contoso.com".into(),
+        ..Default::default()
+    }
+}
+
+fn corpus(count: usize, large: usize) -> Option<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()?
+        .to_path_buf();
+    let gen = root.join("../shared/bench/gen_corpus.py");
+    if !gen.exists() {
+        eprintln!("SKIPPED: {} is absent", gen.display());
+        return None;
+    }
+    let out =
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("bench-corpus-{count}-{large}"));
+    if !out.join("manifest.jsonl").exists() {
+        let ok = Command::new("python3")
+            .arg(&gen)
+            .args(["--out", out.to_str()?, "--count", &count.to_string()])
+            .args(["--large", &large.to_string()])
+            .status()
+            .ok()?
+            .success();
+        assert!(ok, "gen_corpus.py failed");
+    }
+    Some(out)
+}
+
+fn files(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+        .collect();
+    v.sort();
+    v
+}
+
+struct Figures {
+    msgs_per_s: f64,
+    mb_per_s: f64,
+}
+
+/// Runs `f` over all messages, repeating until at least `min` has passed.
+fn measure(msgs: &[Vec<u8>], min: Duration, mut f: impl FnMut(&[u8])) -> Figures {
+    let bytes: usize = msgs.iter().map(Vec::len).sum();
+    let start = Instant::now();
+    let mut rounds = 0usize;
+    while rounds == 0 || start.elapsed() < min {
+        for m in msgs {
+            f(m);
+        }
+        rounds += 1;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    Figures {
+        msgs_per_s: (msgs.len() * rounds) as f64 / secs,
+        mb_per_s: (bytes * rounds) as f64 / secs / 1e6,
+    }
+}
+
+fn python(paths: &[PathBuf], rounds: usize) -> Option<Figures> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/py_email_inject.py");
+    let mut child = Command::new("python3")
+        .arg(script)
+        .arg(rounds.to_string())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .ok()?;
+    let list: String = paths.iter().map(|p| format!("{}\n", p.display())).collect();
+    child.stdin.take()?.write_all(list.as_bytes()).ok()?;
+    let out = child.wait_with_output().ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+    let secs = v["seconds"].as_f64()?;
+    Some(Figures {
+        msgs_per_s: v["messages"].as_f64()? / secs,
+        mb_per_s: v["bytes"].as_f64()? / secs / 1e6,
+    })
+}
+
+fn run(name: &str, paths: &[PathBuf], py_rounds: usize) {
+    let msgs: Vec<Vec<u8>> = paths.iter().map(|p| std::fs::read(p).unwrap()).collect();
+    let total: usize = msgs.iter().map(Vec::len).sum();
+    let injector = Injector::new(InjectConfig::default()).unwrap();
+    let sig = signature();
+    let min = Duration::from_secs(3);
+
+    // Memory: peak heap during one injection into a fresh Vec, beyond the input.
+    let mut worst_extra_over_size: isize = isize::MIN;
+    let mut worst_ratio = 0f64;
+    let mut worst_file = String::new();
+    for (m, path) in msgs.iter().zip(paths) {
+        let base = LIVE.load(Relaxed);
+        PEAK.store(base, Relaxed);
+        let mut out = Vec::new();
+        black_box(injector.inject_with(m, &sig, &mut out));
+        let extra = PEAK.load(Relaxed) - base;
+        drop(out);
+        if extra as isize - m.len() as isize > worst_extra_over_size {
+            worst_extra_over_size = extra as isize - m.len() as isize;
+            worst_file = path
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+        }
+        worst_ratio = worst_ratio.max(extra as f64 / m.len() as f64);
+    }
+
+    let mut out = Vec::with_capacity(64 << 20);
+    let engine = measure(&msgs, min, |m| {
+        black_box(injector.inject_with(m, &sig, &mut out));
+    });
+    let copy = measure(&msgs, min, |m| {
+        out.clear();
+        out.extend_from_slice(m);
+        black_box(&out);
+    });
+    let py = if std::env::var_os("SIGSYNC_BENCH_NO_PYTHON").is_some() {
+        None
+    } else {
+        python(paths, py_rounds)
+    };
+
+    println!(
+        "\n== {name}: {} messages, {:.1} MB, one thread",
+        msgs.len(),
+        total as f64 / 1e6
+    );
+    println!(
+        "sigsync inject   {:>12.0} msg/s {:>9.1} MB/s",
+        engine.msgs_per_s, engine.mb_per_s
+    );
+    println!(
+        "plain copy       {:>12.0} msg/s {:>9.1} MB/s",
+        copy.msgs_per_s, copy.mb_per_s
+    );
+    match &py {
+        Some(p) => println!(
+            "python email     {:>12.1} msg/s {:>9.2} MB/s",
+            p.msgs_per_s, p.mb_per_s
+        ),
+        None => println!("python email     (python3 unavailable)"),
+    }
+    if let Some(p) = &py {
+        println!(
+            "ratio vs python  {:>12.0}x messages/s",
+            engine.msgs_per_s / p.msgs_per_s
+        );
+    }
+    println!(
+        "share of copy    {:>12.1}% of the copy's MB/s",
+        100.0 * engine.mb_per_s / copy.mb_per_s
+    );
+    println!(
+        "memory beyond input: worst {:.2}x the message size; worst (peak - size) = {} bytes ({})",
+        worst_ratio, worst_extra_over_size, worst_file
+    );
+}
+
+fn main() {
+    // `cargo test --benches` runs bench targets with --bench absent: keep that cheap.
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("inject bench: run with `cargo bench`");
+        return;
+    }
+    let count = std::env::var("SIGSYNC_BENCH_COUNT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
+    let large = std::env::var("SIGSYNC_BENCH_LARGE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(12);
+    let Some(dir) = corpus(count, large) else {
+        return;
+    };
+    let typical = files(&dir.join("typical"));
+    let large_files = files(&dir.join("large"));
+    run("typical", &typical, 1);
+    run("large (attachment-heavy, 1-25 MB)", &large_files, 1);
+}

@@ -1,0 +1,560 @@
+//! Transfer encodings (decode, and streaming re-encode straight into the output) and charsets
+//! (encoding_rs), including the mapping of a position in decoded text back to a byte offset
+//! in the original bytes, so that the original text is never re-encoded.
+
+use std::borrow::Cow;
+
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
+use base64::engine::DecodePaddingMode;
+use base64::Engine as _;
+use encoding_rs::Encoding;
+
+use super::header::{self, ContentType};
+use super::outcome::InjectError;
+use super::structure::Cte;
+
+/// Decodes a body's transfer encoding; 7bit, 8bit and binary borrow the input.
+pub(crate) fn transfer_decode<'a>(body: &'a [u8], cte: &Cte) -> Result<Cow<'a, [u8]>, InjectError> {
+    match cte {
+        Cte::SevenBit | Cte::EightBit | Cte::Binary => Ok(Cow::Borrowed(body)),
+        Cte::QuotedPrintable => Ok(Cow::Owned(qp_decode(body))),
+        Cte::Base64 => b64_decode(body).map(Cow::Owned),
+        Cte::Other(name) => Err(InjectError::Encoding(format!(
+            "unsupported transfer encoding {name:?}"
+        ))),
+    }
+}
+
+fn hex(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Lenient quoted-printable decoding: soft breaks (also with trailing whitespace) removed,
+/// `=XX` decoded, any other `=` kept literally.
+pub(crate) fn qp_decode(body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(body.len());
+    let mut i = 0;
+    while i < body.len() {
+        let c = body[i];
+        if c != b'=' {
+            // copy a run without '='
+            let run = memchr::memchr(b'=', &body[i..]).unwrap_or(body.len() - i);
+            out.extend_from_slice(&body[i..i + run]);
+            i += run;
+            continue;
+        }
+        if let (Some(h), Some(l)) = (
+            body.get(i + 1).copied().and_then(hex),
+            body.get(i + 2).copied().and_then(hex),
+        ) {
+            out.push(h << 4 | l);
+            i += 3;
+            continue;
+        }
+        let mut j = i + 1;
+        while matches!(body.get(j), Some(b' ') | Some(b'\t')) {
+            j += 1;
+        }
+        match (body.get(j), body.get(j + 1)) {
+            (None, _) => i = j,
+            (Some(b'\n'), _) => i = j + 1,
+            (Some(b'\r'), Some(b'\n')) => i = j + 2,
+            _ => {
+                out.push(b'=');
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+/// The offset in a quoted-printable body where its decoded bytes reach `k`, at a token
+/// boundary (never inside `=XX`; after a soft break rather than before it).
+pub(crate) fn qp_encoded_offset(encoded: &[u8], k: usize) -> Option<usize> {
+    let mut d = 0;
+    let mut i = 0;
+    loop {
+        // Soft breaks decode to nothing: step over them first.
+        if encoded.get(i) == Some(&b'=') {
+            let mut j = i + 1;
+            while matches!(encoded.get(j), Some(b' ') | Some(b'\t')) {
+                j += 1;
+            }
+            match (encoded.get(j), encoded.get(j + 1)) {
+                (Some(b'\n'), _) => {
+                    i = j + 1;
+                    continue;
+                }
+                (Some(b'\r'), Some(b'\n')) => {
+                    i = j + 2;
+                    continue;
+                }
+                _ => {}
+            }
+        }
+        if d == k {
+            return Some(i);
+        }
+        let c = *encoded.get(i)?;
+        if c == b'=' {
+            let esc = encoded
+                .get(i + 1)
+                .copied()
+                .and_then(hex)
+                .and(encoded.get(i + 2).copied().and_then(hex));
+            i += if esc.is_some() { 3 } else { 1 };
+        } else {
+            i += 1;
+        }
+        d += 1;
+    }
+}
+
+/// Quoted-printable for bytes spliced into an encoded body at `mid_line` or at a line start:
+/// a soft break before (mid-line) and after (unless the data ends a line), so the original
+/// encoded lines around it stay as they are.
+pub(crate) fn qp_splice(data: &[u8], eol: &'static [u8], mid_line: bool) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len() * 2 + 8);
+    if mid_line {
+        out.push(b'=');
+        out.extend_from_slice(eol);
+    }
+    let mut enc = Encoder::new(&Cte::QuotedPrintable, eol);
+    enc.write(data, &mut out);
+    enc.finish(true, &mut out);
+    out
+}
+
+const B64_LENIENT: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    GeneralPurposeConfig::new()
+        .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+        .with_decode_allow_trailing_bits(true),
+);
+
+/// Base64 decoding that skips whitespace and fails on any other non-alphabet byte.
+pub(crate) fn b64_decode(body: &[u8]) -> Result<Vec<u8>, InjectError> {
+    let mut clean = Vec::with_capacity(body.len());
+    for &c in body {
+        match c {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'+' | b'/' | b'=' => clean.push(c),
+            b' ' | b'\t' | b'\r' | b'\n' => {}
+            _ => return Err(InjectError::Encoding("invalid byte in base64 body".into())),
+        }
+    }
+    // Padding only at the end.
+    let data_end = clean.iter().position(|&c| c == b'=').unwrap_or(clean.len());
+    if clean[data_end..].iter().any(|&c| c != b'=') {
+        return Err(InjectError::Encoding("base64 data after padding".into()));
+    }
+    B64_LENIENT
+        .decode(&clean[..data_end])
+        .map_err(|e| InjectError::Encoding(format!("bad base64: {e}")))
+}
+
+/// A streaming transfer encoder that writes into the output buffer.
+pub(crate) enum Encoder {
+    /// 7bit, 8bit, binary: bytes as they are.
+    Identity,
+    /// Quoted-printable with lines of at most 76 characters.
+    Qp(QpState),
+    /// Base64 with lines of 76 characters.
+    B64(B64State),
+}
+
+/// State of the quoted-printable encoder.
+pub(crate) struct QpState {
+    eol: &'static [u8],
+    line_len: usize,
+    pending_ws: Option<u8>,
+    pending_cr: bool,
+}
+
+/// State of the base64 encoder.
+pub(crate) struct B64State {
+    eol: &'static [u8],
+    carry: Vec<u8>,
+    wrote: bool,
+}
+
+const HEX: &[u8; 16] = b"0123456789ABCDEF";
+
+impl Encoder {
+    /// An encoder for `cte` that ends lines with `eol`.
+    pub fn new(cte: &Cte, eol: &'static [u8]) -> Encoder {
+        match cte {
+            Cte::QuotedPrintable => Encoder::Qp(QpState {
+                eol,
+                line_len: 0,
+                pending_ws: None,
+                pending_cr: false,
+            }),
+            Cte::Base64 => Encoder::B64(B64State {
+                eol,
+                carry: Vec::with_capacity(57),
+                wrote: false,
+            }),
+            _ => Encoder::Identity,
+        }
+    }
+
+    /// Encodes `data` into `out`.
+    pub fn write(&mut self, data: &[u8], out: &mut Vec<u8>) {
+        match self {
+            Encoder::Identity => out.extend_from_slice(data),
+            Encoder::Qp(s) => {
+                for &b in data {
+                    s.byte(b, out);
+                }
+            }
+            Encoder::B64(s) => {
+                let mut data = data;
+                if !s.carry.is_empty() {
+                    let take = (57 - s.carry.len()).min(data.len());
+                    s.carry.extend_from_slice(&data[..take]);
+                    data = &data[take..];
+                    if s.carry.len() == 57 {
+                        b64_line(&s.carry, s.eol, out);
+                        s.carry.clear();
+                        s.wrote = true;
+                    }
+                }
+                let mut chunks = data.chunks_exact(57);
+                for c in &mut chunks {
+                    b64_line(c, s.eol, out);
+                    s.wrote = true;
+                }
+                s.carry.extend_from_slice(chunks.remainder());
+            }
+        }
+    }
+
+    /// Flushes what is pending. `ends_with_eol` says whether the original body ended with a
+    /// line break, which the re-encoded body keeps (as a soft break for quoted-printable).
+    pub fn finish(&mut self, ends_with_eol: bool, out: &mut Vec<u8>) {
+        match self {
+            Encoder::Identity => {}
+            Encoder::Qp(s) => {
+                if s.pending_cr {
+                    s.pending_cr = false;
+                    s.token(b"=0D", out);
+                }
+                if let Some(ws) = s.pending_ws.take() {
+                    s.token(
+                        &[b'=', HEX[(ws >> 4) as usize], HEX[(ws & 15) as usize]],
+                        out,
+                    );
+                }
+                if ends_with_eol && s.line_len > 0 {
+                    out.push(b'=');
+                    out.extend_from_slice(s.eol);
+                    s.line_len = 0;
+                }
+            }
+            Encoder::B64(s) => {
+                if !s.carry.is_empty() {
+                    b64_line(&s.carry, s.eol, out);
+                    s.carry.clear();
+                    s.wrote = true;
+                }
+                if !ends_with_eol && s.wrote && out.ends_with(s.eol) {
+                    out.truncate(out.len() - s.eol.len());
+                }
+            }
+        }
+    }
+}
+
+fn b64_line(chunk: &[u8], eol: &[u8], out: &mut Vec<u8>) {
+    let start = out.len();
+    out.resize(start + chunk.len().div_ceil(3) * 4, 0);
+    let n = STANDARD
+        .encode_slice(chunk, &mut out[start..])
+        .unwrap_or_default();
+    out.truncate(start + n);
+    out.extend_from_slice(eol);
+}
+
+impl QpState {
+    fn token(&mut self, t: &[u8], out: &mut Vec<u8>) {
+        if self.line_len + t.len() > 75 {
+            out.push(b'=');
+            out.extend_from_slice(self.eol);
+            self.line_len = 0;
+        }
+        out.extend_from_slice(t);
+        self.line_len += t.len();
+    }
+
+    fn flush_ws_literal(&mut self, out: &mut Vec<u8>) {
+        if let Some(ws) = self.pending_ws.take() {
+            self.token(&[ws], out);
+        }
+    }
+
+    fn hard_break(&mut self, out: &mut Vec<u8>) {
+        if let Some(ws) = self.pending_ws.take() {
+            self.token(
+                &[b'=', HEX[(ws >> 4) as usize], HEX[(ws & 15) as usize]],
+                out,
+            );
+        }
+        out.extend_from_slice(self.eol);
+        self.line_len = 0;
+    }
+
+    fn byte(&mut self, b: u8, out: &mut Vec<u8>) {
+        if self.pending_cr {
+            self.pending_cr = false;
+            if b == b'\n' {
+                self.hard_break(out);
+                return;
+            }
+            self.flush_ws_literal(out);
+            self.token(b"=0D", out);
+        }
+        match b {
+            b'\r' => self.pending_cr = true,
+            b'\n' => self.hard_break(out),
+            b' ' | b'\t' => {
+                self.flush_ws_literal(out);
+                self.pending_ws = Some(b);
+            }
+            33..=60 | 62..=126 => {
+                self.flush_ws_literal(out);
+                // A '.' or "From " at the start of a line survives careless relays as =XX.
+                if self.line_len == 0 && (b == b'.' || b == b'F') {
+                    self.token(&[b'=', HEX[(b >> 4) as usize], HEX[(b & 15) as usize]], out);
+                } else {
+                    self.token(&[b], out);
+                }
+            }
+            _ => {
+                self.flush_ws_literal(out);
+                self.token(&[b'=', HEX[(b >> 4) as usize], HEX[(b & 15) as usize]], out);
+            }
+        }
+    }
+}
+
+/// Which characters a part's declared charset can hold (encoding_rs maps `us-ascii` and
+/// `iso-8859-1` to windows-1252, which is wider than what the label promises).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Repertoire {
+    Ascii,
+    Latin1,
+    Full,
+}
+
+/// A body's charset.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Charset {
+    /// The encoding_rs encoding used to decode and encode.
+    pub enc: &'static Encoding,
+    repertoire: Repertoire,
+    /// Whether the part declared a charset.
+    pub declared: bool,
+}
+
+/// The charset of a text part (US-ASCII when undeclared).
+pub(crate) fn charset_of(ct: &ContentType) -> Result<Charset, InjectError> {
+    let Some(label) = ct.param("charset") else {
+        return Ok(Charset {
+            enc: encoding_rs::WINDOWS_1252,
+            repertoire: Repertoire::Ascii,
+            declared: false,
+        });
+    };
+    let l = header::lower(header::trim(label));
+    let repertoire = match l.as_str() {
+        "us-ascii" | "ascii" | "ansi_x3.4-1968" | "iso646-us" | "us" | "iso-ir-6" => {
+            Repertoire::Ascii
+        }
+        "iso-8859-1" | "iso_8859-1" | "latin1" | "l1" | "iso8859-1" | "iso-ir-100" => {
+            Repertoire::Latin1
+        }
+        _ => Repertoire::Full,
+    };
+    let enc = Encoding::for_label(l.as_bytes())
+        .ok_or_else(|| InjectError::Charset(format!("unknown charset {l:?}")))?;
+    if enc == encoding_rs::REPLACEMENT || enc.output_encoding() != enc {
+        return Err(InjectError::Charset(format!("unsupported charset {l:?}")));
+    }
+    Ok(Charset {
+        enc,
+        repertoire,
+        declared: true,
+    })
+}
+
+impl Charset {
+    /// UTF-8 for a part that declares no charset but whose bytes are valid UTF-8.
+    pub fn utf8_undeclared() -> Charset {
+        Charset {
+            enc: encoding_rs::UTF_8,
+            repertoire: Repertoire::Full,
+            declared: false,
+        }
+    }
+
+    /// Whether the declared charset holds ASCII only (US-ASCII or undeclared).
+    pub fn is_ascii_only(&self) -> bool {
+        self.repertoire == Repertoire::Ascii
+    }
+
+    /// Decodes the bytes; the flag says whether the bytes were valid (lossless).
+    pub fn decode<'a>(&self, raw: &'a [u8]) -> (Cow<'a, str>, bool) {
+        let (s, had_errors) = self.enc.decode_without_bom_handling(raw);
+        let lossless = !had_errors
+            && match self.repertoire {
+                Repertoire::Ascii => raw.is_ascii() || !self.declared,
+                _ => true,
+            };
+        (s, lossless)
+    }
+
+    /// Encodes inserted text. HTML gets numeric character references for what the charset
+    /// cannot hold; plain text returns `None` then (the part must switch to UTF-8).
+    pub fn encode(&self, text: &str, html: bool) -> Option<Vec<u8>> {
+        let limit = match self.repertoire {
+            Repertoire::Ascii => Some(0x7f),
+            Repertoire::Latin1 => Some(0xff),
+            Repertoire::Full => None,
+        };
+        if let Some(limit) = limit {
+            let mut out = Vec::with_capacity(text.len());
+            for ch in text.chars() {
+                let c = ch as u32;
+                if c <= limit {
+                    out.push(c as u8);
+                } else if html {
+                    out.extend_from_slice(format!("&#{c};").as_bytes());
+                } else {
+                    return None;
+                }
+            }
+            return Some(out);
+        }
+        let (bytes, _, unmappable) = self.enc.encode(text);
+        if unmappable && !html {
+            return None;
+        }
+        Some(bytes.into_owned())
+    }
+
+    /// Maps byte position `p` of the decoded text `s` to the offset in `raw` where the same
+    /// point lies. The point must be next to an ASCII byte (start of a line, a tag) or at the
+    /// end; stateful charsets (ISO-2022-JP) re-encode the prefix and check it.
+    pub fn raw_offset(&self, s: &str, raw: &[u8], p: usize) -> Option<usize> {
+        let sb = s.as_bytes();
+        if p >= sb.len() {
+            return Some(raw.len());
+        }
+        if p == 0 {
+            return Some(0);
+        }
+        if !self.enc.is_ascii_compatible() {
+            let (prefix, _, unmappable) = self.enc.encode(s.get(..p)?);
+            return (!unmappable && raw.starts_with(&prefix)).then_some(prefix.len());
+        }
+        let (anchor, after) = match (sb.get(p - 1), sb.get(p)) {
+            (Some(&b), _) if b.is_ascii() => (b, true),
+            (_, Some(&b)) if b.is_ascii() => (b, false),
+            _ => return None,
+        };
+        let upto = if after { p } else { p + 1 };
+        let n = memchr::memchr_iter(anchor, sb.get(..upto)?).count();
+        let pos = memchr::memchr_iter(anchor, raw).nth(n.checked_sub(1)?)?;
+        Some(if after { pos + 1 } else { pos })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn qp(data: &[u8]) -> Vec<u8> {
+        let mut e = Encoder::new(&Cte::QuotedPrintable, b"\r\n");
+        let mut out = Vec::new();
+        e.write(data, &mut out);
+        e.finish(false, &mut out);
+        out
+    }
+
+    #[test]
+    fn qp_round_trips_and_keeps_lines_within_76() {
+        let data = "Grüße =   \r\nFrom here\r\n.dot ".repeat(20) + &"x".repeat(300);
+        let enc = qp(data.as_bytes());
+        assert!(enc.split(|&c| c == b'\n').all(|l| l.len() <= 77), "{enc:?}");
+        assert_eq!(qp_decode(&enc), data.as_bytes());
+    }
+
+    #[test]
+    fn qp_decode_joins_soft_breaks_split_inside_a_tag() {
+        assert_eq!(qp_decode(b"</bo=\r\ndy>=3D=\n =zz"), b"</body>= =zz");
+    }
+
+    #[test]
+    fn base64_round_trips_and_rejects_garbage() {
+        let data: Vec<u8> = (0..=255u8).cycle().take(1000).collect();
+        for split in [0, 1, 56, 57, 58, 999] {
+            let mut e = Encoder::new(&Cte::Base64, b"\n");
+            let mut out = Vec::new();
+            e.write(&data[..split], &mut out);
+            e.write(&data[split..], &mut out);
+            e.finish(true, &mut out);
+            assert!(out.split(|&c| c == b'\n').all(|l| l.len() <= 76));
+            assert!(out.ends_with(b"\n"));
+            assert_eq!(b64_decode(&out).unwrap(), data);
+        }
+        assert!(b64_decode(b"QUJD*").is_err());
+        assert!(b64_decode(b"QQ==QQ==").is_err());
+    }
+
+    #[test]
+    fn charset_encodes_what_it_can_and_escapes_html() {
+        let ct = |cs: &str| ContentType {
+            main: "text".into(),
+            sub: "plain".into(),
+            params: vec![("charset".into(), cs.as_bytes().to_vec(), (0, 0))],
+        };
+        let latin1 = charset_of(&ct("ISO-8859-1")).unwrap();
+        assert_eq!(latin1.encode("Grüße", false).unwrap(), b"Gr\xfc\xdfe");
+        assert_eq!(latin1.encode("€", false), None);
+        assert_eq!(latin1.encode("€", true).unwrap(), b"&#8364;");
+        let ascii = charset_of(&ct("us-ascii")).unwrap();
+        assert_eq!(ascii.encode("ü", false), None);
+        let jp = charset_of(&ct("iso-2022-jp")).unwrap();
+        assert!(jp.encode("山田", false).is_some());
+        assert_eq!(jp.encode("ü", false), None);
+        assert!(charset_of(&ct("x-unknown-42")).is_err());
+    }
+
+    #[test]
+    fn raw_offset_maps_through_multibyte_and_stateful_charsets() {
+        let ct = |cs: &str| ContentType {
+            main: "text".into(),
+            sub: "plain".into(),
+            params: vec![("charset".into(), cs.as_bytes().to_vec(), (0, 0))],
+        };
+        let cs = charset_of(&ct("windows-1252")).unwrap();
+        let raw = b"caf\xe9\nGr\xfc\xdf\n<x>";
+        let (s, ok) = cs.decode(raw);
+        assert!(ok);
+        let p = s.find("Gr").unwrap();
+        assert_eq!(cs.raw_offset(&s, raw, p), Some(5));
+        let p = s.find('<').unwrap();
+        assert_eq!(cs.raw_offset(&s, raw, p), Some(10));
+        let jp = charset_of(&ct("iso-2022-jp")).unwrap();
+        let raw = jp.encode("山田\nです\n", false).unwrap();
+        let (s, _) = jp.decode(&raw);
+        let p = s.find("です").unwrap();
+        let k = jp.raw_offset(&s, &raw, p).unwrap();
+        assert_eq!(jp.decode(&raw[k..]).0, "です\n");
+    }
+}

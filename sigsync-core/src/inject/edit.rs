@@ -1,0 +1,283 @@
+//! Planning the edits of one changed body: where the encoded signature goes in the original
+//! bytes, which headers of the part must change (charset, transfer encoding), and how the body
+//! is written (spliced between the original quoted-printable lines, or re-encoded).
+
+use std::borrow::Cow;
+
+use super::codec;
+use super::engine::{normalize_eol, Body, Inserts};
+use super::header;
+use super::outcome::InjectError;
+use super::structure::{Cte, Structure};
+use super::writer::{BodyEdit, Content, Edit};
+
+/// Encodes HTML for a part: the part's charset (references for what it cannot hold), ASCII
+/// only in 7-bit parts, and no line over 998 octets in unencoded parts.
+fn encode_html(b: &Body<'_>, cte: &Cte, s: &str, eol: &[u8]) -> Vec<u8> {
+    let seven = matches!(cte, Cte::SevenBit);
+    let mut bytes = b.charset.encode(s, true).unwrap_or_default();
+    if seven && !bytes.is_ascii() {
+        let mut esc = String::with_capacity(s.len() + 16);
+        for ch in s.chars() {
+            if ch.is_ascii() {
+                esc.push(ch);
+            } else {
+                esc.push_str(&format!("&#{};", ch as u32));
+            }
+        }
+        bytes = b.charset.encode(&esc, true).unwrap_or_default();
+    }
+    if matches!(cte, Cte::SevenBit | Cte::EightBit | Cte::Binary) {
+        bytes = wrap_long_lines(&bytes, eol);
+    }
+    bytes
+}
+
+/// Breaks lines longer than 900 octets after a `>` or a space (harmless in HTML).
+fn wrap_long_lines(b: &[u8], eol: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(b.len() + 16);
+    let mut run = 0;
+    for &c in b {
+        out.push(c);
+        run = if c == b'\n' { 0 } else { run + 1 };
+        if run > 900 && (c == b'>' || c == b' ') {
+            out.extend_from_slice(eol);
+            run = 0;
+        }
+    }
+    out
+}
+
+pub(crate) fn html_edit<'m>(
+    msg: &'m [u8],
+    st: &Structure,
+    b: Body<'m>,
+    ins: Vec<(usize, String)>,
+    edits: &mut Vec<Edit<'m>>,
+) -> Result<(), InjectError> {
+    let p = &st.parts[b.idx];
+    let cte = p.cte.clone();
+    let mut inserts = Vec::with_capacity(ins.len());
+    for (at, s) in ins {
+        let k = b
+            .charset
+            .raw_offset(b.text(), &b.raw, at)
+            .ok_or_else(|| InjectError::Charset("cannot map the insertion point".into()))?;
+        inserts.push((k, encode_html(&b, &cte, &s, st.eol)));
+    }
+    inserts.sort_by_key(|i| i.0);
+    let ends_with_eol = msg
+        .get(p.body_start..p.end)
+        .is_some_and(|x| x.ends_with(b"\n"));
+    edits.push(body_edit(
+        msg,
+        st,
+        b.idx,
+        (b.raw, true),
+        inserts,
+        cte,
+        ends_with_eol,
+    ));
+    Ok(())
+}
+
+/// The edit for a changed body. Quoted-printable bodies whose content is the original but for
+/// the insertions get the encoded insertions spliced between their original encoded lines (a
+/// minimal diff); everything else is re-encoded from the decoded content.
+fn body_edit<'m>(
+    msg: &'m [u8],
+    st: &Structure,
+    idx: usize,
+    (content, original): (Cow<'m, [u8]>, bool),
+    inserts: Vec<(usize, Vec<u8>)>,
+    cte: Cte,
+    ends_with_eol: bool,
+) -> Edit<'m> {
+    let p = &st.parts[idx];
+    let encoded = msg.get(p.body_start..p.end).unwrap_or_default();
+    if original && cte == Cte::QuotedPrintable && p.cte == Cte::QuotedPrintable {
+        let spliced: Option<Vec<(usize, Vec<u8>)>> = inserts
+            .iter()
+            .map(|(k, bytes)| {
+                let e = codec::qp_encoded_offset(encoded, *k)?;
+                let mid = e > 0 && encoded.get(e - 1) != Some(&b'\n');
+                Some((e, codec::qp_splice(bytes, st.eol, mid)))
+            })
+            .collect();
+        if let Some(inserts) = spliced {
+            return Edit {
+                start: p.body_start,
+                end: p.end,
+                content: Content::Body(BodyEdit {
+                    content: Cow::Borrowed(encoded),
+                    inserts,
+                    cte: Cte::SevenBit,
+                    ends_with_eol,
+                }),
+            };
+        }
+    }
+    Edit {
+        start: p.body_start,
+        end: p.end,
+        content: Content::Body(BodyEdit {
+            content,
+            inserts,
+            cte,
+            ends_with_eol,
+        }),
+    }
+}
+
+pub(crate) fn text_edit<'m>(
+    msg: &'m [u8],
+    st: &Structure,
+    b: Body<'m>,
+    ins: Vec<(usize, &str, bool)>,
+    edits: &mut Vec<Edit<'m>>,
+) -> Result<(), InjectError> {
+    let p = &st.parts[b.idx];
+    let eol = if b.text().contains("\r\n") || (!b.text().contains('\n') && st.eol == b"\r\n") {
+        "\r\n"
+    } else {
+        "\n"
+    };
+    // Build the inserted blocks: a blank line before (unless there is one), the block, and a
+    // blank line before the history it sits above.
+    let mut blocks = Vec::with_capacity(ins.len());
+    for (at, s, above) in ins {
+        let before = b.text().get(..at).unwrap_or_default();
+        let mut block = String::new();
+        if !before.is_empty() && !before.ends_with('\n') {
+            block.push_str(eol);
+        }
+        // A blank line between the text above and the block, unless there is one already.
+        let content_end = before.trim_end_matches(['\r', '\n']).len();
+        let trailing = before.get(content_end..).unwrap_or_default();
+        let blank_above = trailing.matches('\n').count() >= 2;
+        if !before.trim().is_empty() && !blank_above {
+            block.push_str(eol);
+        }
+        block.push_str(&normalize_eol(s.trim_end_matches(['\r', '\n']), eol));
+        block.push_str(eol);
+        if above {
+            block.push_str(eol);
+        }
+        blocks.push((at, block));
+    }
+    let encoded: Option<Vec<Vec<u8>>> = blocks
+        .iter()
+        .map(|(_, s)| b.charset.encode(s, false))
+        .collect();
+    let mut header_edits = Vec::new();
+    let (content, inserts, original): (Cow<'m, [u8]>, Inserts, bool) = match encoded {
+        Some(enc) => {
+            let mut inserts = Vec::with_capacity(enc.len());
+            for ((at, _), bytes) in blocks.iter().zip(enc) {
+                let k = b
+                    .charset
+                    .raw_offset(b.text(), &b.raw, *at)
+                    .ok_or_else(|| InjectError::Charset("cannot map the insertion point".into()))?;
+                inserts.push((k, bytes));
+            }
+            if !b.charset.declared && inserts.iter().any(|i| !i.1.is_ascii()) {
+                header_edits.extend(set_charset_utf8(msg, st, b.idx));
+            }
+            (b.raw, inserts, true)
+        }
+        None => {
+            // The signature does not fit the charset: the part becomes UTF-8.
+            if !b.lossless {
+                return Err(InjectError::Charset(
+                    "the body's bytes are invalid in its charset; cannot convert to UTF-8".into(),
+                ));
+            }
+            header_edits.extend(set_charset_utf8(msg, st, b.idx));
+            let inserts = blocks
+                .into_iter()
+                .map(|(at, s)| (at, s.into_bytes()))
+                .collect();
+            (Cow::Owned(b.text().as_bytes().to_vec()), inserts, false)
+        }
+    };
+    let mut cte = p.cte.clone();
+    let unencoded = matches!(cte, Cte::SevenBit | Cte::EightBit | Cte::Binary);
+    let eight = matches!(cte, Cte::SevenBit)
+        && (inserts.iter().any(|i| !i.1.is_ascii()) || !content.is_ascii());
+    let long = unencoded
+        && inserts
+            .iter()
+            .any(|i| i.1.split(|&c| c == b'\n').any(|l| l.len() > 998));
+    if eight || long {
+        cte = Cte::QuotedPrintable;
+        header_edits.extend(set_cte_qp(msg, st, b.idx));
+    }
+    let ends_with_eol = msg
+        .get(p.body_start..p.end)
+        .is_some_and(|x| x.ends_with(b"\n"));
+    edits.extend(header_edits);
+    edits.push(body_edit(
+        msg,
+        st,
+        b.idx,
+        (content, original),
+        inserts,
+        cte,
+        ends_with_eol,
+    ));
+    Ok(())
+}
+
+/// Edits that declare `charset=utf-8` on a part, touching only the bytes that must change.
+fn set_charset_utf8<'m>(msg: &[u8], st: &Structure, idx: usize) -> Vec<Edit<'m>> {
+    let p = &st.parts[idx];
+    let eol = st.eol;
+    if let Some(f) = header::find(msg, p.start, p.header_end, "content-type") {
+        let ct = header::parse_content_type(msg, f.value_start, f.value_end);
+        if let Some((s, e)) = ct.param_range("charset") {
+            let quoted = msg.get(s) == Some(&b'"');
+            let v: &[u8] = if quoted { b"\"utf-8\"" } else { b"utf-8" };
+            return vec![Edit {
+                start: s,
+                end: e,
+                content: Content::Bytes(v.to_vec()),
+            }];
+        }
+        return vec![Edit {
+            start: f.value_end,
+            end: f.value_end,
+            content: Content::Bytes(b"; charset=utf-8".to_vec()),
+        }];
+    }
+    let mut line = Vec::new();
+    if idx == 0 && header::find(msg, p.start, p.header_end, "mime-version").is_none() {
+        line.extend_from_slice(b"MIME-Version: 1.0");
+        line.extend_from_slice(eol);
+    }
+    line.extend_from_slice(b"Content-Type: text/plain; charset=utf-8");
+    line.extend_from_slice(eol);
+    vec![Edit {
+        start: p.header_end,
+        end: p.header_end,
+        content: Content::Bytes(line),
+    }]
+}
+
+/// Edits that declare quoted-printable on a part.
+fn set_cte_qp<'m>(msg: &[u8], st: &Structure, idx: usize) -> Vec<Edit<'m>> {
+    let p = &st.parts[idx];
+    if let Some(f) = header::find(msg, p.start, p.header_end, "content-transfer-encoding") {
+        return vec![Edit {
+            start: f.value_start,
+            end: f.value_end,
+            content: Content::Bytes(b" quoted-printable".to_vec()),
+        }];
+    }
+    let mut line = b"Content-Transfer-Encoding: quoted-printable".to_vec();
+    line.extend_from_slice(st.eol);
+    vec![Edit {
+        start: p.header_end,
+        end: p.header_end,
+        content: Content::Bytes(line),
+    }]
+}

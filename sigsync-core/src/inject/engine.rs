@@ -1,0 +1,432 @@
+//! The injector: scan, classify, decode the bodies, ask the policy, plan the edits, write.
+
+use std::borrow::Cow;
+
+use crate::signature::RenderedSignature;
+use crate::LoopHeader;
+
+use super::classify;
+use super::codec::{self, Charset};
+use super::edit::{html_edit, text_edit};
+use super::header;
+use super::html::{self, HtmlPlacement};
+use super::images;
+use super::outcome::{Choice, Envelope, InjectError, Injected, MessageInfo, Outcome, SkipReason};
+use super::structure::{self, Limits, Structure};
+use super::text::{self, TextPlacement};
+use super::writer::{self, Edit};
+
+/// The invisible prefix of a plain-text signature inserted server-side. Mirrors
+/// `signature::TEXT_MARKER_SERVER` of the signatures branch (not on main yet): use that
+/// constant here once both are merged.
+const TEXT_MARKER_SERVER: &str = "\u{2063}\u{200B}\u{2063}";
+
+/// The invisible prefix of a plain-text signature rendered for the add-in (combo mode).
+/// Mirrors `signature::TEXT_MARKER_CLIENT` of the signatures branch.
+const TEXT_MARKER_CLIENT: &str = "\u{2063}\u{200C}\u{2063}";
+
+/// Insertions: (offset into the content, bytes).
+pub(crate) type Inserts = Vec<(usize, Vec<u8>)>;
+
+/// Settings of an [`Injector`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InjectConfig {
+    /// The loop-prevention header stamped on every message that leaves the injector.
+    pub loop_header: LoopHeader,
+    /// The deepest multipart nesting scanned; deeper messages fail (and pass through).
+    pub max_depth: usize,
+    /// The most MIME parts scanned; messages with more fail (and pass through).
+    pub max_parts: usize,
+}
+
+impl Default for InjectConfig {
+    fn default() -> Self {
+        InjectConfig {
+            loop_header: LoopHeader::default(),
+            max_depth: 32,
+            max_parts: 1000,
+        }
+    }
+}
+
+/// Puts signatures into MIME messages. Cheap to share between threads (`Sync`, no state
+/// besides its configuration).
+#[derive(Debug, Clone)]
+pub struct Injector {
+    config: InjectConfig,
+    line_crlf: Vec<u8>,
+    line_lf: Vec<u8>,
+}
+
+/// Why planning stopped without edits.
+pub(crate) enum Stop {
+    Skip(SkipReason),
+    Fail(InjectError),
+}
+
+impl From<InjectError> for Stop {
+    fn from(e: InjectError) -> Self {
+        Stop::Fail(e)
+    }
+}
+
+/// One decoded body.
+pub(crate) struct Body<'m> {
+    pub idx: usize,
+    pub charset: Charset,
+    pub raw: Cow<'m, [u8]>,
+    /// The decoded text, unless `raw` is valid UTF-8 and is the text.
+    pub decoded: Option<String>,
+    pub lossless: bool,
+    pub html: Option<HtmlPlacement>,
+    pub plain: Option<TextPlacement>,
+}
+
+impl Body<'_> {
+    /// The body as text.
+    pub(crate) fn text(&self) -> &str {
+        match &self.decoded {
+            Some(s) => s,
+            None => std::str::from_utf8(&self.raw).unwrap_or_default(),
+        }
+    }
+
+    fn boundary(&self) -> Option<usize> {
+        match (&self.html, &self.plain) {
+            (Some(h), _) => h.boundary,
+            (_, Some(t)) => t.boundary,
+            _ => None,
+        }
+    }
+}
+
+impl Injector {
+    /// An injector with this configuration (the loop header is validated).
+    pub fn new(config: InjectConfig) -> crate::Result<Self> {
+        config.loop_header.validate()?;
+        let line_crlf = config.loop_header.line().into_bytes();
+        let mut line_lf = line_crlf.clone();
+        line_lf.truncate(line_lf.len() - 2);
+        line_lf.push(b'\n');
+        Ok(Injector {
+            config,
+            line_crlf,
+            line_lf,
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &InjectConfig {
+        &self.config
+    }
+
+    /// Injects the signature that `choose` picks for this message into `msg`, writing the
+    /// message to send on into `out` (cleared first) whatever the outcome. `envelope`, when
+    /// given, supplies sender and recipients (Bcc included); otherwise the headers do.
+    pub fn inject<F>(
+        &self,
+        msg: &[u8],
+        envelope: Option<&Envelope>,
+        choose: F,
+        out: &mut Vec<u8>,
+    ) -> Outcome
+    where
+        F: FnOnce(&MessageInfo) -> Choice,
+    {
+        let (top_header_end, _) = header::header_end(msg, 0, msg.len());
+        let crlf = match memchr::memchr(b'\n', msg) {
+            Some(i) => i > 0 && msg.get(i - 1) == Some(&b'\r'),
+            None => true,
+        };
+        let line: &[u8] = if crlf { &self.line_crlf } else { &self.line_lf };
+        if classify::has_field(msg, top_header_end, &self.config.loop_header.name) {
+            writer::pass_through(msg, b"", out);
+            return Outcome::Skipped(SkipReason::LoopHeader);
+        }
+        let result = guarded(|| self.run(msg, envelope, choose, line, out));
+        match result {
+            Ok(injected) => Outcome::Injected(injected),
+            Err(stop) => {
+                writer::pass_through(msg, line, out);
+                match stop {
+                    Stop::Skip(r) => Outcome::Skipped(r),
+                    Stop::Fail(e) => Outcome::Failed(e),
+                }
+            }
+        }
+    }
+
+    /// Injects `signature` (no policy) into `msg`; see [`Injector::inject`].
+    pub fn inject_with(
+        &self,
+        msg: &[u8],
+        signature: &RenderedSignature,
+        out: &mut Vec<u8>,
+    ) -> Outcome {
+        self.inject(msg, None, |_| Choice::Sign(signature.clone()), out)
+    }
+
+    fn run<F>(
+        &self,
+        msg: &[u8],
+        envelope: Option<&Envelope>,
+        choose: F,
+        line: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<Injected, Stop>
+    where
+        F: FnOnce(&MessageInfo) -> Choice,
+    {
+        let limits = Limits {
+            max_depth: self.config.max_depth,
+            max_parts: self.config.max_parts,
+        };
+        let st = structure::scan(msg, limits)?;
+        let top = &st.parts[0];
+        if let Some(r) = classify::by_structure(&st) {
+            return Err(Stop::Skip(r));
+        }
+        if let Some(r) = classify::auto_reply(msg, top) {
+            return Err(Stop::Skip(r));
+        }
+        let (html_parts, text_parts) = classify::bodies(&st);
+        if html_parts.is_empty() && text_parts.is_empty() {
+            return Err(Stop::Skip(if classify::has_tnef(&st) {
+                SkipReason::TnefOnly
+            } else {
+                SkipReason::NoTextBody
+            }));
+        }
+        let htmls = decode_all(msg, &st, &html_parts, true)?;
+        let texts = decode_all(msg, &st, &text_parts, false)?;
+        for b in htmls.iter().chain(texts.iter()) {
+            let t = b.text().as_bytes();
+            let mut from = 0;
+            while let Some(i) = memchr::memmem::find(&t[from..], b"-----BEGIN PGP ") {
+                let rest = &t[from + i + 15..];
+                if rest.starts_with(b"MESSAGE-----") {
+                    return Err(Stop::Skip(SkipReason::Encrypted));
+                }
+                if rest.starts_with(b"SIGNED MESSAGE-----") {
+                    return Err(Stop::Skip(SkipReason::Signed));
+                }
+                from += i + 15;
+            }
+        }
+        let html_target = target(&htmls);
+        let text_target = target(&texts);
+        if let Some(h) = html_target.and_then(|i| htmls[i].html.as_ref()) {
+            if h.has_client_signature() {
+                return Err(Stop::Skip(SkipReason::ClientSignature));
+            }
+            if h.has_server_signature() {
+                return Err(Stop::Skip(SkipReason::AlreadySigned));
+            }
+        }
+        if let Some(t) = text_target.map(|i| &texts[i]) {
+            let newest = t
+                .text()
+                .get(..t.boundary().unwrap_or(t.text().len()))
+                .unwrap_or_default();
+            if newest.contains(TEXT_MARKER_CLIENT) {
+                return Err(Stop::Skip(SkipReason::ClientSignature));
+            }
+            if newest.contains(TEXT_MARKER_SERVER) {
+                return Err(Stop::Skip(SkipReason::AlreadySigned));
+            }
+        }
+        let has_history = htmls
+            .iter()
+            .chain(texts.iter())
+            .any(|b| b.boundary().is_some());
+        let info = classify::message_info(msg, top, envelope, has_history);
+        let sig = match choose(&info) {
+            Choice::Sign(sig) => sig,
+            Choice::NoSignature(reason) => return Err(Stop::Skip(SkipReason::Policy(reason))),
+        };
+        if let Some(t) = text_target.map(|i| &texts[i]) {
+            let own = normalize_eol(sig.text.trim(), "\n");
+            let own_crlf = own.replace('\n', "\r\n");
+            let upto = t.boundary().unwrap_or(t.text().len());
+            let region = t.text().get(..upto).unwrap_or_default().as_bytes();
+            let found = |needle: &str| memchr::memmem::find(region, needle.as_bytes()).is_some();
+            if !own.is_empty() && (found(&own) || found(&own_crlf)) {
+                return Err(Stop::Skip(SkipReason::AlreadySigned));
+            }
+        }
+        let mut stats = Injected::default();
+        let mut edits: Vec<Edit<'_>> = Vec::new();
+        let mut image_host = None;
+        if let Some(ti) = html_target {
+            let last = htmls.len() - 1;
+            let disclaimer = sig
+                .disclaimer_html
+                .as_deref()
+                .filter(|d| !d.trim().is_empty())
+                .filter(|d| !html_ends_with(htmls[last].text(), d));
+            let mut per_body: Vec<Vec<(usize, String)>> = vec![Vec::new(); htmls.len()];
+            if !sig.html.is_empty() {
+                let at = htmls[ti].html.as_ref().map_or(0, |h| h.signature_at());
+                per_body[ti].push((at, sig.html.clone()));
+                stats.html_parts += 1;
+                stats.above_quote |= htmls[ti].boundary().is_some();
+            }
+            if let Some(d) = disclaimer {
+                let at = htmls[last].html.as_ref().map_or(0, |h| h.end);
+                per_body[last].push((at, d.to_owned()));
+                stats.disclaimer = true;
+            }
+            for (b, ins) in htmls.iter().zip(&per_body) {
+                let Some(h) = b.html.as_ref() else { continue };
+                if h.open_at_end && !h.end_is_close && ins.iter().any(|(at, _)| *at == h.end) {
+                    return Err(Stop::Fail(InjectError::Malformed(
+                        "the HTML ends inside an unclosed comment, tag or raw-text element".into(),
+                    )));
+                }
+            }
+            for (b, ins) in htmls.into_iter().zip(per_body) {
+                if ins.is_empty() {
+                    continue;
+                }
+                if b.idx == html_parts[ti] && stats.html_parts > 0 {
+                    image_host = Some(b.idx);
+                }
+                html_edit(msg, &st, b, ins, &mut edits)?;
+            }
+        }
+        if let Some(ti) = text_target {
+            let last = texts.len() - 1;
+            let disclaimer = sig
+                .disclaimer_text
+                .as_deref()
+                .filter(|d| !d.trim().is_empty())
+                .filter(|d| !text::ends_with_disclaimer(texts[last].text(), d));
+            let mut per_body: Vec<Vec<(usize, &str, bool)>> = vec![Vec::new(); texts.len()];
+            if !sig.text.trim().is_empty() {
+                let at = texts[ti].boundary().unwrap_or(texts[ti].text().len());
+                per_body[ti].push((at, sig.text.as_str(), texts[ti].boundary().is_some()));
+                stats.text_parts += 1;
+                stats.above_quote |= texts[ti].boundary().is_some();
+            }
+            if let Some(d) = disclaimer {
+                per_body[last].push((texts[last].text().len(), d, false));
+                stats.disclaimer = true;
+            }
+            for (b, ins) in texts.into_iter().zip(per_body) {
+                if !ins.is_empty() {
+                    text_edit(msg, &st, b, ins, &mut edits)?;
+                }
+            }
+        }
+        if stats.html_parts == 0 && stats.text_parts == 0 && !stats.disclaimer {
+            return Err(Stop::Skip(SkipReason::Policy("empty signature".into())));
+        }
+        if let (Some(host), false) = (image_host, sig.images.is_empty()) {
+            stats.images = images::attach(msg, &st, host, &sig.images, &mut edits)?;
+        }
+        writer::write(msg, line, edits, st.eol, out)?;
+        Ok(stats)
+    }
+}
+
+/// Runs `f`, turning a panic into a failure, so that mail passes through even on a bug.
+/// Fuzzing builds let the panic through so the fuzzer sees it.
+fn guarded<T>(f: impl FnOnce() -> Result<T, Stop>) -> Result<T, Stop> {
+    #[cfg(not(fuzzing))]
+    {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+            Ok(r) => r,
+            Err(_) => Err(Stop::Fail(InjectError::Internal(
+                "panic while injecting".into(),
+            ))),
+        }
+    }
+    #[cfg(fuzzing)]
+    {
+        f()
+    }
+}
+
+/// The body that gets the signature: the first with a reply boundary, else the last.
+fn target(bodies: &[Body<'_>]) -> Option<usize> {
+    if bodies.is_empty() {
+        return None;
+    }
+    Some(
+        bodies
+            .iter()
+            .position(|b| b.boundary().is_some())
+            .unwrap_or(bodies.len() - 1),
+    )
+}
+
+fn decode_all<'m>(
+    msg: &'m [u8],
+    st: &Structure,
+    idxs: &[usize],
+    is_html: bool,
+) -> Result<Vec<Body<'m>>, InjectError> {
+    let mut out = Vec::with_capacity(idxs.len());
+    for &idx in idxs {
+        let p = &st.parts[idx];
+        let body = msg.get(p.body_start..p.end).unwrap_or_default();
+        let raw = codec::transfer_decode(body, &p.cte)?;
+        let mut charset = codec::charset_of(&p.ct)?;
+        // Undeclared, or declared US-ASCII but carrying 8-bit bytes that are valid UTF-8 (a
+        // common mislabel): treat as UTF-8 and declare it if we add non-ASCII text.
+        if (!charset.declared || charset.is_ascii_only())
+            && !raw.is_ascii()
+            && std::str::from_utf8(&raw).is_ok()
+        {
+            charset = Charset::utf8_undeclared();
+        }
+        let (text, lossless) = charset.decode(&raw);
+        let decoded = match text {
+            Cow::Borrowed(_) => None, // valid UTF-8: the raw bytes are the text
+            Cow::Owned(s) => Some(s),
+        };
+        let text: &str = match &decoded {
+            Some(s) => s,
+            None => std::str::from_utf8(&raw).unwrap_or_default(),
+        };
+        let (html, plain) = if is_html {
+            (Some(html::scan(text)), None)
+        } else {
+            (None, Some(text::scan(text)))
+        };
+        out.push(Body {
+            idx,
+            charset,
+            raw,
+            decoded,
+            lossless,
+            html,
+            plain,
+        });
+    }
+    Ok(out)
+}
+
+pub(crate) fn normalize_eol(s: &str, eol: &str) -> String {
+    let s = s.replace("\r\n", "\n");
+    if eol == "\n" {
+        s
+    } else {
+        s.replace('\n', eol)
+    }
+}
+
+fn html_ends_with(doc: &str, disclaimer: &str) -> bool {
+    let want = html::visible_text(disclaimer);
+    if want.is_empty() {
+        return false;
+    }
+    let mut from = doc.len().saturating_sub(disclaimer.len() * 4 + 4096);
+    while !doc.is_char_boundary(from) {
+        from -= 1;
+    }
+    // Start the tail at a tag so that we do not read half a tag as text.
+    let tail = doc.get(from..).unwrap_or_default();
+    let tail = tail.find('<').map_or(tail, |i| &tail[i..]);
+    html::visible_text(tail).ends_with(&want)
+}

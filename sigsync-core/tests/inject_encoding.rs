@@ -1,0 +1,253 @@
+//! Encodings and structure: the signature in the part's own charset and transfer encoding
+//! (UTF-8 with the header updated where it cannot be), line limits, headers left as they
+//! were, inline images turning alternative into related, and hostile input.
+
+mod inject_support;
+
+use std::time::{Duration, Instant};
+
+use inject_support::*;
+use mail_parser::MimeHeaders;
+use sigsync_core::inject::{InjectError, Outcome};
+
+fn crlf(s: &str) -> Vec<u8> {
+    s.replace('\n', "\r\n").into_bytes()
+}
+
+fn text_part(charset: &str, cte: &str, body: &[u8]) -> Vec<u8> {
+    let mut m = crlf(&format!(
+        "From: a@contoso.com\nSubject: x\nMIME-Version: 1.0\nContent-Type: text/plain; charset={charset}\nContent-Transfer-Encoding: {cte}\n\n"
+    ));
+    m.extend_from_slice(body);
+    m
+}
+
+fn injected(msg: &[u8]) -> Vec<u8> {
+    let (o, out) = inject_checked(msg, &signature());
+    assert!(o.is_injected(), "{o:?}");
+    assert_idempotent(&out, &signature());
+    out
+}
+
+fn parsed_text(out: &[u8]) -> String {
+    let m = mail_parser::MessageParser::default().parse(out).unwrap();
+    m.body_text(0).unwrap().into_owned()
+}
+
+#[test]
+fn latin1_and_windows_1252_parts_get_the_signature_in_their_own_charset() {
+    // ISO-8859-1 cannot hold the euro sign: the part becomes UTF-8, header updated.
+    let msg = std::fs::read("tests/fixtures/mail/thunderbird_latin1_lf.eml").unwrap();
+    let out = injected(&msg);
+    let s = String::from_utf8(out.clone()).expect("whole output is UTF-8 now");
+    assert!(s.contains("Content-Type: text/plain; charset=utf-8; format=flowed\n"));
+    assert!(s.contains("Grüße aus München."));
+    assert!(
+        s.starts_with("X-Sigsync-Processed: true\n"),
+        "LF message gets an LF header"
+    );
+    assert!(parsed_text(&out).contains(TEXT_MARK));
+    // windows-1252 holds every character of it: encoded in place, charset kept.
+    let msg = text_part("windows-1252", "8bit", b"Gr\xfc\xdfe\r\n");
+    let out = injected(&msg);
+    assert!(memchr::memmem::find(&out, b"Zo\xeb \xc5ngstr\xf6m | Contoso \x80").is_some());
+    assert!(
+        memchr::memmem::find(&out, "Zoë".as_bytes()).is_none(),
+        "raw UTF-8 in a 1252 part"
+    );
+    assert!(parsed_text(&out).contains(TEXT_MARK));
+}
+
+#[test]
+fn iso_2022_jp_text_switches_to_utf8_and_html_uses_character_references() {
+    let jp = encoding_rs::ISO_2022_JP
+        .encode("お世話になっております。\r\n")
+        .0
+        .into_owned();
+    let out = injected(&text_part("iso-2022-jp", "7bit", &jp));
+    let s = String::from_utf8_lossy(&out);
+    assert!(s.contains("charset=utf-8"));
+    assert!(
+        s.contains("Content-Transfer-Encoding: quoted-printable"),
+        "7bit cannot carry UTF-8"
+    );
+    let text = parsed_text(&out);
+    assert!(text.contains("お世話になっております。") && text.contains(TEXT_MARK));
+    let mut html = crlf("Subject: x\nMIME-Version: 1.0\nContent-Type: text/html; charset=ISO-2022-JP\nContent-Transfer-Encoding: 7bit\n\n");
+    html.extend_from_slice(
+        &encoding_rs::ISO_2022_JP
+            .encode("<html><body><p>山田です</p></body></html>\r\n")
+            .0,
+    );
+    let out = injected(&html);
+    assert!(out.is_ascii(), "a 7bit ISO-2022-JP part stays 7-bit");
+    let s = String::from_utf8_lossy(&out);
+    assert!(s.contains("charset=ISO-2022-JP") && s.contains("Zo&#235;"));
+    let body = &out[memchr::memmem::find(&out, b"\r\n\r\n").unwrap() + 4..];
+    let (h, _, bad) = encoding_rs::ISO_2022_JP.decode(body);
+    assert!(!bad);
+    assert!(h.find("山田です").unwrap() < h.find("data-sigsync").unwrap());
+}
+
+#[test]
+fn us_ascii_7bit_text_becomes_utf8_quoted_printable_with_headers_fixed_in_place() {
+    let msg = std::fs::read("tests/fixtures/mail/apple_reply_ascii.eml").unwrap();
+    let out = injected(&msg);
+    let s = String::from_utf8_lossy(&out);
+    assert!(s.contains("Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n"));
+    assert!(s.contains(
+        "Content-Type: text/html; charset=us-ascii\r\nContent-Transfer-Encoding: 7bit\r\n"
+    ));
+    let m = mail_parser::MessageParser::default().parse(&out).unwrap();
+    let t = m.body_text(0).unwrap();
+    assert!(t.find("Sent from my iPhone").unwrap() < t.find(TEXT_MARK).unwrap());
+    assert!(t.find(TEXT_MARK).unwrap() < t.find("> On 3 Mar").unwrap());
+}
+
+#[test]
+fn quoted_printable_output_lines_stay_within_76_characters() {
+    let long = "x".repeat(200);
+    let msg = text_part(
+        "utf-8",
+        "quoted-printable",
+        format!("{long}=\r\n{long}\r\n").as_bytes(),
+    );
+    let sig = sigsync_core::signature::RenderedSignature {
+        text: format!("{}\n{TEXT_MARK}", "é".repeat(120)),
+        html: String::new(),
+        ..Default::default()
+    };
+    let (o, out) = inject_checked(&msg, &sig);
+    assert!(o.is_injected());
+    let body = &out[memchr::memmem::find(&out, b"\r\n\r\n").unwrap() + 4..];
+    for line in body.split(|&c| c == b'\n') {
+        let l = line.strip_suffix(b"\r").unwrap_or(line);
+        // The original lines were already over 76: only ours are checked.
+        if !l.starts_with(b"xxxx") {
+            assert!(l.len() <= 76, "{:?}", String::from_utf8_lossy(l));
+        }
+    }
+}
+
+#[test]
+fn folded_headers_and_untouched_parts_stay_byte_identical() {
+    let msg = crlf("Received: from a\n\tby b; Mon, 4 Mar 2024\nSubject: =?utf-8?q?Gr=C3=BC=C3=9Fe?=\n =?utf-8?q?_aus_M=C3=BCnchen?=\nTo: \"O'Brien, Patrick\" <p@x.com>,\n\tq@y.com\nMIME-Version: 1.0\nContent-Type: multipart/mixed;\n\tboundary=\"m\"\n\n--m\nContent-Type: text/plain; charset=utf-8\n\nHi\n--m\nContent-Type: text/plain; name=\"notes.txt\"\nContent-Disposition: attachment; filename=\"notes.txt\"\n\nnot a body\n--m\nContent-Type: message/rfc822\n\nSubject: inner\nContent-Type: text/plain\n\ninner body stays\n--m--\n");
+    let out = injected(&msg);
+    let rest = strip_loop_header(&out);
+    let head_end = memchr::memmem::find(&msg, b"\r\n\r\n").unwrap();
+    assert_eq!(
+        &rest[..head_end],
+        &msg[..head_end],
+        "top-level headers changed"
+    );
+    assert_untouched_outside_bodies(&msg, &rest);
+    let m = mail_parser::MessageParser::default().parse(&out).unwrap();
+    let signed = (0..m.parts.len())
+        .filter(|&i| m.body_text(i).is_some_and(|t| t.contains(TEXT_MARK)))
+        .count();
+    assert_eq!(signed, 1, "attachments and forwarded mail are not signed");
+    let notes = m.attachment(0).unwrap();
+    assert_eq!(notes.contents(), b"not a body");
+}
+
+#[test]
+fn inline_image_turns_alternative_into_related_like_mail_clients_do() {
+    let sig = signature_with_image();
+    let msg = crlf("Subject: x\nMIME-Version: 1.0\nContent-Type: multipart/alternative; boundary=\"a\"\n\n--a\nContent-Type: text/plain\n\nHi\n--a\nContent-Type: text/html\n\n<html><body>Hi</body></html>\n--a--\n");
+    let (o, out) = inject_checked(&msg, &sig);
+    assert!(matches!(o, Outcome::Injected(ref i) if i.images == 1));
+    let m = mail_parser::MessageParser::default().parse(&out).unwrap();
+    assert_eq!(
+        m.parts[0].content_type().unwrap().subtype(),
+        Some("related")
+    );
+    let img = m
+        .parts
+        .iter()
+        .find(|p| p.content_id() == Some("logo@sigsync"))
+        .expect("image part");
+    assert_eq!(img.contents(), &sig.images[0].data[..]);
+    assert!(m.body_html(0).unwrap().contains("cid:logo@sigsync"));
+    assert_idempotent(&out, &sig);
+    // HTML already in a related part: the image joins it.
+    let related = crlf("Subject: x\nContent-Type: multipart/related; boundary=\"r\"\n\n--r\nContent-Type: text/html\n\n<p>Hi<img src=cid:a></p>\n--r\nContent-Type: image/png\nContent-ID: <a>\n\nAAAA\n--r--\n");
+    let (_, out) = inject_checked(&related, &sig);
+    let m = mail_parser::MessageParser::default().parse(&out).unwrap();
+    assert_eq!(m.parts.len(), 4, "related + html + old image + new image");
+    // A lone HTML part is wrapped.
+    let lone = crlf("Subject: x\nMIME-Version: 1.0\nContent-Type: text/html; charset=utf-8\nContent-Transfer-Encoding: quoted-printable\n\n<p>Hi</p>\n");
+    let (_, out) = inject_checked(&lone, &sig);
+    let m = mail_parser::MessageParser::default().parse(&out).unwrap();
+    assert_eq!(
+        m.parts[0].content_type().unwrap().subtype(),
+        Some("related")
+    );
+    assert!(m.body_html(0).unwrap().contains("<p>Hi</p>"));
+    assert_idempotent(&out, &sig);
+}
+
+fn bounded(msg: &[u8]) -> Outcome {
+    let t = Instant::now();
+    let (o, _) = inject_checked(msg, &signature());
+    assert!(
+        t.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        t.elapsed()
+    );
+    o
+}
+
+#[test]
+fn hostile_input_is_bounded_and_passes_through() {
+    let mut deep = Vec::new();
+    for i in 0..10_000 {
+        deep.extend_from_slice(
+            format!("Content-Type: multipart/mixed; boundary=b{i}\r\n\r\n--b{i}\r\n").as_bytes(),
+        );
+    }
+    assert!(matches!(
+        bounded(&deep),
+        Outcome::Failed(InjectError::TooComplex(_))
+    ));
+    let mut wide = crlf("Content-Type: multipart/mixed; boundary=w\n\n");
+    for _ in 0..10_000 {
+        wide.extend_from_slice(b"--w\r\nContent-Type: application/octet-stream\r\n\r\nx\r\n");
+    }
+    assert!(matches!(
+        bounded(&wide),
+        Outcome::Failed(InjectError::TooComplex(_))
+    ));
+    let mut huge_header = b"X-Long: ".to_vec();
+    huge_header.extend(std::iter::repeat_n(b'a', 1 << 20));
+    huge_header.extend_from_slice(b"\r\nContent-Type: text/plain\r\n\r\nHi\r\n");
+    assert!(bounded(&huge_header).is_injected());
+    let nul = b"Subject: \0\xff\xfe\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nH\0i\xff\r\n";
+    let o = bounded(nul);
+    assert!(
+        matches!(
+            o,
+            Outcome::Failed(InjectError::Charset(_)) | Outcome::Injected(_)
+        ),
+        "{o:?}"
+    );
+    for garbage in [
+        &b""[..],
+        b"\r\n\r\n",
+        b"no headers at all",
+        b"Content-Type: multipart/mixed\r\n\r\n--\r\n",
+        b"Content-Type: text/html\r\n\r\n<!--",
+        b"Content-Type: text/html\r\n\r\n<a b=\"",
+        b"--\r\n--\r\n",
+    ] {
+        bounded(garbage);
+    }
+}
+
+#[test]
+fn us_ascii_label_on_utf8_bytes_is_relabelled_not_failed() {
+    let msg = text_part("us-ascii", "8bit", "Grüße\r\n".as_bytes());
+    let out = injected(&msg);
+    let s = String::from_utf8(out.clone()).unwrap();
+    assert!(s.contains("charset=utf-8"), "{s}");
+    assert!(parsed_text(&out).contains("Grüße"));
+}
