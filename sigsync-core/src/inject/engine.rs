@@ -16,14 +16,7 @@ use super::structure::{self, Limits, Structure};
 use super::text::{self, TextPlacement};
 use super::writer::{self, Edit};
 
-/// The invisible prefix of a plain-text signature inserted server-side. Mirrors
-/// `signature::TEXT_MARKER_SERVER` of the signatures branch (not on main yet): use that
-/// constant here once both are merged.
-const TEXT_MARKER_SERVER: &str = "\u{2063}\u{200B}\u{2063}";
-
-/// The invisible prefix of a plain-text signature rendered for the add-in (combo mode).
-/// Mirrors `signature::TEXT_MARKER_CLIENT` of the signatures branch.
-const TEXT_MARKER_CLIENT: &str = "\u{2063}\u{200C}\u{2063}";
+use crate::signature::{TEXT_MARKER_CLIENT, TEXT_MARKER_SERVER};
 
 /// Insertions: (offset into the content, bytes).
 pub(crate) type Inserts = Vec<(usize, Vec<u8>)>;

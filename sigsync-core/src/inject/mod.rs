@@ -37,6 +37,7 @@ mod header;
 mod html;
 mod images;
 mod outcome;
+mod service;
 mod structure;
 mod text;
 mod writer;
@@ -46,3 +47,4 @@ pub use outcome::{
     AddressSource, Choice, Envelope, InjectError, Injected, MessageInfo, MessageKind, Outcome,
     SkipReason,
 };
+pub use service::SignatureInjector;

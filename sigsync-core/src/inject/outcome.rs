@@ -133,6 +133,9 @@ pub enum InjectError {
     /// A body's charset is unknown, or its bytes are invalid in it.
     #[error("charset problem: {0}")]
     Charset(String),
+    /// The signature policy could not decide (configuration or directory failure).
+    #[error("signature policy failed: {0}")]
+    Policy(String),
     /// A bug: an invariant of the injector broke.
     #[error("internal error: {0}")]
     Internal(String),

@@ -1,0 +1,141 @@
+//! The signature service's per-message call: the signature engine's policy and templates
+//! joined to the injector, built from one configuration.
+
+use std::cell::RefCell;
+use std::sync::Arc;
+
+use super::engine::{InjectConfig, Injector};
+use super::outcome::{Choice, Envelope, InjectError, MessageInfo, MessageKind, Outcome};
+use crate::auth::TokenProvider;
+use crate::signature::{
+    self, MessageContext, Origin, SenderData, SignatureConfig, SignatureEngine, UserAttributes,
+};
+use crate::Result;
+
+/// Chooses, renders and injects the signature for each message. Cheap to share between
+/// threads (`Send + Sync`); build it once per configuration.
+///
+/// ```
+/// use sigsync_core::inject::SignatureInjector;
+/// use sigsync_core::signature::SignatureConfig;
+///
+/// let config = SignatureConfig::from_toml_str(r#"
+///     accepted_domains = ["contoso.com"]
+///     [signatures.standard]
+///     html = "<p>{{ displayName }}</p>"
+///     text = "{{ displayName }}"
+///     [[rules]]
+///     name = "everyone"
+///     signature = "standard"
+/// "#)?;
+/// let service = SignatureInjector::from_config(&config, None)?;
+/// let msg = b"From: adele@contoso.com\r\nTo: bob@example.org\r\nSubject: Hi\r\n\
+///             Content-Type: text/plain; charset=utf-8\r\n\r\nHello\r\n";
+/// let user = sigsync_core::signature::UserAttributes {
+///     display_name: Some("Adele Vance".into()),
+///     ..Default::default()
+/// };
+/// let mut out = Vec::new();
+/// let outcome = service.inject(msg, None, Some(&user), &mut out);
+/// assert!(outcome.is_injected(), "{outcome:?}");
+/// assert!(String::from_utf8_lossy(&out).contains("Adele Vance"));
+/// # Ok::<(), sigsync_core::Error>(())
+/// ```
+pub struct SignatureInjector {
+    engine: Arc<SignatureEngine>,
+    injector: Injector,
+}
+
+impl SignatureInjector {
+    /// Joins `engine` to an injector that stamps the engine's loop header (one header for
+    /// the whole service).
+    pub fn new(engine: Arc<SignatureEngine>) -> Result<Self> {
+        let config = InjectConfig {
+            loop_header: engine.loop_header().clone(),
+            ..InjectConfig::default()
+        };
+        Ok(SignatureInjector {
+            injector: Injector::new(config)?,
+            engine,
+        })
+    }
+
+    /// Builds the engine from a configuration (a Graph directory needs `tokens`).
+    pub fn from_config(
+        config: &SignatureConfig,
+        tokens: Option<Arc<dyn TokenProvider>>,
+    ) -> Result<Self> {
+        Self::new(Arc::new(config.engine(tokens)?))
+    }
+
+    /// The signature engine.
+    pub fn engine(&self) -> &SignatureEngine {
+        &self.engine
+    }
+
+    /// The injector.
+    pub fn injector(&self) -> &Injector {
+        &self.injector
+    }
+
+    /// Injects the signature the policy chooses for `msg` into `out`. Sender and recipients
+    /// come from `envelope` when given (so Bcc counts), else from the headers; `user`
+    /// replaces the directory's attributes for the sender. Whatever happens, `out` holds the
+    /// message to send on, with the loop header; a policy that cannot decide (a directory
+    /// that must be asked asynchronously, a broken configuration) is a failure, not a skip.
+    pub fn inject(
+        &self,
+        msg: &[u8],
+        envelope: Option<&Envelope>,
+        user: Option<&UserAttributes>,
+        out: &mut Vec<u8>,
+    ) -> Outcome {
+        let policy_error = RefCell::new(None);
+        let outcome = self.injector.inject(
+            msg,
+            envelope,
+            |info| {
+                let ctx = context(info);
+                let chosen = match user {
+                    Some(attrs) => self.engine.choose_with(
+                        &ctx,
+                        &SenderData {
+                            attributes: Some(attrs.clone()),
+                            groups: Vec::new(),
+                        },
+                        Origin::Server,
+                    ),
+                    None => self.engine.choose_sync(&ctx),
+                };
+                match chosen {
+                    Ok(signature::Choice::Sign(sig)) => Choice::Sign(sig),
+                    Ok(signature::Choice::NoSignature(reason)) => {
+                        Choice::NoSignature(reason.to_string())
+                    }
+                    Err(e) => {
+                        let reason = e.to_string();
+                        *policy_error.borrow_mut() = Some(reason.clone());
+                        Choice::NoSignature(reason)
+                    }
+                }
+            },
+            out,
+        );
+        match (outcome, policy_error.into_inner()) {
+            (Outcome::Skipped(_), Some(error)) => Outcome::Failed(InjectError::Policy(error)),
+            (outcome, _) => outcome,
+        }
+    }
+}
+
+/// What the policy needs to know of a message.
+fn context(info: &MessageInfo) -> MessageContext {
+    MessageContext {
+        sender: info.sender.clone().unwrap_or_default(),
+        recipients: info.recipients.clone(),
+        kind: match info.kind {
+            MessageKind::New => signature::MessageKind::New,
+            MessageKind::Reply | MessageKind::Forward => signature::MessageKind::Reply,
+        },
+    }
+}
