@@ -479,8 +479,8 @@ typedef struct sigsync_error sigsync_error;
 typedef struct sigsync_group_list sigsync_group_list;
 
 /**
- * A signature engine (templates, policy, directory) and the MIME injector, from one
- * signature configuration.
+ * A signature engine (templates, policy, directory) joined to the MIME injector, from one
+ * signature configuration (under the hood a `sigsync_core::inject::SignatureInjector`).
  *
  * Made by `sigsync_injector_load` or `sigsync_injector_from_str`, freed by the caller with
  * `sigsync_injector_free`. Thread-safe: inject from any number of threads at once.
@@ -930,7 +930,9 @@ sigsync_result sigsync_injector_from_str(const char *text,
  *
  * `sender` (may be NULL) and `recipients` (`n_recipients` addresses; may be NULL when 0) are
  * the SMTP envelope (MAIL FROM, RCPT TO), which sees Bcc recipients the headers hide; with
- * neither, the From, To and Cc headers are used.
+ * neither, the From, To and Cc headers are used. `user_json` (may be NULL) gives the
+ * sender's attributes as a Microsoft Graph `user` object, instead of the configured
+ * directory. A policy that cannot decide is reported as failed, never as a silent skip.
  *
  * On `SIGSYNC_RESULT_OK`, `*out_len` receives the output's length, `*outcome_out` what
  * happened, and when `reason_out` is not NULL, `*reason_out` receives why the message was
@@ -946,6 +948,7 @@ sigsync_result sigsync_injector_inject(const sigsync_injector *injector,
                                        const char *sender,
                                        const char *const *recipients,
                                        size_t n_recipients,
+                                       const char *user_json,
                                        uint8_t *out,
                                        size_t out_capacity,
                                        size_t *out_len,

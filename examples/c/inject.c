@@ -67,7 +67,7 @@ int main(int argc, char **argv) {
     goto done;
   }
   /* Ask for the size first (a buffer of len + 64 KiB would do for most messages). */
-  r = sigsync_injector_inject(injector, msg, len, NULL, NULL, 0, NULL, 0, &out_len, &outcome,
+  r = sigsync_injector_inject(injector, msg, len, NULL, NULL, 0, NULL, NULL, 0, &out_len, &outcome,
                               NULL, NULL);
   if (r != SIGSYNC_RESULT_INSUFFICIENT_SIZE && r != SIGSYNC_RESULT_OK) {
     fprintf(stderr, "inject: %s\n", sigsync_result_name(r));
@@ -75,7 +75,7 @@ int main(int argc, char **argv) {
   }
   out = malloc(out_len ? out_len : 1);
   if (!out) goto done;
-  r = sigsync_injector_inject(injector, msg, len, NULL, NULL, 0, out, out_len, &out_len, &outcome,
+  r = sigsync_injector_inject(injector, msg, len, NULL, NULL, 0, NULL, out, out_len, &out_len, &outcome,
                               &reason, &err);
   if (r != SIGSYNC_RESULT_OK) {
     fprintf(stderr, "inject: %s (%s)\n", sigsync_error_message(err), sigsync_result_name(r));

@@ -3,10 +3,8 @@
 
 use std::ffi::c_char;
 
-use sigsync_core::inject::{self, Envelope, InjectConfig, Injector, Outcome};
-use sigsync_core::signature::{
-    Choice, MessageContext, MessageKind, SignatureConfig, SignatureEngine,
-};
+use sigsync_core::inject::{Envelope, Outcome, SignatureInjector};
+use sigsync_core::signature::{SignatureConfig, UserAttributes};
 use sigsync_ffi_macros::ffi_fn;
 
 use crate::error::{finish, sigsync_error, sigsync_result, FfiResult};
@@ -27,24 +25,19 @@ pub enum sigsync_inject_outcome {
     Failed = 2,
 }
 
-/// A signature engine (templates, policy, directory) and the MIME injector, from one
-/// signature configuration.
+/// A signature engine (templates, policy, directory) joined to the MIME injector, from one
+/// signature configuration (under the hood a `sigsync_core::inject::SignatureInjector`).
 ///
 /// Made by `sigsync_injector_load` or `sigsync_injector_from_str`, freed by the caller with
 /// `sigsync_injector_free`. Thread-safe: inject from any number of threads at once.
 pub struct sigsync_injector {
-    engine: SignatureEngine,
-    injector: Injector,
+    service: SignatureInjector,
 }
 
 fn give_injector(config: SignatureConfig, out: *mut *mut sigsync_injector) -> FfiResult {
-    let engine = config.engine(None)?;
-    let injector = Injector::new(InjectConfig {
-        loop_header: engine.loop_header().clone(),
-        ..InjectConfig::default()
-    })?;
+    let service = SignatureInjector::from_config(&config, None)?;
     // SAFETY: the caller's #[ffi_fn] checked `out` non-NULL.
-    unsafe { put(out, sigsync_injector { engine, injector }) };
+    unsafe { put(out, sigsync_injector { service }) };
     Ok(())
 }
 
@@ -96,7 +89,9 @@ pub extern "C" fn sigsync_injector_from_str(
 ///
 /// `sender` (may be NULL) and `recipients` (`n_recipients` addresses; may be NULL when 0) are
 /// the SMTP envelope (MAIL FROM, RCPT TO), which sees Bcc recipients the headers hide; with
-/// neither, the From, To and Cc headers are used.
+/// neither, the From, To and Cc headers are used. `user_json` (may be NULL) gives the
+/// sender's attributes as a Microsoft Graph `user` object, instead of the configured
+/// directory. A policy that cannot decide is reported as failed, never as a silent skip.
 ///
 /// On `SIGSYNC_RESULT_OK`, `*out_len` receives the output's length, `*outcome_out` what
 /// happened, and when `reason_out` is not NULL, `*reason_out` receives why the message was
@@ -105,7 +100,7 @@ pub extern "C" fn sigsync_injector_from_str(
 /// call again with a buffer that large (`out` may be NULL when `out_capacity` is 0, to ask
 /// for the size). A buffer of `message_len` + 64 KiB suffices for most
 /// messages.
-#[ffi_fn(nullable(sender, recipients, out, reason_out))]
+#[ffi_fn(nullable(sender, recipients, user_json, out, reason_out))]
 #[no_mangle]
 pub extern "C" fn sigsync_injector_inject(
     injector: *const sigsync_injector,
@@ -114,6 +109,7 @@ pub extern "C" fn sigsync_injector_inject(
     sender: *const c_char,
     recipients: *const *const c_char,
     n_recipients: usize,
+    user_json: *const c_char,
     out: *mut u8,
     out_capacity: usize,
     out_len: *mut usize,
@@ -137,33 +133,19 @@ pub extern "C" fn sigsync_injector_inject(
             mail_from: sender.map(str::to_owned),
             rcpt_to: rcpt,
         });
-        let mut policy_error = None;
+        let user: Option<UserAttributes> = unsafe { opt_str_arg(user_json, "user_json") }?
+            .map(serde_json::from_str)
+            .transpose()
+            .map_err(|e| {
+                sigsync_error::new(
+                    sigsync_result::Validation,
+                    format!("invalid user_json: {e}"),
+                )
+            })?;
         let mut buf = Vec::new();
-        let outcome = this.injector.inject(
-            msg,
-            envelope.as_ref(),
-            |info| {
-                let kind = match info.kind {
-                    inject::MessageKind::New => MessageKind::New,
-                    _ => MessageKind::Reply,
-                };
-                let ctx = MessageContext::new(
-                    info.sender.clone().unwrap_or_default(),
-                    info.recipients.iter().cloned(),
-                    kind,
-                );
-                match this.engine.choose_sync(&ctx) {
-                    Ok(Choice::Sign(s)) => inject::Choice::Sign(s),
-                    Ok(Choice::NoSignature(r)) => inject::Choice::NoSignature(r.to_string()),
-                    Err(e) => {
-                        let reason = format!("choosing the signature failed: {e}");
-                        policy_error = Some(reason.clone());
-                        inject::Choice::NoSignature(reason)
-                    }
-                }
-            },
-            &mut buf,
-        );
+        let outcome = this
+            .service
+            .inject(msg, envelope.as_ref(), user.as_ref(), &mut buf);
         if buf.len() > out_capacity {
             // SAFETY: checked non-NULL.
             unsafe { *out_len = buf.len() };
@@ -175,11 +157,10 @@ pub extern "C" fn sigsync_injector_inject(
                 ),
             ));
         }
-        let (outcome, reason) = match (&outcome, policy_error) {
-            (_, Some(e)) => (sigsync_inject_outcome::Failed, Some(e)),
-            (Outcome::Injected(_), None) => (sigsync_inject_outcome::Injected, None),
-            (Outcome::Skipped(_), None) => (sigsync_inject_outcome::Skipped, outcome.reason()),
-            (_, None) => (sigsync_inject_outcome::Failed, outcome.reason()),
+        let (outcome, reason) = match &outcome {
+            Outcome::Injected(_) => (sigsync_inject_outcome::Injected, None),
+            Outcome::Skipped(_) => (sigsync_inject_outcome::Skipped, outcome.reason()),
+            _ => (sigsync_inject_outcome::Failed, outcome.reason()),
         };
         // SAFETY: checked non-NULL; `out` holds `out_capacity` >= buf.len() bytes.
         unsafe {

@@ -586,15 +586,15 @@ static void test_injector(const char *config_path) {
 
   /* The size query: NULL buffer, capacity 0. */
   EXPECT(SIGSYNC_RESULT_INSUFFICIENT_SIZE, "size query",
-         sigsync_injector_inject(injector, (const uint8_t *)MESSAGE, len, NULL, NULL, 0, NULL, 0,
+         sigsync_injector_inject(injector, (const uint8_t *)MESSAGE, len, NULL, NULL, 0, NULL, NULL, 0,
                                  &out_len, &outcome, &reason, &err));
   CHECK(out_len > len);
   CHECK(reason == NULL); /* only out_len is written */
   EXPECT(SIGSYNC_RESULT_NULL_PARAMETER, "NULL buffer with a capacity",
-         sigsync_injector_inject(injector, (const uint8_t *)MESSAGE, len, NULL, NULL, 0, NULL, 10,
+         sigsync_injector_inject(injector, (const uint8_t *)MESSAGE, len, NULL, NULL, 0, NULL, NULL, 10,
                                  &out_len, &outcome, &reason, &err));
 
-  OK(sigsync_injector_inject(injector, (const uint8_t *)MESSAGE, len, NULL, NULL, 0, out,
+  OK(sigsync_injector_inject(injector, (const uint8_t *)MESSAGE, len, NULL, NULL, 0, NULL, out,
                              sizeof out, &out_len, &outcome, &reason, &err));
   if (outcome != SIGSYNC_INJECT_OUTCOME_INJECTED) fprintf(stderr, "outcome %u: %s\n", (unsigned)outcome, reason ? sigsync_string_ptr(reason) : "");
   CHECK(outcome == SIGSYNC_INJECT_OUTCOME_INJECTED);
@@ -606,7 +606,7 @@ static void test_injector(const char *config_path) {
 
   /* The envelope says the recipient is internal: the policy adds nothing. */
   OK(sigsync_injector_inject(injector, (const uint8_t *)MESSAGE, len, "adele@contoso.com", internal,
-                             1, out, sizeof out, &out_len, &outcome, &reason, &err));
+                             1, NULL, out, sizeof out, &out_len, &outcome, &reason, &err));
   CHECK(outcome == SIGSYNC_INJECT_OUTCOME_SKIPPED);
   CHECK(reason != NULL && sigsync_string_len(reason) > 0);
   sigsync_string_free(reason);
@@ -616,15 +616,26 @@ static void test_injector(const char *config_path) {
   {
     char again[1024];
     snprintf(again, sizeof again, "X-Sigsync-Processed: true\r\n%s", MESSAGE);
-    OK(sigsync_injector_inject(injector, (const uint8_t *)again, strlen(again), NULL, NULL, 0, out,
+    OK(sigsync_injector_inject(injector, (const uint8_t *)again, strlen(again), NULL, NULL, 0, NULL, out,
                                sizeof out, &out_len, &outcome, NULL, &err));
     CHECK(outcome == SIGSYNC_INJECT_OUTCOME_SKIPPED);
     CHECK(out_len == strlen(again) && memcmp(out, again, out_len) == 0);
   }
 
+  /* The caller's attributes for the sender, instead of the directory. */
+  OK(sigsync_injector_inject(injector, (const uint8_t *)MESSAGE, len, NULL, NULL, 0,
+                             "{\"displayName\": \"Megan Bowen\", \"jobTitle\": \"Marketing\"}", out,
+                             sizeof out, &out_len, &outcome, NULL, &err));
+  CHECK(outcome == SIGSYNC_INJECT_OUTCOME_INJECTED);
+  out[out_len < sizeof out ? out_len : sizeof out - 1] = '\0';
+  CHECK(strstr((const char *)out, "Megan Bowen") != NULL);
+  EXPECT(SIGSYNC_RESULT_VALIDATION, "bad user_json",
+         sigsync_injector_inject(injector, (const uint8_t *)MESSAGE, len, NULL, NULL, 0, "{", out,
+                                 sizeof out, &out_len, &outcome, NULL, &err));
+
   /* Too small a buffer. */
   EXPECT(SIGSYNC_RESULT_INSUFFICIENT_SIZE, "small buffer",
-         sigsync_injector_inject(injector, (const uint8_t *)MESSAGE, len, NULL, NULL, 0, out, 10,
+         sigsync_injector_inject(injector, (const uint8_t *)MESSAGE, len, NULL, NULL, 0, NULL, out, 10,
                                  &out_len, &outcome, &reason, &err));
   CHECK(reason == NULL);
   sigsync_injector_free(injector);
