@@ -38,7 +38,7 @@ postalCode,country";
 ///
 /// Every field is optional: a missing or empty field renders as empty and the template line
 /// that holds it disappears.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct UserAttributes {
     /// Display name, e.g. `Adele Vance`.

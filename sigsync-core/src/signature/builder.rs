@@ -57,6 +57,7 @@ pub struct SignatureEngineBuilder {
     loop_header: Option<LoopHeader>,
     keep_empty_lines: bool,
     directory: Option<Source>,
+    render_cache: Option<usize>,
 }
 
 impl std::fmt::Debug for SignatureEngineBuilder {
@@ -119,6 +120,13 @@ impl SignatureEngineBuilder {
     /// The loop-prevention header (the same as the setup engine's service profile).
     pub fn loop_header(mut self, header: LoopHeader) -> Self {
         self.loop_header = Some(header);
+        self
+    }
+
+    /// How many renderings to remember (default 1024; 0 renders every message afresh). The
+    /// cache keys on the whole input, so it never changes what a message gets.
+    pub fn render_cache(mut self, capacity: usize) -> Self {
+        self.render_cache = Some(capacity);
         self
     }
 
@@ -253,6 +261,10 @@ impl SignatureEngineBuilder {
             fallback: self.fallback,
             loop_header,
             directory: self.directory.unwrap_or(Source::None),
+            render_cache: super::cache::RenderCache::new(
+                self.render_cache
+                    .unwrap_or(super::cache::DEFAULT_RENDER_CACHE),
+            ),
         })
     }
 }

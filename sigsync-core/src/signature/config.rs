@@ -116,6 +116,8 @@ pub struct SignatureConfig {
     pub custom_attributes: Vec<String>,
     /// Keep template lines whose placeholders are all empty.
     pub keep_empty_lines: bool,
+    /// How many renderings the engine remembers (default 1024; 0 renders every message).
+    pub render_cache: Option<usize>,
     /// The loop-prevention header.
     pub loop_header: LoopHeader,
     /// Values for fields the directory has no value for.
@@ -230,6 +232,7 @@ impl SignatureConfig {
             .accepted_domains(self.accepted_domains.iter().cloned())
             .custom_attributes(self.custom_attributes.iter().cloned())
             .keep_empty_lines(self.keep_empty_lines)
+            .render_cache(self.render_cache.unwrap_or(super::DEFAULT_RENDER_CACHE))
             .loop_header(self.loop_header.clone())
             .fallback(self.fallback.clone());
         for (name, img) in &self.images {

@@ -53,6 +53,7 @@ pub struct SignatureEngine {
     pub(super) fallback: UserAttributes,
     pub(super) loop_header: LoopHeader,
     pub(super) directory: Source,
+    pub(super) render_cache: super::cache::RenderCache,
 }
 
 impl std::fmt::Debug for SignatureEngine {
@@ -152,7 +153,20 @@ impl SignatureEngine {
             })
             .transpose()?;
         let user = user.clone().or_fallback(&self.fallback);
-        let ctx = self.templates.context(&user);
+        self.render_cache
+            .get_or_render(signature, disclaimer, origin, &user, || {
+                self.render_uncached(sig, dis, &user, origin)
+            })
+    }
+
+    fn render_uncached(
+        &self,
+        sig: Option<&Compiled>,
+        dis: Option<&Compiled>,
+        user: &UserAttributes,
+        origin: Origin,
+    ) -> Result<RenderedSignature> {
+        let ctx = self.templates.context(user);
         let mut out = RenderedSignature::default();
         if let Some(c) = sig {
             let html = self.templates.render(&c.html, &ctx)?;

@@ -28,6 +28,7 @@ use std::sync::Arc;
 
 mod attributes;
 mod builder;
+mod cache;
 mod client_side;
 mod config;
 mod directory;
@@ -40,6 +41,7 @@ mod template_source;
 
 pub use attributes::{UserAttributes, DERIVED_PLACEHOLDERS, GRAPH_SELECT, STANDARD_ATTRIBUTES};
 pub use builder::{SignatureEngineBuilder, TemplatePair};
+pub use cache::DEFAULT_RENDER_CACHE;
 pub use config::{DirectoryConfig, GraphConfig, ImageConfig, SignatureConfig, TemplateConfig};
 pub use directory::{Directory, InMemoryDirectory};
 pub use engine::{Choice, SenderData, SignatureEngine};

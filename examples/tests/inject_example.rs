@@ -1,0 +1,94 @@
+//! Runs the `inject` example binary as the README shows it: one message to stdout, and a
+//! folder with a JSON-lines report.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn example() -> PathBuf {
+    let exe = std::env::current_exe().expect("test path");
+    let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
+    let path = dir
+        .join("examples")
+        .join(format!("inject{}", std::env::consts::EXE_SUFFIX));
+    assert!(path.exists(), "build the example first: {}", path.display());
+    path
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+const NEW: &str = "From: AdeleV@contoso.com\r\nTo: bob@fabrikam.com\r\nSubject: Hello\r\n\
+Content-Type: text/html; charset=utf-8\r\n\r\n<html><body><p>Hi Bob</p></body></html>\r\n";
+const SIGNED: &str = "From: AdeleV@contoso.com\r\nTo: bob@fabrikam.com\r\nSubject: Signed\r\n\
+Content-Type: multipart/signed; protocol=\"application/pkcs7-signature\"; boundary=b\r\n\r\n\
+--b\r\nContent-Type: text/plain\r\n\r\nHi\r\n--b\r\nContent-Type: application/pkcs7-signature\r\n\r\nMIIB\r\n--b--\r\n";
+
+#[test]
+fn inject_example_signs_one_message_and_a_folder_with_a_report() {
+    let dir = std::env::temp_dir().join(format!("sigsync-inject-example-{}", std::process::id()));
+    let (input, output) = (dir.join("in"), dir.join("out"));
+    std::fs::create_dir_all(&input).unwrap();
+    std::fs::write(input.join("new.eml"), NEW).unwrap();
+    std::fs::write(input.join("signed.eml"), SIGNED).unwrap();
+
+    let config = root().join("signature.toml");
+    let user = root().join("user.json");
+    let out = Command::new(example())
+        .arg("--config")
+        .arg(&config)
+        .arg("--user")
+        .arg(&user)
+        .arg(input.join("new.eml"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let signed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        signed.starts_with("X-Sigsync-Processed: true\r\n"),
+        "{signed}"
+    );
+    assert!(signed.contains("<b>Adele Vance</b>"), "{signed}");
+
+    let report = dir.join("report.jsonl");
+    let out = Command::new(example())
+        .arg("--config")
+        .arg(&config)
+        .arg("--user")
+        .arg(&user)
+        .arg("--dir")
+        .arg(&input)
+        .arg(&output)
+        .arg("--report")
+        .arg(&report)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&report)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(
+        (lines[0]["file"].as_str(), lines[0]["outcome"].as_str()),
+        (Some("new.eml"), Some("injected"))
+    );
+    assert_eq!(
+        (lines[1]["file"].as_str(), lines[1]["outcome"].as_str()),
+        (Some("signed.eml"), Some("skipped"))
+    );
+    assert!(lines[1]["micros"].is_u64());
+    // The skipped message is the input with only the loop header added.
+    let passed = std::fs::read_to_string(output.join("signed.eml")).unwrap();
+    assert_eq!(passed, format!("X-Sigsync-Processed: true\r\n{SIGNED}"));
+    std::fs::remove_dir_all(dir).ok();
+}

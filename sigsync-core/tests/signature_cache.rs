@@ -1,0 +1,56 @@
+//! The render cache never changes what a message gets.
+
+use sigsync_core::signature::{
+    Choice, MessageContext, MessageKind, Origin, SenderData, SignatureConfig, UserAttributes,
+};
+
+const CONFIG: &str = r#"
+accepted_domains = ["contoso.com"]
+[signatures.s]
+html = "<b>{{ displayName }}</b> {{ jobTitle }}"
+text = "{{ displayName }} {{ jobTitle }}"
+[[rules]]
+name = "all"
+signature = "s"
+"#;
+
+fn rendered(cache: usize, user: &UserAttributes, engine_cfg: &SignatureConfig) -> Vec<String> {
+    let mut cfg = engine_cfg.clone();
+    cfg.render_cache = Some(cache);
+    let engine = cfg.engine(None).unwrap();
+    let ctx = MessageContext {
+        sender: "a@contoso.com".into(),
+        recipients: vec!["b@example.org".into()],
+        kind: MessageKind::New,
+    };
+    let mut out = Vec::new();
+    for title in ["Engineer", "Manager", "Engineer"] {
+        let mut u = user.clone();
+        u.job_title = Some(title.into());
+        let data = SenderData {
+            attributes: Some(u),
+            groups: Vec::new(),
+        };
+        let Choice::Sign(sig) = engine.choose_with(&ctx, &data, Origin::Server).unwrap() else {
+            panic!("expected a signature")
+        };
+        out.push(sig.html);
+    }
+    out
+}
+
+#[test]
+fn cached_renderings_equal_fresh_ones_and_follow_attribute_changes() {
+    let cfg = SignatureConfig::from_toml_str(CONFIG).unwrap();
+    let user = UserAttributes {
+        display_name: Some("Adele".into()),
+        ..Default::default()
+    };
+    let fresh = rendered(0, &user, &cfg);
+    let cached = rendered(16, &user, &cfg);
+    assert_eq!(fresh, cached);
+    assert!(cached[0].contains("Engineer") && cached[1].contains("Manager"));
+    assert_eq!(cached[0], cached[2]);
+    // A tiny cache that keeps evicting still renders correctly.
+    assert_eq!(rendered(1, &user, &cfg), fresh);
+}
