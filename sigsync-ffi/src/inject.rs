@@ -1,0 +1,188 @@
+//! The MIME injector: puts the signature the policy picks into a message, stamps the loop
+//! header, and never loses mail (errors pass the message through).
+
+use std::ffi::c_char;
+
+use sigsync_core::inject::{Envelope, Outcome, SignatureInjector};
+use sigsync_core::signature::{SignatureConfig, UserAttributes};
+use sigsync_ffi_macros::ffi_fn;
+
+use crate::error::{finish, sigsync_error, sigsync_result, FfiResult};
+use crate::strings::sigsync_string;
+use crate::{handle, opt_str_arg, put, str_arg, str_list_arg};
+
+/// What happened to a message. In every case the output buffer holds the message to send on,
+/// with the loop header.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum sigsync_inject_outcome {
+    /// The signature was inserted.
+    Injected = 0,
+    /// Passed through unchanged but for the loop header, for a reason that is not an error
+    /// (policy, signed or encrypted mail, calendar, reports, auto-replies, already processed).
+    Skipped = 1,
+    /// Passed through unchanged but for the loop header because of an error: alert on these.
+    Failed = 2,
+}
+
+/// A signature engine (templates, policy, directory) joined to the MIME injector, from one
+/// signature configuration (under the hood a `sigsync_core::inject::SignatureInjector`).
+///
+/// Made by `sigsync_injector_load` or `sigsync_injector_from_str`, freed by the caller with
+/// `sigsync_injector_free`. Thread-safe: inject from any number of threads at once.
+pub struct sigsync_injector {
+    service: SignatureInjector,
+}
+
+fn give_injector(config: SignatureConfig, out: *mut *mut sigsync_injector) -> FfiResult {
+    let service = SignatureInjector::from_config(&config, None)?;
+    // SAFETY: the caller's #[ffi_fn] checked `out` non-NULL.
+    unsafe { put(out, sigsync_injector { service }) };
+    Ok(())
+}
+
+/// Loads a signature configuration file (`path`, borrowed for the call; JSON when the name
+/// ends in `.json`, TOML otherwise) and makes an injector with its signatures, policy, and
+/// loop header.
+///
+/// The caller owns the injector written to `*injector_out` and frees it with
+/// `sigsync_injector_free`.
+#[ffi_fn]
+#[no_mangle]
+pub extern "C" fn sigsync_injector_load(
+    path: *const c_char,
+    injector_out: *mut *mut sigsync_injector,
+    error_out: *mut *mut sigsync_error,
+) -> sigsync_result {
+    let result = (|| -> FfiResult {
+        // SAFETY: checked non-NULL; borrowed for the call.
+        let path = unsafe { str_arg(path, "path") }?;
+        give_injector(SignatureConfig::load(path)?, injector_out)
+    })();
+    finish(result, error_out)
+}
+
+/// Makes an injector from a signature configuration given as text (borrowed for the call) in
+/// `format` (a `sigsync_config_format` value).
+///
+/// The caller owns the injector written to `*injector_out` and frees it with
+/// `sigsync_injector_free`.
+#[ffi_fn]
+#[no_mangle]
+pub extern "C" fn sigsync_injector_from_str(
+    text: *const c_char,
+    format: u32,
+    injector_out: *mut *mut sigsync_injector,
+    error_out: *mut *mut sigsync_error,
+) -> sigsync_result {
+    let result = (|| -> FfiResult {
+        // SAFETY: checked non-NULL; borrowed for the call.
+        let text = unsafe { str_arg(text, "text") }?;
+        give_injector(crate::signature::parse_config(text, format)?, injector_out)
+    })();
+    finish(result, error_out)
+}
+
+/// Injects the signature the policy picks into the MIME message `message` (`message_len`
+/// bytes, borrowed for the call), writing the message to send on into the caller's buffer
+/// `out` (`out_capacity` bytes) whatever the outcome.
+///
+/// `sender` (may be NULL) and `recipients` (`n_recipients` addresses; may be NULL when 0) are
+/// the SMTP envelope (MAIL FROM, RCPT TO), which sees Bcc recipients the headers hide; with
+/// neither, the From, To and Cc headers are used. `user_json` (may be NULL) gives the
+/// sender's attributes as a Microsoft Graph `user` object, instead of the configured
+/// directory. A policy that cannot decide is reported as failed, never as a silent skip.
+///
+/// On `SIGSYNC_RESULT_OK`, `*out_len` receives the output's length, `*outcome_out` what
+/// happened, and when `reason_out` is not NULL, `*reason_out` receives why the message was
+/// skipped or failed (NULL when injected), which the caller frees with `sigsync_string_free`.
+/// On `SIGSYNC_RESULT_INSUFFICIENT_SIZE`, only `*out_len` is written: the capacity needed;
+/// call again with a buffer that large (`out` may be NULL when `out_capacity` is 0, to ask
+/// for the size). A buffer of `message_len` + 64 KiB suffices for most
+/// messages.
+#[ffi_fn(nullable(sender, recipients, user_json, out, reason_out))]
+#[no_mangle]
+pub extern "C" fn sigsync_injector_inject(
+    injector: *const sigsync_injector,
+    message: *const u8,
+    message_len: usize,
+    sender: *const c_char,
+    recipients: *const *const c_char,
+    n_recipients: usize,
+    user_json: *const c_char,
+    out: *mut u8,
+    out_capacity: usize,
+    out_len: *mut usize,
+    outcome_out: *mut sigsync_inject_outcome,
+    reason_out: *mut *mut sigsync_string,
+    error_out: *mut *mut sigsync_error,
+) -> sigsync_result {
+    let result = (|| -> FfiResult {
+        // SAFETY: checked non-NULL; `message` holds `message_len` bytes, borrowed for the call.
+        let msg = unsafe { std::slice::from_raw_parts(message, message_len) };
+        let sender = unsafe { opt_str_arg(sender, "sender") }?;
+        let rcpt = unsafe { str_list_arg(recipients, n_recipients, "recipients") }?;
+        let this = unsafe { handle(injector) };
+        if out.is_null() && out_capacity > 0 {
+            return Err(sigsync_error::new(
+                sigsync_result::NullParameter,
+                "argument out is NULL but out_capacity is not 0",
+            ));
+        }
+        let envelope = (sender.is_some() || !rcpt.is_empty()).then(|| Envelope {
+            mail_from: sender.map(str::to_owned),
+            rcpt_to: rcpt,
+        });
+        let user: Option<UserAttributes> = unsafe { opt_str_arg(user_json, "user_json") }?
+            .map(serde_json::from_str)
+            .transpose()
+            .map_err(|e| {
+                sigsync_error::new(
+                    sigsync_result::Validation,
+                    format!("invalid user_json: {e}"),
+                )
+            })?;
+        let mut buf = Vec::new();
+        let outcome = this
+            .service
+            .inject(msg, envelope.as_ref(), user.as_ref(), &mut buf);
+        if buf.len() > out_capacity {
+            // SAFETY: checked non-NULL.
+            unsafe { *out_len = buf.len() };
+            return Err(sigsync_error::new(
+                sigsync_result::InsufficientSize,
+                format!(
+                    "the output needs {} bytes, the buffer holds {out_capacity}",
+                    buf.len()
+                ),
+            ));
+        }
+        let (outcome, reason) = match &outcome {
+            Outcome::Injected(_) => (sigsync_inject_outcome::Injected, None),
+            Outcome::Skipped(_) => (sigsync_inject_outcome::Skipped, outcome.reason()),
+            _ => (sigsync_inject_outcome::Failed, outcome.reason()),
+        };
+        // SAFETY: checked non-NULL; `out` holds `out_capacity` >= buf.len() bytes.
+        unsafe {
+            std::ptr::copy_nonoverlapping(buf.as_ptr(), out, buf.len());
+            *out_len = buf.len();
+            *outcome_out = outcome;
+            if !reason_out.is_null() {
+                *reason_out = match reason {
+                    Some(r) => Box::into_raw(Box::new(sigsync_string::new(r))),
+                    None => std::ptr::null_mut(),
+                };
+            }
+        }
+        Ok(())
+    })();
+    finish(result, error_out)
+}
+
+/// Frees an injector. `sigsync_injector_free(NULL)` does nothing.
+#[ffi_fn(nullable(injector))]
+#[no_mangle]
+pub extern "C" fn sigsync_injector_free(injector: *mut sigsync_injector) {
+    // SAFETY: NULL or made by this library, freed once.
+    unsafe { crate::free(injector) }
+}
