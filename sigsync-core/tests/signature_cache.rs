@@ -54,3 +54,46 @@ fn cached_renderings_equal_fresh_ones_and_follow_attribute_changes() {
     // A tiny cache that keeps evicting still renders correctly.
     assert_eq!(rendered(1, &user, &cfg), fresh);
 }
+
+#[test]
+fn a_line_ending_in_a_block_tag_keeps_its_line_break() {
+    for keep_empty_lines in [false, true] {
+        let cfg = SignatureConfig::from_toml_str(&format!(
+            r#"
+            keep_empty_lines = {keep_empty_lines}
+            custom_attributes = ["pronouns"]
+            [signatures.s]
+            html = "<p>{{{{ displayName }}}}</p>"
+            text = """{{{{ displayName }}}}{{% if pronouns %}} ({{{{ pronouns }}}}){{% endif %}}
+{{{{ jobTitle }}}}
+{{% if department %}}
+{{{{ department }}}}
+{{% endif %}}
+end"""
+            [[rules]]
+            name = "all"
+            signature = "s"
+            "#
+        ))
+        .unwrap();
+        let engine = cfg.engine(None).unwrap();
+        let mut user = UserAttributes {
+            display_name: Some("Adele Vance".into()),
+            job_title: Some("Retail Manager".into()),
+            ..Default::default()
+        };
+        user.custom.insert("pronouns".into(), "she/her".into());
+        let sig = engine
+            .render(Some("s"), None, &user, Origin::Server)
+            .unwrap();
+        let text: String = sig
+            .text
+            .chars()
+            .filter(|c| !('\u{2000}'..='\u{206F}').contains(c))
+            .collect();
+        assert_eq!(
+            text, "Adele Vance (she/her)\nRetail Manager\nend",
+            "keep_empty_lines = {keep_empty_lines}"
+        );
+    }
+}

@@ -22,7 +22,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value};
 
 use super::attributes::{UserAttributes, STANDARD_ATTRIBUTES};
-use super::template_source::{collapse_empty_lines, guard_html};
+use super::template_source::{collapse_empty_lines, guard_html, keep_trailing_breaks};
 use crate::{Error, Result};
 
 /// URL schemes a placeholder may produce in a link or image source.
@@ -126,7 +126,7 @@ impl Templates {
         let mut src = if collapse {
             collapse_empty_lines(source, flavor).map_err(|e| err(e.to_string()))?
         } else {
-            source.to_owned()
+            keep_trailing_breaks(source)
         };
         if flavor == Flavor::Html {
             src = guard_html(&src).map_err(err)?;

@@ -45,7 +45,7 @@ pub(crate) fn collapse_empty_lines(
             && !in_tag
             && (flavor == Flavor::Text || tags_balanced(body));
         if !plain {
-            out.push_str(line);
+            push_line(&mut out, line);
             continue;
         }
         let vars = probe.template_from_str(body)?.undeclared_variables(false);
@@ -54,17 +54,62 @@ pub(crate) fn collapse_empty_lines(
             .filter(|v| !ALLOWED_GLOBALS.contains(&v.as_str()) && v != "images")
             .collect();
         if vars.is_empty() {
-            out.push_str(line);
+            push_line(&mut out, line);
             continue;
         }
         vars.sort();
         out.push_str("{% if ");
         out.push_str(&vars.join(" or "));
         out.push_str(" %}");
-        out.push_str(line);
+        push_line(&mut out, line);
         out.push_str("{% endif %}");
     }
     Ok(out)
+}
+
+/// The template with a line break kept after every line that has content and ends in a block
+/// tag (for templates whose empty lines are kept).
+pub(crate) fn keep_trailing_breaks(source: &str) -> String {
+    let mut out = String::with_capacity(source.len() + 16);
+    for line in source.split_inclusive('\n') {
+        push_line(&mut out, line);
+    }
+    out
+}
+
+/// Appends `line`; when it has content and ends in a block tag (`...{% endif %}`), doubles its
+/// line break, because the engine's `trim_blocks` removes the first break after a block tag:
+/// meant for lines holding only tags, it would join a content line to the next one.
+fn push_line(out: &mut String, line: &str) {
+    out.push_str(line);
+    let Some(body) = line.strip_suffix('\n') else {
+        return;
+    };
+    let body = body.strip_suffix('\r').unwrap_or(body);
+    let trimmed = body.trim_end();
+    if !(trimmed.ends_with("%}") && has_content_besides_tags(trimmed)) {
+        return;
+    }
+    out.push_str(if line.ends_with("\r\n") { "\r\n" } else { "\n" });
+}
+
+/// Whether a line holds anything besides `{% ... %}` tags and blanks.
+fn has_content_besides_tags(line: &str) -> bool {
+    let mut rest = line;
+    loop {
+        match rest.find("{%") {
+            Some(i) => {
+                if !rest[..i].trim().is_empty() {
+                    return true;
+                }
+                match rest[i..].find("%}") {
+                    Some(j) => rest = &rest[i + j + 2..],
+                    None => return true,
+                }
+            }
+            None => return !rest.trim().is_empty(),
+        }
+    }
 }
 
 /// Whether the block tags of a line (if any) are only `if`/`for` blocks opened and closed on
