@@ -62,11 +62,7 @@ impl SetupEngine {
         let mut setup = setup.clone();
         if let SenderScope::Groups(groups) = &mut setup.scope {
             for wanted in groups.iter_mut() {
-                if let Some(g) = view.groups.iter().find(|g| {
-                    g.mail.eq_ignore_ascii_case(wanted)
-                        || g.display_name.eq_ignore_ascii_case(wanted)
-                        || g.id.eq_ignore_ascii_case(wanted)
-                }) {
+                if let Some(g) = view.group(wanted) {
                     *wanted = g.mail.clone();
                 }
             }

@@ -45,6 +45,14 @@ impl TenantView {
     pub fn rule(&self, name: &str) -> Option<&Existing<TransportRule>> {
         by_name(&self.rules, name)
     }
+    /// The mail-enabled group with this address, display name or id, if any.
+    pub fn group(&self, wanted: &str) -> Option<&MailGroup> {
+        self.groups.iter().find(|g| {
+            g.mail.eq_ignore_ascii_case(wanted)
+                || g.display_name.eq_ignore_ascii_case(wanted)
+                || g.id.eq_ignore_ascii_case(wanted)
+        })
+    }
 }
 
 /// What a step does.

@@ -169,12 +169,7 @@ pub fn check(setup: &ConnectorSetup, view: &TenantView) -> Vec<Finding> {
 
     if let SenderScope::Groups(groups) = &setup.scope {
         for wanted in groups {
-            let found = view.groups.iter().any(|g| {
-                g.mail.eq_ignore_ascii_case(wanted)
-                    || g.display_name.eq_ignore_ascii_case(wanted)
-                    || g.id.eq_ignore_ascii_case(wanted)
-            });
-            if !found {
+            if view.group(wanted).is_none() {
                 findings.push(error(
                     "unknown_group",
                     format!(
