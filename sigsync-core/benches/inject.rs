@@ -6,7 +6,7 @@
 //! (`benches/py_email_inject.py`) and a plain copy of the same bytes.
 //!
 //! Run: `cargo bench -p sigsync-core --bench inject` (env `SIGSYNC_BENCH_COUNT`,
-//! `SIGSYNC_BENCH_LARGE` change the corpus size).
+//! `SIGSYNC_BENCH_LARGE` change the corpus size, `SIGSYNC_BENCH_SECS` the time per figure).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
@@ -132,22 +132,35 @@ struct Figures {
     mb_per_s: f64,
 }
 
-/// Runs `f` over all messages, repeating until at least `min` has passed.
+/// Runs `f` over all messages in windows of at least a tenth of `min` until `min` has
+/// passed, and reports the best window: on a shared machine, other work only ever slows a
+/// window down, so the best one is the closest to what the code can do.
 fn measure(msgs: &[Vec<u8>], min: Duration, mut f: impl FnMut(&[u8])) -> Figures {
     let bytes: usize = msgs.iter().map(Vec::len).sum();
     let start = Instant::now();
-    let mut rounds = 0usize;
-    while rounds == 0 || start.elapsed() < min {
-        for m in msgs {
-            f(m);
+    let mut best = Figures {
+        msgs_per_s: 0.0,
+        mb_per_s: 0.0,
+    };
+    while best.msgs_per_s == 0.0 || start.elapsed() < min {
+        let window = Instant::now();
+        let mut rounds = 0usize;
+        while rounds == 0 || window.elapsed() < min / 10 {
+            for m in msgs {
+                f(m);
+            }
+            rounds += 1;
         }
-        rounds += 1;
+        let secs = window.elapsed().as_secs_f64();
+        let rate = (msgs.len() * rounds) as f64 / secs;
+        if rate > best.msgs_per_s {
+            best = Figures {
+                msgs_per_s: rate,
+                mb_per_s: (bytes * rounds) as f64 / secs / 1e6,
+            };
+        }
     }
-    let secs = start.elapsed().as_secs_f64();
-    Figures {
-        msgs_per_s: (msgs.len() * rounds) as f64 / secs,
-        mb_per_s: (bytes * rounds) as f64 / secs / 1e6,
-    }
+    best
 }
 
 fn python(paths: &[PathBuf], rounds: usize) -> Option<Figures> {
@@ -163,10 +176,10 @@ fn python(paths: &[PathBuf], rounds: usize) -> Option<Figures> {
     child.stdin.take()?.write_all(list.as_bytes()).ok()?;
     let out = child.wait_with_output().ok()?;
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
-    let secs = v["seconds"].as_f64()?;
+    let secs = v["best_round_seconds"].as_f64()?;
     Some(Figures {
-        msgs_per_s: v["messages"].as_f64()? / secs,
-        mb_per_s: v["bytes"].as_f64()? / secs / 1e6,
+        msgs_per_s: v["messages_per_round"].as_f64()? / secs,
+        mb_per_s: v["bytes_per_round"].as_f64()? / secs / 1e6,
     })
 }
 
@@ -176,7 +189,12 @@ fn run(name: &str, paths: &[PathBuf], py_rounds: usize) {
     let cached = service(1024);
     let service = service(0);
     let user = user();
-    let min = Duration::from_secs(3);
+    let min = Duration::from_secs_f64(
+        std::env::var("SIGSYNC_BENCH_SECS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(3.0),
+    );
 
     // Memory: peak heap during one injection into a fresh Vec, beyond the input.
     let mut worst_extra_over_size: isize = isize::MIN;
@@ -278,6 +296,6 @@ fn main() {
     };
     let typical = files(&dir.join("typical"));
     let large_files = files(&dir.join("large"));
-    run("typical", &typical, 1);
-    run("large (attachment-heavy, 1-25 MB)", &large_files, 1);
+    run("typical", &typical, 3);
+    run("large (attachment-heavy, 1-25 MB)", &large_files, 2);
 }

@@ -61,7 +61,7 @@ pub(crate) fn html_edit<'m>(
     for (at, s) in ins {
         let k = b
             .charset
-            .raw_offset(b.text(), &b.raw, at)
+            .raw_offset(b.text(), b.raw(), at)
             .ok_or_else(|| InjectError::Charset("cannot map the insertion point".into()))?;
         inserts.push((k, encode_html(&b, &cte, &s, st.eol)));
     }
@@ -73,7 +73,7 @@ pub(crate) fn html_edit<'m>(
         msg,
         st,
         b.idx,
-        (b.raw, true),
+        (b.into_raw(), true),
         inserts,
         cte,
         ends_with_eol,
@@ -137,6 +137,7 @@ pub(crate) fn text_edit<'m>(
     edits: &mut Vec<Edit<'m>>,
 ) -> Result<(), InjectError> {
     let p = &st.parts[b.idx];
+    let idx = b.idx;
     let eol = if b.text().contains("\r\n") || (!b.text().contains('\n') && st.eol == b"\r\n") {
         "\r\n"
     } else {
@@ -176,14 +177,14 @@ pub(crate) fn text_edit<'m>(
             for ((at, _), bytes) in blocks.iter().zip(enc) {
                 let k = b
                     .charset
-                    .raw_offset(b.text(), &b.raw, *at)
+                    .raw_offset(b.text(), b.raw(), *at)
                     .ok_or_else(|| InjectError::Charset("cannot map the insertion point".into()))?;
                 inserts.push((k, bytes));
             }
             if !b.charset.declared && inserts.iter().any(|i| !i.1.is_ascii()) {
                 header_edits.extend(set_charset_utf8(msg, st, b.idx));
             }
-            (b.raw, inserts, true)
+            (b.into_raw(), inserts, true)
         }
         None => {
             // The signature does not fit the charset: the part becomes UTF-8.
@@ -192,7 +193,7 @@ pub(crate) fn text_edit<'m>(
                     "the body's bytes are invalid in its charset; cannot convert to UTF-8".into(),
                 ));
             }
-            header_edits.extend(set_charset_utf8(msg, st, b.idx));
+            header_edits.extend(set_charset_utf8(msg, st, idx));
             let inserts = blocks
                 .into_iter()
                 .map(|(at, s)| (at, s.into_bytes()))
@@ -210,7 +211,7 @@ pub(crate) fn text_edit<'m>(
             .any(|i| i.1.split(|&c| c == b'\n').any(|l| l.len() > 998));
     if eight || long {
         cte = Cte::QuotedPrintable;
-        header_edits.extend(set_cte_qp(msg, st, b.idx));
+        header_edits.extend(set_cte_qp(msg, st, idx));
     }
     let ends_with_eol = msg
         .get(p.body_start..p.end)
@@ -219,7 +220,7 @@ pub(crate) fn text_edit<'m>(
     edits.push(body_edit(
         msg,
         st,
-        b.idx,
+        idx,
         (content, original),
         inserts,
         cte,

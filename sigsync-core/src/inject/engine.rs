@@ -67,20 +67,45 @@ impl From<InjectError> for Stop {
 pub(crate) struct Body<'m> {
     pub idx: usize,
     pub charset: Charset,
-    pub raw: Cow<'m, [u8]>,
-    /// The decoded text, unless `raw` is valid UTF-8 and is the text.
-    pub decoded: Option<String>,
+    content: BodyContent<'m>,
     pub lossless: bool,
     pub html: Option<HtmlPlacement>,
     pub plain: Option<TextPlacement>,
 }
 
-impl Body<'_> {
+/// A body's transfer-decoded bytes and its text, validated once: the placement, marker and
+/// disclaimer checks all read the text, and re-validating it on each read cost more than
+/// the scan itself.
+enum BodyContent<'m> {
+    /// The bytes are valid UTF-8 and decode to themselves: they are the text.
+    Same(Cow<'m, str>),
+    /// The text decoded from the bytes (another charset, or bytes invalid in it).
+    Decoded { raw: Cow<'m, [u8]>, text: String },
+}
+
+impl<'m> Body<'m> {
     /// The body as text.
     pub(crate) fn text(&self) -> &str {
-        match &self.decoded {
-            Some(s) => s,
-            None => std::str::from_utf8(&self.raw).unwrap_or_default(),
+        match &self.content {
+            BodyContent::Same(s) => s,
+            BodyContent::Decoded { text, .. } => text,
+        }
+    }
+
+    /// The transfer-decoded bytes, in the body's charset.
+    pub(crate) fn raw(&self) -> &[u8] {
+        match &self.content {
+            BodyContent::Same(s) => s.as_bytes(),
+            BodyContent::Decoded { raw, .. } => raw,
+        }
+    }
+
+    /// The transfer-decoded bytes, owned or borrowed from the message.
+    pub(crate) fn into_raw(self) -> Cow<'m, [u8]> {
+        match self.content {
+            BodyContent::Same(Cow::Borrowed(s)) => Cow::Borrowed(s.as_bytes()),
+            BodyContent::Same(Cow::Owned(s)) => Cow::Owned(s.into_bytes()),
+            BodyContent::Decoded { raw, .. } => raw,
         }
     }
 
@@ -373,14 +398,10 @@ fn decode_all<'m>(
         {
             charset = Charset::utf8_undeclared();
         }
-        let (text, lossless) = charset.decode(&raw);
-        let decoded = match text {
-            Cow::Borrowed(_) => None, // valid UTF-8: the raw bytes are the text
-            Cow::Owned(s) => Some(s),
-        };
-        let text: &str = match &decoded {
-            Some(s) => s,
-            None => std::str::from_utf8(&raw).unwrap_or_default(),
+        let (content, lossless) = decode_body(&charset, raw);
+        let text = match &content {
+            BodyContent::Same(s) => &**s,
+            BodyContent::Decoded { text, .. } => text.as_str(),
         };
         let (html, plain) = if is_html {
             (Some(html::scan(text)), None)
@@ -390,14 +411,61 @@ fn decode_all<'m>(
         out.push(Body {
             idx,
             charset,
-            raw,
-            decoded,
+            content,
             lossless,
             html,
             plain,
         });
     }
     Ok(out)
+}
+
+/// Decodes `raw` from `charset`, keeping the bytes as the text when they already are (valid
+/// UTF-8 that decodes to itself), so that the text is validated exactly once.
+fn decode_body<'m>(charset: &Charset, raw: Cow<'m, [u8]>) -> (BodyContent<'m>, bool) {
+    match raw {
+        Cow::Borrowed(bytes) => match charset.decode(bytes) {
+            (Cow::Borrowed(s), lossless) => (BodyContent::Same(Cow::Borrowed(s)), lossless),
+            (Cow::Owned(text), lossless) => (
+                BodyContent::Decoded {
+                    raw: Cow::Borrowed(bytes),
+                    text,
+                },
+                lossless,
+            ),
+        },
+        Cow::Owned(bytes) => {
+            let (text, lossless) = match charset.decode(&bytes) {
+                // The bytes are the text; take them without a copy (validated once more,
+                // as the decoder's view borrows them).
+                (Cow::Borrowed(_), lossless) => (None, lossless),
+                (Cow::Owned(text), lossless) => (Some(text), lossless),
+            };
+            match text {
+                Some(text) => (
+                    BodyContent::Decoded {
+                        raw: Cow::Owned(bytes),
+                        text,
+                    },
+                    lossless,
+                ),
+                None => match String::from_utf8(bytes) {
+                    Ok(s) => (BodyContent::Same(Cow::Owned(s)), lossless),
+                    Err(e) => {
+                        let bytes = e.into_bytes();
+                        let text = String::from_utf8_lossy(&bytes).into_owned();
+                        (
+                            BodyContent::Decoded {
+                                raw: Cow::Owned(bytes),
+                                text,
+                            },
+                            false,
+                        )
+                    }
+                },
+            }
+        }
+    }
 }
 
 pub(crate) fn normalize_eol(s: &str, eol: &str) -> String {

@@ -188,36 +188,43 @@ impl UserAttributes {
         self
     }
 
-    /// The template context: every standard placeholder (empty when missing) plus
-    /// `businessPhone` and the custom attributes.
-    pub(crate) fn to_context(&self) -> BTreeMap<String, minijinja::Value> {
+    /// The value of a placeholder in templates: every standard placeholder is defined (empty
+    /// when missing), `businessPhones` is the list of non-empty numbers, `businessPhone` the
+    /// first, and custom attributes are trimmed. `None` for names that are none of these.
+    pub(crate) fn context_value(&self, name: &str) -> Option<minijinja::Value> {
         use minijinja::Value;
-        let mut m = BTreeMap::new();
-        for name in STANDARD_ATTRIBUTES {
-            if *name == "businessPhones" {
-                let phones: Vec<String> = self
+        let field = match name {
+            "displayName" => &self.display_name,
+            "givenName" => &self.given_name,
+            "surname" => &self.surname,
+            "jobTitle" => &self.job_title,
+            "department" => &self.department,
+            "companyName" => &self.company_name,
+            "mail" => &self.mail,
+            "mobilePhone" => &self.mobile_phone,
+            "officeLocation" => &self.office_location,
+            "streetAddress" => &self.street_address,
+            "city" => &self.city,
+            "state" => &self.state,
+            "postalCode" => &self.postal_code,
+            "country" => &self.country,
+            "businessPhones" => {
+                let phones: Vec<Value> = self
                     .business_phones
                     .iter()
-                    .map(|p| p.trim().to_owned())
+                    .map(|p| p.trim())
                     .filter(|p| !p.is_empty())
+                    .map(Value::from)
                     .collect();
-                m.insert((*name).to_owned(), Value::from(phones));
-            } else {
-                m.insert(
-                    (*name).to_owned(),
-                    Value::from(self.get(name).unwrap_or_default()),
-                );
+                return Some(Value::from(phones));
             }
-        }
-        m.insert(
-            "businessPhone".to_owned(),
-            Value::from(self.get("businessPhone").unwrap_or_default()),
-        );
-        for (k, v) in &self.custom {
-            m.entry(k.clone())
-                .or_insert_with(|| Value::from(v.trim().to_owned()));
-        }
-        m
+            "businessPhone" => {
+                let first = self.business_phones.first().map_or("", |p| p.trim());
+                return Some(Value::from(first));
+            }
+            other => return self.custom.get(other).map(|v| Value::from(v.trim())),
+        };
+        Some(Value::from(field.as_deref().map_or("", str::trim)))
     }
 }
 

@@ -5,7 +5,7 @@
 use std::collections::hash_map::DefaultHasher;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use super::{Origin, RenderedSignature, UserAttributes};
 use crate::Result;
@@ -17,7 +17,7 @@ struct Entry {
     signature: Option<String>,
     disclaimer: Option<String>,
     origin: Origin,
-    user: UserAttributes,
+    user: Arc<UserAttributes>,
     rendered: RenderedSignature,
 }
 
@@ -42,14 +42,14 @@ impl RenderCache {
         signature: Option<&str>,
         disclaimer: Option<&str>,
         origin: Origin,
-        user: &UserAttributes,
+        user: &Arc<UserAttributes>,
         render: impl FnOnce() -> Result<RenderedSignature>,
     ) -> Result<RenderedSignature> {
         if self.capacity == 0 {
             return render();
         }
         let mut h = DefaultHasher::new();
-        (signature, disclaimer, origin, user).hash(&mut h);
+        (signature, disclaimer, origin, &**user).hash(&mut h);
         let key = h.finish();
         {
             let guard = self.entries.lock().unwrap_or_else(|p| p.into_inner());
@@ -58,7 +58,7 @@ impl RenderCache {
                     e.signature.as_deref() == signature
                         && e.disclaimer.as_deref() == disclaimer
                         && e.origin == origin
-                        && e.user == *user
+                        && *e.user == **user
                 })
             }) {
                 return Ok(e.rendered.clone());

@@ -138,24 +138,38 @@ impl SignatureEngine {
         user: &UserAttributes,
         origin: Origin,
     ) -> Result<RenderedSignature> {
-        let sig = signature
-            .map(|s| {
-                self.signatures
-                    .get(s)
-                    .ok_or_else(|| Error::validation("signature", format!("no signature {s:?}")))
-            })
-            .transpose()?;
-        let dis = disclaimer
-            .map(|d| {
-                self.disclaimers
-                    .get(d)
-                    .ok_or_else(|| Error::validation("disclaimer", format!("no disclaimer {d:?}")))
-            })
-            .transpose()?;
-        let user = user.clone().or_fallback(&self.fallback);
+        let sig = self.compiled(&self.signatures, signature, "signature")?;
+        let dis = self.compiled(&self.disclaimers, disclaimer, "disclaimer")?;
+        self.render_owned(sig, dis, user.clone(), origin)
+    }
+
+    /// The compiled template set `name` of `set`; a validation error names a missing one.
+    fn compiled<'a, 'n>(
+        &self,
+        set: &'a HashMap<String, Compiled>,
+        name: Option<&'n str>,
+        what: &str,
+    ) -> Result<Option<(&'n str, &'a Compiled)>> {
+        name.map(|n| {
+            set.get(n)
+                .map(|c| (n, c))
+                .ok_or_else(|| Error::validation(what, format!("no {what} {n:?}")))
+        })
+        .transpose()
+    }
+
+    /// Renders for `user` after the fallback fills its gaps, through the render cache.
+    fn render_owned(
+        &self,
+        sig: Option<(&str, &Compiled)>,
+        dis: Option<(&str, &Compiled)>,
+        user: UserAttributes,
+        origin: Origin,
+    ) -> Result<RenderedSignature> {
+        let user = Arc::new(user.or_fallback(&self.fallback));
         self.render_cache
-            .get_or_render(signature, disclaimer, origin, &user, || {
-                self.render_uncached(sig, dis, &user, origin)
+            .get_or_render(sig.map(|s| s.0), dis.map(|d| d.0), origin, &user, || {
+                self.render_uncached(sig.map(|s| s.1), dis.map(|d| d.1), &user, origin)
             })
     }
 
@@ -163,10 +177,10 @@ impl SignatureEngine {
         &self,
         sig: Option<&Compiled>,
         dis: Option<&Compiled>,
-        user: &UserAttributes,
+        user: &Arc<UserAttributes>,
         origin: Origin,
     ) -> Result<RenderedSignature> {
-        let ctx = self.templates.context(user);
+        let ctx = self.templates.context(user.clone());
         let mut out = RenderedSignature::default();
         if let Some(c) = sig {
             let html = self.templates.render(&c.html, &ctx)?;
@@ -300,12 +314,8 @@ impl SignatureEngine {
             Some(a) => a.clone(),
             None => UserAttributes::with_mail(bare_address(&ctx.sender)),
         };
-        self.render(
-            rule.signature.as_deref(),
-            rule.disclaimer.as_deref(),
-            &user,
-            origin,
-        )
-        .map(Choice::Sign)
+        let sig = self.compiled(&self.signatures, rule.signature.as_deref(), "signature")?;
+        let dis = self.compiled(&self.disclaimers, rule.disclaimer.as_deref(), "disclaimer")?;
+        self.render_owned(sig, dis, user, origin).map(Choice::Sign)
     }
 }

@@ -18,7 +18,9 @@
 //!   sent.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
+use minijinja::value::Object;
 use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value};
 
 use super::attributes::{UserAttributes, STANDARD_ATTRIBUTES};
@@ -44,8 +46,8 @@ pub(crate) struct Templates {
     env: Environment<'static>,
     known: BTreeSet<String>,
     images: BTreeSet<String>,
-    /// Custom attributes (empty) and `images`: what every render starts from.
-    base: BTreeMap<String, Value>,
+    /// Custom attributes (empty) and `images`: what a user's attributes don't define.
+    base: Arc<BTreeMap<String, Value>>,
 }
 
 impl Templates {
@@ -94,15 +96,17 @@ impl Templates {
             env,
             known,
             images: images.keys().cloned().collect(),
-            base,
+            base: Arc::new(base),
         }
     }
 
-    /// The render context for `user`.
-    pub(crate) fn context(&self, user: &UserAttributes) -> BTreeMap<String, Value> {
-        let mut ctx = self.base.clone();
-        ctx.extend(user.to_context());
-        ctx
+    /// The render context for `user`: placeholders are looked up when a template reads them,
+    /// so a render builds no map and converts only the attributes the template uses.
+    pub(crate) fn context(&self, user: Arc<UserAttributes>) -> Value {
+        Value::from_object(Context {
+            user,
+            base: self.base.clone(),
+        })
     }
 
     /// Compiles `source` under `name` (`name` gets a `.html`/`.txt` suffix), checks its
@@ -165,14 +169,14 @@ impl Templates {
             sample.custom.insert(name.clone(), "Sample".into());
         }
         for user in [sample, UserAttributes::default()] {
-            tmpl.render(self.context(&user))
+            tmpl.render(self.context(Arc::new(user)))
                 .map_err(|e| err(describe(&e)))?;
         }
         Ok(full_name)
     }
 
     /// Renders a compiled template with `ctx`; trims trailing whitespace.
-    pub(crate) fn render(&self, full_name: &str, ctx: &BTreeMap<String, Value>) -> Result<String> {
+    pub(crate) fn render(&self, full_name: &str, ctx: &Value) -> Result<String> {
         let tmpl = self
             .env
             .get_template(full_name)
@@ -181,6 +185,23 @@ impl Templates {
             .render(ctx)
             .map_err(|e| Error::Config(format!("template {full_name}: {}", describe(&e))))?;
         Ok(out.trim_end().trim_start_matches(['\r', '\n']).to_owned())
+    }
+}
+
+/// A render context: the user's attributes, then the custom attributes they lack (empty) and
+/// the images.
+#[derive(Debug)]
+struct Context {
+    user: Arc<UserAttributes>,
+    base: Arc<BTreeMap<String, Value>>,
+}
+
+impl Object for Context {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let name = key.as_str()?;
+        self.user
+            .context_value(name)
+            .or_else(|| self.base.get(name).cloned())
     }
 }
 
