@@ -287,7 +287,12 @@ fn compile_and_run(name: &str, source: &str) -> String {
         "{name}: gcc failed\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let out = Command::new(&exe).output().unwrap();
+    // cargo's LD_LIBRARY_PATH lists target/debug first, where a `cargo build` may have left an
+    // older libsigsync.so: let the rpath pick the library this test was built with.
+    let out = Command::new(&exe)
+        .env_remove("LD_LIBRARY_PATH")
+        .output()
+        .unwrap();
     assert!(
         out.status.success(),
         "{name} failed ({})\n--- stdout\n{}\n--- stderr\n{}",
