@@ -175,12 +175,10 @@ fn readme_list_of_setup_flags_matches_the_help_text() {
     for line in usage.lines() {
         if let Some(flag) = line.trim_start().strip_prefix("--") {
             let flag = format!("--{}", flag.split_whitespace().next().unwrap());
-            if flag != "--sim-state" {
-                assert!(
-                    flags.contains(&flag.as_str()),
-                    "--help has {flag}, the README's list lacks it"
-                );
-            }
+            assert!(
+                flags.contains(&flag.as_str()),
+                "--help has {flag}, the README's list lacks it"
+            );
         }
     }
 }
