@@ -12,6 +12,14 @@
 //! * `_free(NULL)` does nothing;
 //! * handles that do network work own (or share) a tokio runtime and block on it; no tokio
 //!   handle crosses the boundary.
+//!
+//! The crate builds `libsigsync.a` and `libsigsync.so` (`cargo build --release -p
+//! sigsync-ffi`). The cargo feature `sim` (on by default) adds the simulated tenant
+//! (`sigsync_sim_*`, declared when the program defines `SIGSYNC_SIM`); a product builds with
+//! `--no-default-features` to leave it out. The Rust items below are the C functions as Rust
+//! sees them: read `include/sigsync.h` for the C declarations, and the README's "Versions and
+//! compatibility" section for what changes bump the version (all types are opaque, so the ABI
+//! is the functions, their ownership rules and the enum numbers, which are never reused).
 
 #![allow(non_camel_case_types)]
 

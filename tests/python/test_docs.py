@@ -1,4 +1,5 @@
-"""The examples in the docs run: the package README's snippet and the docstring examples."""
+"""The examples in the docs run: the root and package READMEs' snippets and the docstring
+examples."""
 
 from __future__ import annotations
 
@@ -17,6 +18,15 @@ def test_readme_snippet_runs() -> None:
     with contextlib.redirect_stdout(io.StringIO()) as out:
         exec(compile(code, "README.md", "exec"), {})
     assert "create outbound connector" in out.getvalue()
+
+
+def test_root_readme_python_example_configures_the_simulated_tenant() -> None:
+    text = (REPO / "README.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+    assert len(blocks) == 1, "one Python example in the README"
+    with contextlib.redirect_stdout(io.StringIO()) as out:
+        exec(compile(blocks[0], "README.md", "exec"), {})
+    assert re.search(r'"status":\s*"configured"', out.getvalue()), out.getvalue()
 
 
 def test_package_docstring_example_runs() -> None:
