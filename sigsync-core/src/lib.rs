@@ -29,6 +29,7 @@
 //! mail-safe order, and converges: a second run plans nothing.
 //!
 //! ```
+//! # #[cfg(feature = "sim")] // the simulated tenant
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
 //! use std::sync::Arc;
 //! use sigsync_core::exchange::sim::SimTenant;
@@ -69,6 +70,7 @@
 //! code that runs against a real tenant, with the URLs pointed at loopback.
 //!
 //! ```
+//! # #[cfg(feature = "sim")] // the simulated tenant
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
 //! use std::sync::Arc;
 //! use sigsync_core::auth::{DeviceCodeFlow, TokenProvider};

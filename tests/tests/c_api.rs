@@ -210,7 +210,11 @@ fn run_program(exe: &Path, args: &[PathBuf], valgrind: bool) -> String {
     } else {
         Command::new(exe)
     };
-    cmd.args(args).current_dir(root());
+    // cargo puts target/debug first on LD_LIBRARY_PATH, which outranks the rpath: a stale
+    // libsigsync.so left there by an earlier `cargo build` would be loaded instead.
+    cmd.args(args)
+        .current_dir(root())
+        .env_remove("LD_LIBRARY_PATH");
     let out = run(&mut cmd);
     String::from_utf8_lossy(&out.stdout).into_owned()
 }

@@ -10,6 +10,7 @@
 //! [`crate::Error::Conflict`], never taken over.
 //!
 //! ```
+//! # #[cfg(feature = "sim")] // the simulated tenant
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 //! use std::sync::Arc;
 //! use sigsync_core::exchange::sim::SimTenant;
