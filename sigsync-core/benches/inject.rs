@@ -6,7 +6,9 @@
 //! (`benches/py_email_inject.py`) and a plain copy of the same bytes.
 //!
 //! Run: `cargo bench -p sigsync-core --bench inject` (env `SIGSYNC_BENCH_COUNT`,
-//! `SIGSYNC_BENCH_LARGE` change the corpus size, `SIGSYNC_BENCH_SECS` the time per figure).
+//! `SIGSYNC_BENCH_LARGE` change the corpus size, `SIGSYNC_BENCH_SECS` the time per figure,
+//! `SIGSYNC_BENCH_ONLY=gmail_new` keeps the files whose name contains it, and
+//! `SIGSYNC_BENCH_SLOWEST=20` lists the 20 slowest messages).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
@@ -117,11 +119,14 @@ fn corpus(count: usize, large: usize) -> Option<PathBuf> {
     Some(out)
 }
 
+/// The corpus's .eml files, only those whose name contains `SIGSYNC_BENCH_ONLY` when set.
 fn files(dir: &Path) -> Vec<PathBuf> {
+    let only = std::env::var("SIGSYNC_BENCH_ONLY").unwrap_or_default();
     let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+        .filter(|p| p.to_string_lossy().contains(&only))
         .collect();
     v.sort();
     v
@@ -184,6 +189,10 @@ fn python(paths: &[PathBuf], rounds: usize) -> Option<Figures> {
 }
 
 fn run(name: &str, paths: &[PathBuf], py_rounds: usize) {
+    if paths.is_empty() {
+        println!("\n== {name}: no messages in the corpus");
+        return;
+    }
     let msgs: Vec<Vec<u8>> = paths.iter().map(|p| std::fs::read(p).unwrap()).collect();
     let total: usize = msgs.iter().map(Vec::len).sum();
     let cached = service(1024);
@@ -275,6 +284,35 @@ fn run(name: &str, paths: &[PathBuf], py_rounds: usize) {
         "memory beyond input: worst {:.2}x the message size; worst (peak - size) = {} bytes ({})",
         worst_ratio, worst_extra_over_size, worst_file
     );
+    if let Some(n) = std::env::var("SIGSYNC_BENCH_SLOWEST")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        // Where the time goes: the slowest messages, each the best of 20 runs.
+        let mut times: Vec<(f64, usize, &Path)> = msgs
+            .iter()
+            .zip(paths)
+            .map(|(m, p)| {
+                let best = (0..20)
+                    .map(|_| {
+                        let t = Instant::now();
+                        black_box(service.inject(m, None, Some(&user), &mut out));
+                        t.elapsed().as_secs_f64()
+                    })
+                    .fold(f64::MAX, f64::min);
+                (best * 1e6, m.len(), p.as_path())
+            })
+            .collect();
+        let sum: f64 = times.iter().map(|t| t.0).sum();
+        times.sort_by(|a, b| b.0.total_cmp(&a.0));
+        println!("slowest messages (sum of bests {:.0} µs):", sum);
+        for (us, len, p) in times.iter().take(n) {
+            println!(
+                "  {us:>8.1} µs {len:>9} bytes  {}",
+                p.file_name().unwrap_or_default().to_string_lossy()
+            );
+        }
+    }
 }
 
 fn main() {

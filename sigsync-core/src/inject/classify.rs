@@ -178,32 +178,36 @@ pub(crate) fn message_info(
     envelope: Option<&Envelope>,
     has_history: bool,
 ) -> MessageInfo {
+    // One pass over the top-level fields for everything the policy needs.
+    let mut from = Vec::new();
+    let mut rcpt = Vec::new();
+    let mut subject = None;
+    let mut threaded = false;
+    for f in header::fields(msg, top.start, top.header_end) {
+        let name = f.name(msg);
+        if envelope.is_none() {
+            if name.eq_ignore_ascii_case(b"from") && from.is_empty() {
+                header::addresses(f.value(msg), &mut from);
+            } else if name.eq_ignore_ascii_case(b"to") || name.eq_ignore_ascii_case(b"cc") {
+                header::addresses(f.value(msg), &mut rcpt);
+            }
+        }
+        if subject.is_none() && name.eq_ignore_ascii_case(b"subject") {
+            subject = Some(String::from_utf8_lossy(f.value(msg)).to_lowercase());
+        }
+        threaded |=
+            name.eq_ignore_ascii_case(b"in-reply-to") || name.eq_ignore_ascii_case(b"references");
+    }
     let (sender, recipients, source) = match envelope {
         Some(env) => (
             env.mail_from.clone().filter(|s| !s.trim().is_empty()),
             env.rcpt_to.clone(),
             AddressSource::Envelope,
         ),
-        None => {
-            let mut from = Vec::new();
-            let mut rcpt = Vec::new();
-            for f in header::fields(msg, top.start, top.header_end) {
-                let name = f.name(msg);
-                if name.eq_ignore_ascii_case(b"from") && from.is_empty() {
-                    header::addresses(f.value(msg), &mut from);
-                } else if name.eq_ignore_ascii_case(b"to") || name.eq_ignore_ascii_case(b"cc") {
-                    header::addresses(f.value(msg), &mut rcpt);
-                }
-            }
-            (from.into_iter().next(), rcpt, AddressSource::Headers)
-        }
+        None => (from.into_iter().next(), rcpt, AddressSource::Headers),
     };
-    let subject = header::find(msg, top.start, top.header_end, "subject")
-        .map(|f| String::from_utf8_lossy(f.value(msg)).to_lowercase())
-        .unwrap_or_default();
+    let subject = subject.unwrap_or_default();
     let subject = subject.trim_start();
-    let threaded = has_field(msg, top.header_end, "in-reply-to")
-        || has_field(msg, top.header_end, "references");
     let kind = if FORWARD_PREFIXES.iter().any(|p| subject.starts_with(p)) {
         MessageKind::Forward
     } else if threaded || has_history || REPLY_PREFIXES.iter().any(|p| subject.starts_with(p)) {

@@ -101,16 +101,20 @@ pub(crate) fn qp_encoded_offset(encoded: &[u8], k: usize) -> Option<usize> {
             return Some(i);
         }
         let c = *encoded.get(i)?;
-        if c == b'=' {
-            let esc = encoded
-                .get(i + 1)
-                .copied()
-                .and_then(hex)
-                .and(encoded.get(i + 2).copied().and_then(hex));
-            i += if esc.is_some() { 3 } else { 1 };
-        } else {
-            i += 1;
+        if c != b'=' {
+            // A run without `=` decodes byte for byte: step over it at once.
+            let run = memchr::memchr(b'=', &encoded[i..]).unwrap_or(encoded.len() - i);
+            let n = run.min(k - d);
+            i += n;
+            d += n;
+            continue;
         }
+        let esc = encoded
+            .get(i + 1)
+            .copied()
+            .and_then(hex)
+            .and(encoded.get(i + 2).copied().and_then(hex));
+        i += if esc.is_some() { 3 } else { 1 };
         d += 1;
     }
 }
@@ -139,6 +143,9 @@ const B64_LENIENT: GeneralPurpose = GeneralPurpose::new(
 
 /// Base64 decoding that skips whitespace and fails on any other non-alphabet byte.
 pub(crate) fn b64_decode(body: &[u8]) -> Result<Vec<u8>, InjectError> {
+    if let Some(out) = b64_decode_lines(body) {
+        return Ok(out);
+    }
     let mut clean = Vec::with_capacity(body.len());
     for &c in body {
         match c {
@@ -155,6 +162,32 @@ pub(crate) fn b64_decode(body: &[u8]) -> Result<Vec<u8>, InjectError> {
     B64_LENIENT
         .decode(&clean[..data_end])
         .map_err(|e| InjectError::Encoding(format!("bad base64: {e}")))
+}
+
+/// The common shape, decoded line by line without a cleaned copy: lines of whole 4-character
+/// groups, padding only on the last line, nothing but line breaks and trailing white space
+/// between them. `None` for anything else (the general path then decides).
+fn b64_decode_lines(body: &[u8]) -> Option<Vec<u8>> {
+    let mut out = vec![0u8; body.len() / 4 * 3 + 3];
+    let mut n = 0;
+    let mut padded = false;
+    for line in body.split(|&c| c == b'\n') {
+        let end = line
+            .iter()
+            .rposition(|c| !matches!(c, b'\r' | b' ' | b'\t'))
+            .map_or(0, |i| i + 1);
+        let line = &line[..end];
+        if line.is_empty() {
+            continue;
+        }
+        if padded || line.len() % 4 != 0 {
+            return None;
+        }
+        padded = line.ends_with(b"=");
+        n += STANDARD.decode_slice(line, &mut out[n..]).ok()?;
+    }
+    out.truncate(n);
+    Some(out)
 }
 
 /// A streaming transfer encoder that writes into the output buffer.
@@ -207,11 +240,7 @@ impl Encoder {
     pub fn write(&mut self, data: &[u8], out: &mut Vec<u8>) {
         match self {
             Encoder::Identity => out.extend_from_slice(data),
-            Encoder::Qp(s) => {
-                for &b in data {
-                    s.byte(b, out);
-                }
-            }
+            Encoder::Qp(s) => s.write(data, out),
             Encoder::B64(s) => {
                 let mut data = data;
                 if !s.carry.is_empty() {
@@ -306,6 +335,40 @@ impl QpState {
         }
         out.extend_from_slice(self.eol);
         self.line_len = 0;
+    }
+
+    /// Encodes `data`: runs of characters that stand for themselves are copied a line's
+    /// worth at a time; everything else goes through [`QpState::byte`]. The output is the
+    /// same as encoding byte by byte.
+    fn write(&mut self, data: &[u8], out: &mut Vec<u8>) {
+        let mut i = 0;
+        while i < data.len() {
+            let b = data[i];
+            let literal = matches!(b, 33..=60 | 62..=126);
+            let line_start_escape = self.line_len == 0 && (b == b'.' || b == b'F');
+            if !literal || self.pending_cr || self.pending_ws.is_some() || line_start_escape {
+                self.byte(b, out);
+                i += 1;
+                continue;
+            }
+            let run = data[i..]
+                .iter()
+                .position(|c| !matches!(c, 33..=60 | 62..=126))
+                .unwrap_or(data.len() - i);
+            let mut chunk = &data[i..i + run];
+            i += run;
+            while !chunk.is_empty() {
+                if self.line_len >= 75 {
+                    out.push(b'=');
+                    out.extend_from_slice(self.eol);
+                    self.line_len = 0;
+                }
+                let n = (75 - self.line_len).min(chunk.len());
+                out.extend_from_slice(&chunk[..n]);
+                self.line_len += n;
+                chunk = &chunk[n..];
+            }
+        }
     }
 
     fn byte(&mut self, b: u8, out: &mut Vec<u8>) {
@@ -492,6 +555,129 @@ mod tests {
         let enc = qp(data.as_bytes());
         assert!(enc.split(|&c| c == b'\n').all(|l| l.len() <= 77), "{enc:?}");
         assert_eq!(qp_decode(&enc), data.as_bytes());
+    }
+
+    proptest::proptest! {
+        /// The run-at-a-time encoder writes exactly what encoding byte by byte writes,
+        /// however the input is split into calls.
+        #[test]
+        fn qp_fast_path_matches_byte_by_byte(
+            data in proptest::collection::vec(
+                proptest::prop_oneof![
+                    4 => 33u8..=126,
+                    1 => proptest::sample::select(vec![b' ', b'\t', b'\r', b'\n', b'.', b'F', b'=', 0xe9]),
+                ],
+                0..400,
+            ),
+            cut in 0usize..400,
+        ) {
+            let mut slow = QpState { eol: b"\r\n", line_len: 0, pending_ws: None, pending_cr: false };
+            let mut want = Vec::new();
+            for &b in &data {
+                slow.byte(b, &mut want);
+            }
+            let mut fast = Encoder::new(&Cte::QuotedPrintable, b"\r\n");
+            let mut got = Vec::new();
+            let cut = cut.min(data.len());
+            fast.write(&data[..cut], &mut got);
+            fast.write(&data[cut..], &mut got);
+            let mut slow = Encoder::Qp(slow);
+            slow.finish(true, &mut want);
+            fast.finish(true, &mut got);
+            proptest::prop_assert_eq!(got, want);
+        }
+    }
+
+    /// The byte-at-a-time mapping that `qp_encoded_offset` must agree with.
+    fn offset_byte_by_byte(encoded: &[u8], k: usize) -> Option<usize> {
+        let (mut d, mut i) = (0, 0);
+        loop {
+            if encoded.get(i) == Some(&b'=') {
+                let mut j = i + 1;
+                while matches!(encoded.get(j), Some(b' ') | Some(b'\t')) {
+                    j += 1;
+                }
+                match (encoded.get(j), encoded.get(j + 1)) {
+                    (Some(b'\n'), _) => {
+                        i = j + 1;
+                        continue;
+                    }
+                    (Some(b'\r'), Some(b'\n')) => {
+                        i = j + 2;
+                        continue;
+                    }
+                    _ => {}
+                }
+            }
+            if d == k {
+                return Some(i);
+            }
+            let c = *encoded.get(i)?;
+            let esc = c == b'='
+                && encoded.get(i + 1).copied().and_then(hex).is_some()
+                && encoded.get(i + 2).copied().and_then(hex).is_some();
+            i += if esc { 3 } else { 1 };
+            d += 1;
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn qp_offsets_match_the_byte_by_byte_mapping(
+            encoded in proptest::collection::vec(
+                proptest::sample::select(b"ab=3D\r\n \tzF".to_vec()), 0..200),
+        ) {
+            for k in 0..=encoded.len() + 1 {
+                proptest::prop_assert_eq!(
+                    qp_encoded_offset(&encoded, k),
+                    offset_byte_by_byte(&encoded, k),
+                    "k = {}", k
+                );
+            }
+        }
+    }
+
+    /// The general base64 path: strip white space, then decode leniently.
+    fn b64_general(body: &[u8]) -> Option<Vec<u8>> {
+        let clean: Vec<u8> = body
+            .iter()
+            .copied()
+            .filter(|c| !c.is_ascii_whitespace())
+            .collect();
+        let data_end = clean.iter().position(|&c| c == b'=').unwrap_or(clean.len());
+        if clean[data_end..].iter().any(|&c| c != b'=') {
+            return None;
+        }
+        B64_LENIENT.decode(&clean[..data_end]).ok()
+    }
+
+    proptest::proptest! {
+        /// The line-by-line path, when it takes a body, decodes it as the general path does.
+        #[test]
+        fn b64_lines_decode_as_the_general_path(
+            data in proptest::collection::vec(proptest::num::u8::ANY, 0..300),
+            width in 1usize..30,
+            crlf in proptest::bool::ANY,
+            damage in proptest::option::of((0usize..400, proptest::sample::select(b"=-A \n".to_vec()))),
+        ) {
+            let text = STANDARD.encode(&data);
+            let eol: &[u8] = if crlf { b"\r\n" } else { b"\n" };
+            let mut body = Vec::new();
+            for chunk in text.as_bytes().chunks(width * 4) {
+                body.extend_from_slice(chunk);
+                body.extend_from_slice(eol);
+            }
+            if let Some((at, c)) = damage {
+                let at = at.min(body.len());
+                body.insert(at, c);
+            }
+            if let Some(fast) = b64_decode_lines(&body) {
+                proptest::prop_assert_eq!(Some(fast), b64_general(&body));
+            }
+            if damage.is_none() {
+                proptest::prop_assert_eq!(b64_decode(&body).ok(), Some(data));
+            }
+        }
     }
 
     #[test]

@@ -1,6 +1,9 @@
 //! The injector: scan, classify, decode the bodies, ask the policy, plan the edits, write.
 
 use std::borrow::Cow;
+use std::sync::LazyLock;
+
+use memchr::memmem;
 
 use crate::signature::RenderedSignature;
 use crate::LoopHeader;
@@ -217,10 +220,12 @@ impl Injector {
         }
         let htmls = decode_all(msg, &st, &html_parts, true)?;
         let texts = decode_all(msg, &st, &text_parts, false)?;
+        static PGP: LazyLock<memmem::Finder<'static>> =
+            LazyLock::new(|| memmem::Finder::new(b"-----BEGIN PGP "));
         for b in htmls.iter().chain(texts.iter()) {
             let t = b.text().as_bytes();
             let mut from = 0;
-            while let Some(i) = memchr::memmem::find(&t[from..], b"-----BEGIN PGP ") {
+            while let Some(i) = PGP.find(&t[from..]) {
                 let rest = &t[from + i + 15..];
                 if rest.starts_with(b"MESSAGE-----") {
                     return Err(Stop::Skip(SkipReason::Encrypted));
@@ -267,7 +272,7 @@ impl Injector {
             let own_crlf = own.replace('\n', "\r\n");
             let upto = t.boundary().unwrap_or(t.text().len());
             let region = t.text().get(..upto).unwrap_or_default().as_bytes();
-            let found = |needle: &str| memchr::memmem::find(region, needle.as_bytes()).is_some();
+            let found = |needle: &str| contains(region, needle.as_bytes());
             if !own.is_empty() && (found(&own) || found(&own_crlf)) {
                 return Err(Stop::Skip(SkipReason::AlreadySigned));
             }
@@ -345,6 +350,16 @@ impl Injector {
         writer::write(msg, line, edits, st.eol, out)?;
         Ok(stats)
     }
+}
+
+/// Whether `needle` occurs in `hay`. Searches for a short prefix and compares the rest: a
+/// searcher for the whole of a long needle (a signature) costs more to build than the search.
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    if needle.len() > hay.len() {
+        return false;
+    }
+    let prefix = &needle[..needle.len().min(16)];
+    memmem::find_iter(hay, prefix).any(|i| hay[i..].starts_with(needle))
 }
 
 /// Runs `f`, turning a panic into a failure, so that mail passes through even on a bug.
