@@ -286,3 +286,34 @@ fn messages_without_the_blank_line_after_the_headers_are_not_signed() {
         SkipReason::NoTextBody
     );
 }
+
+#[test]
+fn prepared_output_has_its_exact_length_and_the_bytes_inject_writes_on_every_outcome() {
+    let messages = [
+        // Injected, with a header edit (charset and transfer encoding) and a body edit.
+        crlf(&format!("{HEAD}Content-Type: text/plain; charset=us-ascii\n\nHi\n")),
+        // Skipped: signed.
+        crlf(&format!(
+            "{HEAD}Content-Type: multipart/signed; protocol=\"application/pkcs7-signature\"; boundary=b\n\n--b\nContent-Type: text/plain\n\nHi\n--b--\n"
+        )),
+        // Skipped on the loop header: no second header line.
+        crlf(&format!(
+            "X-Sigsync-Processed: true\n{HEAD}Content-Type: text/plain\n\nHi\n"
+        )),
+        // Empty.
+        Vec::new(),
+    ];
+    let inj = injector();
+    for msg in &messages {
+        let mut out = Vec::new();
+        let outcome = inj.inject_with(msg, &signature(), &mut out);
+        let (prepared, output) = inj.prepare(msg, None, |_| Choice::Sign(signature()));
+        assert_eq!(prepared, outcome);
+        assert_eq!(output.len(), out.len(), "for {outcome:?}");
+        assert_eq!(output.is_empty(), out.is_empty());
+        assert_eq!(output.chunks().collect::<Vec<_>>().concat(), out);
+        let mut again = b"old contents".to_vec();
+        output.write_to(&mut again);
+        assert_eq!(again, out, "write_to clears the buffer first");
+    }
+}

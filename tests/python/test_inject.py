@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import concurrent.futures
 import email
 import email.policy
@@ -73,6 +74,26 @@ def test_garbage_is_passed_through_never_raised(injector: sigsync.Injector) -> N
         assert out.message.endswith(message)
     with pytest.raises(TypeError):
         injector.inject("not bytes")  # type: ignore[arg-type]
+
+
+def test_bytearray_and_memoryview_give_the_same_message_as_bytes(injector: sigsync.Injector) -> None:
+    # A 2.8 MB attachment: the output is written straight into a new bytes, chunk by chunk.
+    attachment = base64.encodebytes(bytes(range(256)) * 8192).replace(b"\n", b"\r\n")
+    big = (
+        b"From: adelev@contoso.com\r\nTo: ben@fabrikam.com\r\nSubject: Report\r\nMIME-Version: 1.0\r\n"
+        b"Content-Type: multipart/mixed; boundary=b1\r\n\r\n--b1\r\n"
+        b"Content-Type: text/plain; charset=utf-8\r\n\r\nThe report.\r\n--b1\r\n"
+        b"Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+        + attachment + b"--b1--\r\n"
+    )
+    for message in (PLAIN, HTML, b"", big):
+        expected = injector.inject(message)
+        assert type(expected.message) is bytes
+        for other in (bytearray(message), memoryview(message)):
+            got = injector.inject(other)
+            assert (got.label, got.reason, got.message) == (expected.label, expected.reason, expected.message)
+    signed = injector.inject(big)
+    assert signed.injected and attachment + b"--b1--\r\n" in signed.message
 
 
 def test_one_injector_is_safe_from_a_thread_pool(injector: sigsync.Injector) -> None:

@@ -17,7 +17,7 @@ use super::images;
 use super::outcome::{Choice, Envelope, InjectError, Injected, MessageInfo, Outcome, SkipReason};
 use super::structure::{self, Limits, Structure};
 use super::text::{self, TextPlacement};
-use super::writer::{self, Edit};
+use super::writer::{self, Edit, Output};
 
 use crate::signature::{TEXT_MARKER_CLIENT, TEXT_MARKER_SERVER};
 
@@ -154,6 +154,22 @@ impl Injector {
     where
         F: FnOnce(&MessageInfo) -> Choice,
     {
+        let (outcome, output) = self.prepare(msg, envelope, choose);
+        output.write_to(out);
+        outcome
+    }
+
+    /// As [`Injector::inject`], but returns the message to send on as an [`Output`] for the
+    /// caller to write, with its exact length known first (one allocation of the right size).
+    pub fn prepare<'a, F>(
+        &'a self,
+        msg: &'a [u8],
+        envelope: Option<&Envelope>,
+        choose: F,
+    ) -> (Outcome, Output<'a>)
+    where
+        F: FnOnce(&MessageInfo) -> Choice,
+    {
         let (top_header_end, _) = header::header_end(msg, 0, msg.len());
         let crlf = match memchr::memchr(b'\n', msg) {
             Some(i) => i > 0 && msg.get(i - 1) == Some(&b'\r'),
@@ -161,18 +177,19 @@ impl Injector {
         };
         let line: &[u8] = if crlf { &self.line_crlf } else { &self.line_lf };
         if classify::has_field(msg, top_header_end, &self.config.loop_header.name) {
-            writer::pass_through(msg, b"", out);
-            return Outcome::Skipped(SkipReason::LoopHeader);
+            return (
+                Outcome::Skipped(SkipReason::LoopHeader),
+                Output::pass_through(msg, b""),
+            );
         }
-        let result = guarded(|| self.run(msg, envelope, choose, line, out));
-        match result {
-            Ok(injected) => Outcome::Injected(injected),
+        match guarded(|| self.run(msg, envelope, choose, line)) {
+            Ok((injected, output)) => (Outcome::Injected(injected), output),
             Err(stop) => {
-                writer::pass_through(msg, line, out);
-                match stop {
+                let outcome = match stop {
                     Stop::Skip(r) => Outcome::Skipped(r),
                     Stop::Fail(e) => Outcome::Failed(e),
-                }
+                };
+                (outcome, Output::pass_through(msg, line))
             }
         }
     }
@@ -187,14 +204,13 @@ impl Injector {
         self.inject(msg, None, |_| Choice::Sign(signature.clone()), out)
     }
 
-    fn run<F>(
+    fn run<'a, F>(
         &self,
-        msg: &[u8],
+        msg: &'a [u8],
         envelope: Option<&Envelope>,
         choose: F,
-        line: &[u8],
-        out: &mut Vec<u8>,
-    ) -> Result<Injected, Stop>
+        line: &'a [u8],
+    ) -> Result<(Injected, Output<'a>), Stop>
     where
         F: FnOnce(&MessageInfo) -> Choice,
     {
@@ -347,8 +363,8 @@ impl Injector {
         if let (Some(host), false) = (image_host, sig.images.is_empty()) {
             stats.images = images::attach(msg, &st, host, &sig.images, &mut edits)?;
         }
-        writer::write(msg, line, edits, st.eol, out)?;
-        Ok(stats)
+        let output = writer::prepare(msg, line, edits, st.eol)?;
+        Ok((stats, output))
     }
 }
 

@@ -25,8 +25,8 @@
 //! headers and structure; only the text/html and text/plain bodies a reader sees are decoded
 //! (transfer encoding, then charset); placement finds the start of the quoted history per
 //! client; the output is the loop header followed by the message with a few sorted edits, the
-//! changed bodies re-encoded straight into the caller's buffer and everything else copied as
-//! byte ranges. Any failure (or a bug, caught) passes the original bytes through with the
+//! changed bodies re-encoded and everything else copied as byte ranges (`prepare` returns it
+//! unwritten, with its exact length, for callers that allocate the output themselves). Any failure (or a bug, caught) passes the original bytes through with the
 //! loop header and the reason.
 
 mod classify;
@@ -48,3 +48,4 @@ pub use outcome::{
     SkipReason,
 };
 pub use service::SignatureInjector;
+pub use writer::Output;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use super::engine::{InjectConfig, Injector};
 use super::outcome::{Choice, Envelope, InjectError, MessageInfo, MessageKind, Outcome};
+use super::writer::Output;
 use crate::auth::TokenProvider;
 use crate::signature::{
     self, MessageContext, Origin, SenderData, SignatureConfig, SignatureEngine, UserAttributes,
@@ -90,41 +91,51 @@ impl SignatureInjector {
         user: Option<&UserAttributes>,
         out: &mut Vec<u8>,
     ) -> Outcome {
+        let (outcome, output) = self.prepare(msg, envelope, user);
+        output.write_to(out);
+        outcome
+    }
+
+    /// As [`SignatureInjector::inject`], but returns the message to send on as an [`Output`]
+    /// for the caller to write, with its exact length known first (one allocation of the
+    /// right size, e.g. a Python `bytes`).
+    pub fn prepare<'a>(
+        &'a self,
+        msg: &'a [u8],
+        envelope: Option<&Envelope>,
+        user: Option<&UserAttributes>,
+    ) -> (Outcome, Output<'a>) {
         let policy_error = RefCell::new(None);
-        let outcome = self.injector.inject(
-            msg,
-            envelope,
-            |info| {
-                let ctx = context(info);
-                let chosen = match user {
-                    Some(attrs) => self.engine.choose_with(
-                        &ctx,
-                        &SenderData {
-                            attributes: Some(attrs.clone()),
-                            groups: Vec::new(),
-                        },
-                        Origin::Server,
-                    ),
-                    None => self.engine.choose_sync(&ctx),
-                };
-                match chosen {
-                    Ok(signature::Choice::Sign(sig)) => Choice::Sign(sig),
-                    Ok(signature::Choice::NoSignature(reason)) => {
-                        Choice::NoSignature(reason.to_string())
-                    }
-                    Err(e) => {
-                        let reason = e.to_string();
-                        *policy_error.borrow_mut() = Some(reason.clone());
-                        Choice::NoSignature(reason)
-                    }
+        let (outcome, output) = self.injector.prepare(msg, envelope, |info| {
+            let ctx = context(info);
+            let chosen = match user {
+                Some(attrs) => self.engine.choose_with(
+                    &ctx,
+                    &SenderData {
+                        attributes: Some(attrs.clone()),
+                        groups: Vec::new(),
+                    },
+                    Origin::Server,
+                ),
+                None => self.engine.choose_sync(&ctx),
+            };
+            match chosen {
+                Ok(signature::Choice::Sign(sig)) => Choice::Sign(sig),
+                Ok(signature::Choice::NoSignature(reason)) => {
+                    Choice::NoSignature(reason.to_string())
                 }
-            },
-            out,
-        );
-        match (outcome, policy_error.into_inner()) {
+                Err(e) => {
+                    let reason = e.to_string();
+                    *policy_error.borrow_mut() = Some(reason.clone());
+                    Choice::NoSignature(reason)
+                }
+            }
+        });
+        let outcome = match (outcome, policy_error.into_inner()) {
             (Outcome::Skipped(_), Some(error)) => Outcome::Failed(InjectError::Policy(error)),
             (outcome, _) => outcome,
-        }
+        };
+        (outcome, output)
     }
 }
 

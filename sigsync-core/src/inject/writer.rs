@@ -1,6 +1,6 @@
-//! Writes the output: the loop header, then the message with a sorted list of edits applied.
-//! Bytes between edits are copied as ranges; changed bodies are encoded straight into the
-//! output buffer.
+//! Prepares the output: the loop header, then the message with a sorted list of edits applied.
+//! Changed bodies are encoded first, so the output's exact length is known before it is
+//! written; bytes between edits are copied as ranges.
 
 use std::borrow::Cow;
 
@@ -35,71 +35,120 @@ pub(crate) struct Edit<'a> {
     pub content: Content<'a>,
 }
 
-/// Writes `line` (the loop header, with the message's eol) and then `msg` with `edits`.
-pub(crate) fn write(
-    msg: &[u8],
-    line: &[u8],
+/// The message to send on, prepared but not yet written: the loop header line, then the
+/// message with its edits applied (changed bodies already encoded). Its exact length is known
+/// before a byte is written, so a caller can allocate the output once, e.g. straight into a
+/// Python `bytes` or a caller's buffer, instead of growing a `Vec` and copying it.
+#[derive(Debug, Clone)]
+pub struct Output<'a> {
+    line: &'a [u8],
+    msg: &'a [u8],
+    /// Replace `msg[start..end]` with the bytes; sorted, not overlapping, within `msg`.
+    edits: Vec<(usize, usize, Vec<u8>)>,
+    len: usize,
+}
+
+impl<'a> Output<'a> {
+    /// `line` (the loop header, or nothing) and then `msg` unchanged (skips and failures).
+    pub(crate) fn pass_through(msg: &'a [u8], line: &'a [u8]) -> Self {
+        Output {
+            line,
+            msg,
+            edits: Vec::new(),
+            len: line.len() + msg.len(),
+        }
+    }
+
+    /// The exact length of the message to send on, in bytes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the message to send on is empty (only when the input was, and had no room
+    /// for a loop header).
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The message to send on as byte slices in order (some may be empty): their
+    /// concatenation, [`Output::len`] bytes long, is the message.
+    pub fn chunks(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        let msg = self.msg;
+        let starts = std::iter::once(0).chain(self.edits.iter().map(|e| e.1));
+        let tail = self.edits.last().map_or(0, |e| e.1);
+        std::iter::once(self.line)
+            .chain(
+                self.edits
+                    .iter()
+                    .zip(starts)
+                    .flat_map(move |((start, _, bytes), from)| [&msg[from..*start], &bytes[..]]),
+            )
+            .chain(std::iter::once(&msg[tail..]))
+    }
+
+    /// Writes the message into `out`, which is cleared first and grows once at most.
+    pub fn write_to(&self, out: &mut Vec<u8>) {
+        out.clear();
+        out.reserve_exact(self.len);
+        for chunk in self.chunks() {
+            out.extend_from_slice(chunk);
+        }
+    }
+}
+
+/// Prepares `line` (the loop header, with the message's eol) and then `msg` with `edits`,
+/// encoding the changed bodies.
+pub(crate) fn prepare<'a>(
+    msg: &'a [u8],
+    line: &'a [u8],
     mut edits: Vec<Edit<'_>>,
     eol: &'static [u8],
-    out: &mut Vec<u8>,
-) -> Result<(), InjectError> {
+) -> Result<Output<'a>, InjectError> {
     edits.sort_by_key(|e| (e.start, e.end));
-    out.clear();
-    // An upper bound of the output, so that the buffer is allocated once.
-    let mut cap = msg.len() + line.len();
-    for e in &edits {
-        cap = (cap + estimate(&e.content)).saturating_sub(e.end.saturating_sub(e.start));
-    }
-    out.reserve_exact(cap);
-    out.extend_from_slice(line);
+    let mut len = line.len() + msg.len();
     let mut pos = 0;
+    let mut written = Vec::with_capacity(edits.len());
     for e in edits {
         if e.start < pos || e.end < e.start || e.end > msg.len() {
             return Err(InjectError::Internal("overlapping edits".into()));
         }
-        out.extend_from_slice(&msg[pos..e.start]);
-        match e.content {
-            Content::Bytes(b) => out.extend_from_slice(&b),
+        let bytes = match e.content {
+            Content::Bytes(b) => b,
             Content::Body(body) => {
+                let mut out = Vec::with_capacity(estimate(&body));
                 let mut enc = Encoder::new(&body.cte, eol);
                 let mut at = 0;
                 for (off, bytes) in &body.inserts {
                     let off = (*off).clamp(at, body.content.len());
-                    enc.write(&body.content[at..off], out);
-                    enc.write(bytes, out);
+                    enc.write(&body.content[at..off], &mut out);
+                    enc.write(bytes, &mut out);
                     at = off;
                 }
-                enc.write(&body.content[at..], out);
-                enc.finish(body.ends_with_eol, out);
+                enc.write(&body.content[at..], &mut out);
+                enc.finish(body.ends_with_eol, &mut out);
+                out
             }
-        }
+        };
+        len = len - (e.end - e.start) + bytes.len();
+        written.push((e.start, e.end, bytes));
         pos = e.end;
     }
-    out.extend_from_slice(&msg[pos..]);
-    Ok(())
+    Ok(Output {
+        line,
+        msg,
+        edits: written,
+        len,
+    })
 }
 
-/// At least as many bytes as `content` writes.
-fn estimate(content: &Content<'_>) -> usize {
-    match content {
-        Content::Bytes(b) => b.len(),
-        Content::Body(b) => {
-            let n = b.content.len() + b.inserts.iter().map(|i| i.1.len()).sum::<usize>();
-            match b.cte {
-                // Every byte as =XX, a soft break (=CRLF) per 25 of them, a final break.
-                Cte::QuotedPrintable => n * 3 + (n / 25 + 2) * 3,
-                // 4 characters per 3 bytes, a line break per 76 characters.
-                Cte::Base64 => n.div_ceil(3) * 4 + (n / 57 + 2) * 2,
-                _ => n,
-            }
-        }
+/// At least as many bytes as `body` encodes to.
+fn estimate(body: &BodyEdit<'_>) -> usize {
+    let n = body.content.len() + body.inserts.iter().map(|i| i.1.len()).sum::<usize>();
+    match body.cte {
+        // Every byte as =XX, a soft break (=CRLF) per 25 of them, a final break.
+        Cte::QuotedPrintable => n * 3 + (n / 25 + 2) * 3,
+        // 4 characters per 3 bytes, a line break per 76 characters.
+        Cte::Base64 => n.div_ceil(3) * 4 + (n / 57 + 2) * 2,
+        _ => n,
     }
-}
-
-/// Writes the message unchanged after the loop header (skips and failures).
-pub(crate) fn pass_through(msg: &[u8], line: &[u8], out: &mut Vec<u8>) {
-    out.clear();
-    out.reserve(msg.len() + line.len());
-    out.extend_from_slice(line);
-    out.extend_from_slice(msg);
 }

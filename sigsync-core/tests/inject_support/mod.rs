@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 
-use sigsync_core::inject::{InjectConfig, Injector, Outcome, SkipReason};
+use sigsync_core::inject::{Choice, InjectConfig, Injector, Outcome, SkipReason};
 use sigsync_core::signature::{InlineImage, RenderedSignature};
 
 /// The loop header line the default configuration stamps.
@@ -66,7 +66,9 @@ pub fn strip_loop_header(out: &[u8]) -> Vec<u8> {
 /// skips and failures the input bytes unchanged after it.
 pub fn inject_checked(msg: &[u8], sig: &RenderedSignature) -> (Outcome, Vec<u8>) {
     let mut out = Vec::new();
-    let outcome = injector().inject_with(msg, sig, &mut out);
+    let injector = injector();
+    let outcome = injector.inject_with(msg, sig, &mut out);
+    assert_prepared_matches(&injector, msg, sig, &outcome, &out);
     match &outcome {
         Outcome::Skipped(SkipReason::LoopHeader) => assert_eq!(out, msg),
         Outcome::Skipped(_) | Outcome::Failed(_) => {
@@ -81,6 +83,23 @@ pub fn inject_checked(msg: &[u8], sig: &RenderedSignature) -> (Outcome, Vec<u8>)
         }
     }
     (outcome, out)
+}
+
+/// `prepare` gives the same outcome and bytes as `inject`, and its length is exact.
+pub fn assert_prepared_matches(
+    injector: &Injector,
+    msg: &[u8],
+    sig: &RenderedSignature,
+    outcome: &Outcome,
+    out: &[u8],
+) {
+    let (prepared, output) = injector.prepare(msg, None, |_| Choice::Sign(sig.clone()));
+    assert_eq!(
+        &prepared, outcome,
+        "prepare and inject disagree on the outcome"
+    );
+    assert_eq!(output.len(), out.len(), "the prepared length is not exact");
+    assert_eq!(output.chunks().collect::<Vec<_>>().concat(), out);
 }
 
 /// Injecting the output again (loop header removed) changes nothing.

@@ -86,7 +86,7 @@ class Injector:
 
     def inject(
         self,
-        message: bytes,
+        message: bytes | bytearray | memoryview,
         *,
         sender: str | None = None,
         recipients: Iterable[str] | None = None,
@@ -98,7 +98,8 @@ class Injector:
         is a failure with its reason, not an exception.
 
         Args:
-            message: The raw MIME message.
+            message: The raw MIME message. ``bytes`` are read in place, without a copy; a
+                ``bytearray`` or ``memoryview`` is copied once first.
             sender: The envelope sender (MAIL FROM). Give it with ``recipients`` (the SMTP
                 envelope); without both, the From, To and Cc headers are used.
             recipients: The envelope recipients (RCPT TO, Bcc included).
