@@ -4,7 +4,7 @@
 
 use std::borrow::Cow;
 
-use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::DecodePaddingMode;
 use base64::Engine as _;
 use encoding_rs::Encoding;
@@ -164,30 +164,35 @@ pub(crate) fn b64_decode(body: &[u8]) -> Result<Vec<u8>, InjectError> {
         .map_err(|e| InjectError::Encoding(format!("bad base64: {e}")))
 }
 
-/// The common shape, decoded line by line without a cleaned copy: lines of whole 4-character
-/// groups, padding only on the last line, nothing but line breaks and trailing white space
-/// between them. `None` for anything else (the general path then decides).
+/// The common shape, decoded with SIMD: lines of whole 4-character groups, padding only on
+/// the last line, nothing but line breaks and trailing white space between them. The lines
+/// are gathered with `memchr` and decoded in one pass. `None` for anything else (the general
+/// path then decides, with its own error).
 fn b64_decode_lines(body: &[u8]) -> Option<Vec<u8>> {
-    let mut out = vec![0u8; body.len() / 4 * 3 + 3];
-    let mut n = 0;
+    let mut buf = Vec::with_capacity(body.len());
     let mut padded = false;
-    for line in body.split(|&c| c == b'\n') {
-        let end = line
+    let mut start = 0;
+    while start < body.len() {
+        let end = memchr::memchr(b'\n', &body[start..]).map_or(body.len(), |i| start + i);
+        let line = &body[start..end];
+        start = end + 1;
+        let len = line
             .iter()
             .rposition(|c| !matches!(c, b'\r' | b' ' | b'\t'))
             .map_or(0, |i| i + 1);
-        let line = &line[..end];
-        if line.is_empty() {
+        if len == 0 {
             continue;
         }
-        if padded || line.len() % 4 != 0 {
+        let line = &line[..len];
+        if padded || len % 4 != 0 {
             return None;
         }
         padded = line.ends_with(b"=");
-        n += STANDARD.decode_slice(line, &mut out[n..]).ok()?;
+        buf.extend_from_slice(line);
     }
-    out.truncate(n);
-    Some(out)
+    let n = base64_simd::STANDARD.decode_inplace(&mut buf).ok()?.len();
+    buf.truncate(n);
+    Some(buf)
 }
 
 /// A streaming transfer encoder that writes into the output buffer.
@@ -302,9 +307,9 @@ impl Encoder {
 fn b64_line(chunk: &[u8], eol: &[u8], out: &mut Vec<u8>) {
     let start = out.len();
     out.resize(start + chunk.len().div_ceil(3) * 4, 0);
-    let n = STANDARD
-        .encode_slice(chunk, &mut out[start..])
-        .unwrap_or_default();
+    let n = base64_simd::STANDARD
+        .encode(chunk, base64_simd::Out::from_slice(&mut out[start..]))
+        .len();
     out.truncate(start + n);
     out.extend_from_slice(eol);
 }
@@ -660,7 +665,7 @@ mod tests {
             crlf in proptest::bool::ANY,
             damage in proptest::option::of((0usize..400, proptest::sample::select(b"=-A \n".to_vec()))),
         ) {
-            let text = STANDARD.encode(&data);
+            let text = base64::engine::general_purpose::STANDARD.encode(&data);
             let eol: &[u8] = if crlf { b"\r\n" } else { b"\n" };
             let mut body = Vec::new();
             for chunk in text.as_bytes().chunks(width * 4) {

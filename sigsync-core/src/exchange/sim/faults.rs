@@ -83,7 +83,7 @@ impl Fault {
         match &self.trigger {
             FaultTrigger::Call(n) => *n == index,
             FaultTrigger::Cmdlet(c) => c.eq_ignore_ascii_case(cmdlet),
-            FaultTrigger::EveryNth(n) => index % n == 0,
+            FaultTrigger::EveryNth(n) => index.is_multiple_of(*n),
             FaultTrigger::Writes => !cmdlet.starts_with("Get-"),
         }
     }
