@@ -8,7 +8,8 @@
 //! Run: `cargo bench -p sigsync-core --bench inject` (env `SIGSYNC_BENCH_COUNT`,
 //! `SIGSYNC_BENCH_LARGE` change the corpus size, `SIGSYNC_BENCH_SECS` the time per figure,
 //! `SIGSYNC_BENCH_ONLY=gmail_new` keeps the files whose name contains it, and
-//! `SIGSYNC_BENCH_SLOWEST=20` lists the 20 slowest messages).
+//! `SIGSYNC_BENCH_SLOWEST=20` lists the 20 slowest messages, `SIGSYNC_BENCH_CONFIG=FILE` uses
+//! that signature configuration instead of the built-in one).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
@@ -59,6 +60,11 @@ static GLOBAL: Counting = Counting;
 
 /// A typical signature: policy rules for new mail and replies, HTML and text templates.
 fn service(render_cache: usize) -> SignatureInjector {
+    if let Ok(path) = std::env::var("SIGSYNC_BENCH_CONFIG") {
+        let mut config = SignatureConfig::load(&path).expect("SIGSYNC_BENCH_CONFIG");
+        config.render_cache = Some(render_cache);
+        return SignatureInjector::from_config(&config, None).expect("bench service");
+    }
     let mut config = SignatureConfig::from_toml_str(
         r#"
         accepted_domains = ["contoso.com"]

@@ -9,7 +9,7 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use sigsync_core::inject::{Envelope, Output, SignatureInjector};
-use sigsync_core::signature::{SignatureConfig, SignatureEngine};
+use sigsync_core::signature::{SignatureConfig, SignatureEngine, UserAttributes};
 use sigsync_core::Error;
 
 use crate::errors::to_py_err;
@@ -54,13 +54,16 @@ impl Injector {
     /// Injects the signature the policy chooses into `message`. `sender` and `recipients`
     /// are the SMTP envelope (both or neither; else the headers). Returns `(label, reason,
     /// message to send on)`; the message always carries the loop header.
-    #[pyo3(signature = (message, *, sender=None, recipients=None, user_json=None))]
+    /// `user` is a mapping of Graph attribute names (converted with serde, as the JSON of
+    /// `user_json` would be); give at most one of the two.
+    #[pyo3(signature = (message, *, sender=None, recipients=None, user=None, user_json=None))]
     fn inject(
         &self,
         py: Python<'_>,
         message: &[u8],
         sender: Option<String>,
         recipients: Option<Vec<String>>,
+        user: Option<&Bound<'_, PyAny>>,
         user_json: Option<&str>,
     ) -> PyResult<InjectResult> {
         let envelope = match (sender, recipients) {
@@ -76,7 +79,19 @@ impl Injector {
                 )))
             }
         };
-        let user = user_json.map(parse_user).transpose()?;
+        let user = match (user, user_json) {
+            (Some(u), None) => Some(
+                pythonize::depythonize::<UserAttributes>(u)
+                    .map_err(|e| to_py_err(Error::validation("user", e.to_string())))?,
+            ),
+            (None, j) => j.map(parse_user).transpose()?,
+            (Some(_), Some(_)) => {
+                return Err(to_py_err(Error::validation(
+                    "user",
+                    "give user or user_json, not both",
+                )))
+            }
+        };
         let (outcome, output) = detached(py, || {
             Ok(self
                 .service

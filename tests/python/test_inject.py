@@ -67,6 +67,21 @@ def test_envelope_recipients_and_user_override(injector: sigsync.Injector) -> No
         injector.inject(PLAIN, sender="adelev@contoso.com")
 
 
+def test_user_mapping_is_read_as_graph_attributes(injector: sigsync.Injector) -> None:
+    import types
+
+    user = types.MappingProxyType(
+        {"displayName": "Zoë Ångström", "businessPhones": ["+49 30 1234567"], "mobilePhone": None,
+         "custom": {"pronouns": "she/her"}, "@odata.type": "#microsoft.graph.user"}
+    )
+    out = injector.inject(PLAIN, user=user).message
+    text = email.message_from_bytes(out, policy=email.policy.default).get_content()
+    assert "Zoë Ångström (she/her)" in text and "+49 30 1234567" in text and "Mobile:" not in text
+    with pytest.raises(sigsync.ValidationError) as bad:
+        injector.inject(PLAIN, user={"displayName": 42})
+    assert bad.value.field == "user"
+
+
 def test_garbage_is_passed_through_never_raised(injector: sigsync.Injector) -> None:
     for message in [b"", b"\x00\xff" * 100, b"Content-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\n"]:
         out = injector.inject(message)

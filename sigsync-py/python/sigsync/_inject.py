@@ -115,7 +115,7 @@ class Injector:
             bytes(message),
             sender=sender,
             recipients=None if recipients is None else list(recipients),
-            user_json=_user_json(user),
+            user=user,
         )
         return Outcome(label, reason, out)
 

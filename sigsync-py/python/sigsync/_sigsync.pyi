@@ -1,6 +1,6 @@
 """The native module behind ``sigsync`` (private: use the ``sigsync`` package)."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, final
 
 __all__ = [
@@ -203,6 +203,7 @@ class Injector:
         *,
         sender: str | None = None,
         recipients: list[str] | None = None,
+        user: Mapping[str, Any] | None = None,
         user_json: str | None = None,
     ) -> tuple[str, str | None, bytes]: ...
     def render(
