@@ -73,6 +73,23 @@ pub(crate) fn qp_decode(body: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Where a quoted-printable soft break (`=`, optional white space, an eol) that starts at `i`
+/// ends; `None` when none starts there.
+fn soft_break_end(encoded: &[u8], i: usize) -> Option<usize> {
+    if encoded.get(i) != Some(&b'=') {
+        return None;
+    }
+    let mut j = i + 1;
+    while matches!(encoded.get(j), Some(b' ') | Some(b'\t')) {
+        j += 1;
+    }
+    match (encoded.get(j), encoded.get(j + 1)) {
+        (Some(b'\n'), _) => Some(j + 1),
+        (Some(b'\r'), Some(b'\n')) => Some(j + 2),
+        _ => None,
+    }
+}
+
 /// The offset in a quoted-printable body where its decoded bytes reach `k`, at a token
 /// boundary (never inside `=XX`; after a soft break rather than before it).
 pub(crate) fn qp_encoded_offset(encoded: &[u8], k: usize) -> Option<usize> {
@@ -80,22 +97,9 @@ pub(crate) fn qp_encoded_offset(encoded: &[u8], k: usize) -> Option<usize> {
     let mut i = 0;
     loop {
         // Soft breaks decode to nothing: step over them first.
-        if encoded.get(i) == Some(&b'=') {
-            let mut j = i + 1;
-            while matches!(encoded.get(j), Some(b' ') | Some(b'\t')) {
-                j += 1;
-            }
-            match (encoded.get(j), encoded.get(j + 1)) {
-                (Some(b'\n'), _) => {
-                    i = j + 1;
-                    continue;
-                }
-                (Some(b'\r'), Some(b'\n')) => {
-                    i = j + 2;
-                    continue;
-                }
-                _ => {}
-            }
+        if let Some(next) = soft_break_end(encoded, i) {
+            i = next;
+            continue;
         }
         if d == k {
             return Some(i);
@@ -597,22 +601,9 @@ mod tests {
     fn offset_byte_by_byte(encoded: &[u8], k: usize) -> Option<usize> {
         let (mut d, mut i) = (0, 0);
         loop {
-            if encoded.get(i) == Some(&b'=') {
-                let mut j = i + 1;
-                while matches!(encoded.get(j), Some(b' ') | Some(b'\t')) {
-                    j += 1;
-                }
-                match (encoded.get(j), encoded.get(j + 1)) {
-                    (Some(b'\n'), _) => {
-                        i = j + 1;
-                        continue;
-                    }
-                    (Some(b'\r'), Some(b'\n')) => {
-                        i = j + 2;
-                        continue;
-                    }
-                    _ => {}
-                }
+            if let Some(next) = soft_break_end(encoded, i) {
+                i = next;
+                continue;
             }
             if d == k {
                 return Some(i);
