@@ -142,18 +142,17 @@ pub extern "C" fn sigsync_injector_inject(
                     format!("invalid user_json: {e}"),
                 )
             })?;
-        let mut buf = Vec::new();
-        let outcome = this
-            .service
-            .inject(msg, envelope.as_ref(), user.as_ref(), &mut buf);
-        if buf.len() > out_capacity {
+        // The output's exact length is known before a byte is written: copy it straight
+        // into the caller's buffer, with no intermediate copy of the message.
+        let (outcome, output) = this.service.prepare(msg, envelope.as_ref(), user.as_ref());
+        if output.len() > out_capacity {
             // SAFETY: checked non-NULL.
-            unsafe { *out_len = buf.len() };
+            unsafe { *out_len = output.len() };
             return Err(sigsync_error::new(
                 sigsync_result::InsufficientSize,
                 format!(
                     "the output needs {} bytes, the buffer holds {out_capacity}",
-                    buf.len()
+                    output.len()
                 ),
             ));
         }
@@ -162,10 +161,21 @@ pub extern "C" fn sigsync_injector_inject(
             Outcome::Skipped(_) => (sigsync_inject_outcome::Skipped, outcome.reason()),
             _ => (sigsync_inject_outcome::Failed, outcome.reason()),
         };
-        // SAFETY: checked non-NULL; `out` holds `out_capacity` >= buf.len() bytes.
+        let mut written = 0;
+        for chunk in output.chunks() {
+            // SAFETY: `out` holds `out_capacity` >= output.len() bytes, and the chunks add up
+            // to output.len(); `out` is non-NULL whenever a chunk is non-empty (a NULL `out`
+            // comes with capacity 0, so only an empty output gets here).
+            if !chunk.is_empty() {
+                unsafe {
+                    std::ptr::copy_nonoverlapping(chunk.as_ptr(), out.add(written), chunk.len())
+                };
+            }
+            written += chunk.len();
+        }
+        // SAFETY: checked non-NULL.
         unsafe {
-            std::ptr::copy_nonoverlapping(buf.as_ptr(), out, buf.len());
-            *out_len = buf.len();
+            *out_len = written;
             *outcome_out = outcome;
             if !reason_out.is_null() {
                 *reason_out = match reason {

@@ -590,6 +590,7 @@ static void test_injector(const char *config_path) {
                                  &out_len, &outcome, &reason, &err));
   CHECK(out_len > len);
   CHECK(reason == NULL); /* only out_len is written */
+  size_t needed = out_len;
   EXPECT(SIGSYNC_RESULT_NULL_PARAMETER, "NULL buffer with a capacity",
          sigsync_injector_inject(injector, (const uint8_t *)MESSAGE, len, NULL, NULL, 0, NULL, NULL, 10,
                                  &out_len, &outcome, &reason, &err));
@@ -600,6 +601,7 @@ static void test_injector(const char *config_path) {
   CHECK(outcome == SIGSYNC_INJECT_OUTCOME_INJECTED);
   CHECK(reason == NULL);
   CHECK(out_len > len && out_len < sizeof out);
+  CHECK(out_len == needed); /* the size query gives the exact length */
   CHECK(memcmp(out, "X-Sigsync-Processed: true\r\n", 27) == 0);
   out[out_len < sizeof out ? out_len : sizeof out - 1] = '\0';
   CHECK(strstr((const char *)out, "Retail Manager") != NULL || strstr((const char *)out, "Adele") != NULL);
