@@ -9,12 +9,12 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use sigsync_core::inject::{Envelope, Output, SignatureInjector};
-use sigsync_core::signature::{SignatureConfig, SignatureEngine, UserAttributes};
+use sigsync_core::signature::{SignatureConfig, SignatureEngine};
 use sigsync_core::Error;
 
 use crate::errors::to_py_err;
 use crate::runtime::{core, detached, py_repr};
-use crate::signature::{load_config, parse_user, render_with, Rendered};
+use crate::signature::{load_config, render_with, user_arg, Rendered};
 
 /// The outcome of one injection: `(label, reason, message)` where label is `injected`,
 /// `skipped` or `failed`.
@@ -54,9 +54,8 @@ impl Injector {
     /// Injects the signature the policy chooses into `message`. `sender` and `recipients`
     /// are the SMTP envelope (both or neither; else the headers). Returns `(label, reason,
     /// message to send on)`; the message always carries the loop header.
-    /// `user` is a mapping of Graph attribute names (converted with serde, as the JSON of
-    /// `user_json` would be); give at most one of the two.
-    #[pyo3(signature = (message, *, sender=None, recipients=None, user=None, user_json=None))]
+    /// `user` is a mapping of Graph attribute names, overriding the directory's.
+    #[pyo3(signature = (message, *, sender=None, recipients=None, user=None))]
     fn inject(
         &self,
         py: Python<'_>,
@@ -64,7 +63,6 @@ impl Injector {
         sender: Option<String>,
         recipients: Option<Vec<String>>,
         user: Option<&Bound<'_, PyAny>>,
-        user_json: Option<&str>,
     ) -> PyResult<InjectResult> {
         let envelope = match (sender, recipients) {
             (Some(s), Some(r)) => Some(Envelope {
@@ -79,19 +77,7 @@ impl Injector {
                 )))
             }
         };
-        let user = match (user, user_json) {
-            (Some(u), None) => Some(
-                pythonize::depythonize::<UserAttributes>(u)
-                    .map_err(|e| to_py_err(Error::validation("user", e.to_string())))?,
-            ),
-            (None, j) => j.map(parse_user).transpose()?,
-            (Some(_), Some(_)) => {
-                return Err(to_py_err(Error::validation(
-                    "user",
-                    "give user or user_json, not both",
-                )))
-            }
-        };
+        let user = user_arg(user)?;
         let (outcome, output) = detached(py, || {
             Ok(self
                 .service
@@ -102,16 +88,16 @@ impl Injector {
     }
 
     /// Client-side rendering, as `Signatures.render`.
-    #[pyo3(signature = (*, sender=None, recipients=Vec::new(), reply=false, user_json=None))]
+    #[pyo3(signature = (*, sender=None, recipients=Vec::new(), reply=false, user=None))]
     fn render(
         &self,
         py: Python<'_>,
         sender: Option<String>,
         recipients: Vec<String>,
         reply: bool,
-        user_json: Option<&str>,
+        user: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Rendered> {
-        render_with(py, &self.engine, sender, recipients, reply, user_json)
+        render_with(py, &self.engine, sender, recipients, reply, user_arg(user)?)
     }
 
     /// The loop header as `(name, value)`.

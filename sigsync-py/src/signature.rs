@@ -35,9 +35,15 @@ pub fn load_config(
     }
 }
 
-/// Parses user attributes (a JSON object with Graph names: displayName, jobTitle, ...).
-pub fn parse_user(json: &str) -> PyResult<UserAttributes> {
-    serde_json::from_str(json).map_err(|e| to_py_err(Error::validation("user", e.to_string())))
+/// Reads user attributes from a mapping with Graph names (displayName, jobTitle, ...,
+/// `custom`), with serde as from Graph's JSON: unknown keys are ignored, a value of the wrong
+/// type is a validation error naming `user`.
+pub fn user_arg(user: Option<&Bound<'_, PyAny>>) -> PyResult<Option<UserAttributes>> {
+    user.map(|u| {
+        pythonize::depythonize::<UserAttributes>(u)
+            .map_err(|e| to_py_err(Error::validation("user", e.to_string())))
+    })
+    .transpose()
 }
 
 /// Turns a policy choice into the Python-side shape.
@@ -51,22 +57,21 @@ pub fn rendered(choice: Choice) -> Rendered {
     }
 }
 
-/// Client-side rendering with `engine` for `sender` writing to `recipients`: with
-/// `user_json` the given attributes are used, otherwise the configured directory's.
+/// Client-side rendering with `engine` for `sender` writing to `recipients`: with `user`
+/// the given attributes are used, otherwise the configured directory's.
 pub fn render_with(
     py: Python<'_>,
     engine: &Arc<SignatureEngine>,
     sender: Option<String>,
     recipients: Vec<String>,
     reply: bool,
-    user_json: Option<&str>,
+    user: Option<UserAttributes>,
 ) -> PyResult<Rendered> {
     let kind = if reply {
         MessageKind::Reply
     } else {
         MessageKind::New
     };
-    let user = user_json.map(parse_user).transpose()?;
     let sender = sender
         .or_else(|| user.as_ref().and_then(|u| u.mail.clone()))
         .unwrap_or_default();
@@ -108,18 +113,18 @@ impl Signatures {
         })
     }
 
-    /// Client-side rendering for `sender` writing to `recipients`: with `user_json` the
+    /// Client-side rendering for `sender` writing to `recipients`: with `user` the
     /// given attributes are used, otherwise the configured directory's.
-    #[pyo3(signature = (*, sender=None, recipients=Vec::new(), reply=false, user_json=None))]
+    #[pyo3(signature = (*, sender=None, recipients=Vec::new(), reply=false, user=None))]
     fn render(
         &self,
         py: Python<'_>,
         sender: Option<String>,
         recipients: Vec<String>,
         reply: bool,
-        user_json: Option<&str>,
+        user: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Rendered> {
-        render_with(py, &self.engine, sender, recipients, reply, user_json)
+        render_with(py, &self.engine, sender, recipients, reply, user_arg(user)?)
     }
 
     /// The accepted domains (recipients there are internal).

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sigsync import _sigsync
-from sigsync._signature import ConfigSource, Rendering, _user_json
+from sigsync._signature import ConfigSource, Rendering
 
 __all__ = ["Injector", "Outcome"]
 
@@ -129,7 +129,7 @@ class Injector:
     ) -> Rendering:
         """Client-side mode: the signature for a compose window (see :meth:`Signatures.render`)."""
         return Rendering._from_native(
-            self._native.render(sender=sender, recipients=list(recipients), reply=reply, user_json=_user_json(user))
+            self._native.render(sender=sender, recipients=list(recipients), reply=reply, user=user)
         )
 
     def __repr__(self) -> str:

@@ -53,10 +53,6 @@ class Rendering:
         return cls(html, text, dhtml, dtext, None)
 
 
-def _user_json(user: Mapping[str, Any] | None) -> str | None:
-    return None if user is None else json.dumps(dict(user))
-
-
 class Signatures:
     """Compiled signature templates, policy and directory, from one configuration (a TOML
     or JSON file path, or a dict of the same structure).
@@ -105,7 +101,7 @@ class Signatures:
             reply: Whether the message is a reply or forward.
         """
         return Rendering._from_native(
-            self._native.render(sender=sender, recipients=list(recipients), reply=reply, user_json=_user_json(user))
+            self._native.render(sender=sender, recipients=list(recipients), reply=reply, user=user)
         )
 
     def __repr__(self) -> str:

@@ -131,7 +131,7 @@ class Signatures:
         sender: str | None = None,
         recipients: list[str] = ...,
         reply: bool = False,
-        user_json: str | None = None,
+        user: Mapping[str, Any] | None = None,
     ) -> _Rendered: ...
     @property
     def accepted_domains(self) -> list[str]: ...
@@ -204,7 +204,6 @@ class Injector:
         sender: str | None = None,
         recipients: list[str] | None = None,
         user: Mapping[str, Any] | None = None,
-        user_json: str | None = None,
     ) -> tuple[str, str | None, bytes]: ...
     def render(
         self,
@@ -212,7 +211,7 @@ class Injector:
         sender: str | None = None,
         recipients: list[str] = ...,
         reply: bool = False,
-        user_json: str | None = None,
+        user: Mapping[str, Any] | None = None,
     ) -> _Rendered: ...
     @property
     def loop_header(self) -> tuple[str, str]: ...
