@@ -14,7 +14,7 @@ use sigsync_core::Error;
 
 use crate::errors::to_py_err;
 use crate::runtime::{core, detached, py_repr};
-use crate::signature::{load_config, render_with, user_arg, Rendered};
+use crate::signature::{load_config, render_with, signature_names, user_arg, Rendered};
 
 /// The outcome of one injection: `(label, reason, message)` where label is `injected`,
 /// `skipped` or `failed`.
@@ -110,12 +110,7 @@ impl Injector {
     fn __repr__(&self) -> String {
         format!(
             "Injector(signatures=[{}], rules={}, loop_header={})",
-            self.config
-                .signatures
-                .keys()
-                .map(|k| py_repr(Some(k)))
-                .collect::<Vec<_>>()
-                .join(", "),
+            signature_names(&self.config),
             self.config.rules.len(),
             py_repr(Some(&self.engine.loop_header().name))
         )

@@ -46,6 +46,16 @@ pub fn user_arg(user: Option<&Bound<'_, PyAny>>) -> PyResult<Option<UserAttribut
     .transpose()
 }
 
+/// The configured signatures' names as Python string literals, for reprs.
+pub fn signature_names(config: &SignatureConfig) -> String {
+    config
+        .signatures
+        .keys()
+        .map(|k| py_repr(Some(k)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Turns a policy choice into the Python-side shape.
 pub fn rendered(choice: Choice) -> Rendered {
     match choice {
@@ -143,12 +153,7 @@ impl Signatures {
     fn __repr__(&self) -> String {
         format!(
             "Signatures(signatures=[{}], rules={})",
-            self.config
-                .signatures
-                .keys()
-                .map(|k| py_repr(Some(k)))
-                .collect::<Vec<_>>()
-                .join(", "),
+            signature_names(&self.config),
             self.config.rules.len()
         )
     }
