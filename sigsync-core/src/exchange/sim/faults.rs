@@ -1,10 +1,14 @@
-//! Fault injection for the simulated tenant: fail chosen calls with a chosen error class.
+//! Fault injection for the simulated tenant: fail chosen calls with a chosen error class,
+//! before or after the write took effect; and [`SimFaults`], the file that describes faults,
+//! replication lag and redirects for a whole run (the setup example's `--sim-faults`).
 
+use std::path::Path;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{ApiError, Error, ErrorKind};
+use super::SimTenant;
+use crate::{ApiError, Error, ErrorKind, Result};
 
 /// Which calls a fault hits.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -21,7 +25,8 @@ pub enum FaultTrigger {
 }
 
 /// A fault: calls matching `trigger` fail with an error of class `kind`, at most `times` times
-/// (for ever when `None`).
+/// (for ever when `None`). With `after_commit`, a write takes effect first and is reported as
+/// failed afterwards, as a response lost on the way back or a 5xx after the commit would be.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Fault {
     /// Which calls it hits.
@@ -30,7 +35,12 @@ pub struct Fault {
     #[serde(with = "kind_serde")]
     pub kind: ErrorKind,
     /// How many more times it fires; `None` for every match.
+    #[serde(default)]
     pub times: Option<u32>,
+    /// Whether a write it hits is applied before the error is reported (reads are never
+    /// applied: they just fail).
+    #[serde(default)]
+    pub after_commit: bool,
 }
 
 impl Fault {
@@ -40,6 +50,7 @@ impl Fault {
             trigger: FaultTrigger::Call(n),
             kind,
             times: Some(1),
+            after_commit: false,
         }
     }
 
@@ -49,6 +60,7 @@ impl Fault {
             trigger: FaultTrigger::Cmdlet(cmdlet.into()),
             kind,
             times: None,
+            after_commit: false,
         }
     }
 
@@ -58,6 +70,7 @@ impl Fault {
             trigger: FaultTrigger::EveryNth(n.max(1)),
             kind,
             times: None,
+            after_commit: false,
         }
     }
 
@@ -67,12 +80,20 @@ impl Fault {
             trigger: FaultTrigger::Writes,
             kind,
             times: None,
+            after_commit: false,
         }
     }
 
     /// Limits how many times the fault fires.
     pub fn times(mut self, times: u32) -> Self {
         self.times = Some(times);
+        self
+    }
+
+    /// Lets a write it hits take effect before the error is reported (a lost response, a
+    /// 5xx after the commit).
+    pub fn after_commit(mut self) -> Self {
+        self.after_commit = true;
         self
     }
 
@@ -135,6 +156,80 @@ pub fn injected_error(kind: ErrorKind, cmdlet: &str, retry_after: Duration) -> E
         e = e.with_retry_after(retry_after);
     }
     Error::Api(e)
+}
+
+/// Faults, replication lag and redirects for a simulated tenant and its HTTP server, as one
+/// JSON file (the setup example's `--sim-faults FILE`). Every key is optional:
+///
+/// ```json
+/// {
+///   "redirects": 1,
+///   "replication_lag_reads": 1, "change_lag_reads": 1, "removal_lag_reads": 1,
+///   "throttle_retry_after_ms": 10,
+///   "faults": [
+///     {"trigger": {"every_nth": 3}, "kind": "throttled"},
+///     {"trigger": {"cmdlet": "New-TransportRule"}, "kind": "transient", "times": 1, "after_commit": true},
+///     {"trigger": "writes", "kind": "rejected", "times": 1}
+///   ]
+/// }
+/// ```
+///
+/// `redirects`: how many Exchange requests the HTTP server answers with a redirect to another
+/// host before it serves them (only over HTTP). The lag keys set the tenant's
+/// [`SimSettings`](super::SimSettings) of the same names. A fault's `kind` is an
+/// [`ErrorKind`] name (`throttled`, `transient`, `network`, `rejected`, ...).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SimFaults {
+    /// The call faults.
+    pub faults: Vec<Fault>,
+    /// How many Exchange requests are redirected to another host first (HTTP only).
+    pub redirects: u32,
+    /// Reads that miss a new object after its creation.
+    pub replication_lag_reads: Option<u32>,
+    /// Reads that still show an object as it was before an update, enable or disable.
+    pub change_lag_reads: Option<u32>,
+    /// Reads that still show an object after its removal.
+    pub removal_lag_reads: Option<u32>,
+    /// The Retry-After of injected throttling.
+    pub throttle_retry_after_ms: Option<u64>,
+}
+
+impl SimFaults {
+    /// Reads the JSON form; unknown keys are refused.
+    pub fn from_json(json: &str) -> Result<Self> {
+        serde_json::from_str(json).map_err(|e| Error::Config(format!("simulated faults: {e}")))
+    }
+
+    /// Reads a faults file.
+    pub fn load(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let json = std::fs::read_to_string(path)
+            .map_err(|e| Error::Config(format!("cannot read {}: {e}", path.display())))?;
+        Self::from_json(&json)
+    }
+
+    /// Injects the faults into `tenant` and sets its lag (the redirects are the HTTP server's:
+    /// see [`SimServer::redirect_next`](super::SimServer::redirect_next)).
+    pub fn apply_to(&self, tenant: &SimTenant) {
+        let mut settings = tenant.settings();
+        if let Some(n) = self.replication_lag_reads {
+            settings.replication_lag_reads = n;
+        }
+        if let Some(n) = self.change_lag_reads {
+            settings.change_lag_reads = n;
+        }
+        if let Some(n) = self.removal_lag_reads {
+            settings.removal_lag_reads = n;
+        }
+        if let Some(ms) = self.throttle_retry_after_ms {
+            settings.throttle_retry_after_ms = ms;
+        }
+        tenant.set_settings(settings);
+        for fault in &self.faults {
+            tenant.inject(fault.clone());
+        }
+    }
 }
 
 mod kind_serde {

@@ -5,8 +5,9 @@
 //! [`ExchangeClient`](super::ExchangeClient) over it is the same code that runs over HTTP. It
 //! enforces Exchange's validation (the same functions the builders call), case-insensitive
 //! unique names, contiguous rule priorities, the 300-rule limit and the rule → connector
-//! reference checks; it injects faults, latency and replication lag; and it saves and loads
-//! its state as JSON.
+//! reference checks; it injects faults (before or after a write takes effect), latency and
+//! replication lag (for creates, changes and removals); it can keep the state after every
+//! write for tests to check; and it saves and loads its state as JSON.
 //!
 //! ```
 //! # tokio_test_block_on(async {
@@ -33,7 +34,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-pub use faults::{injected_error, Fault, FaultTrigger};
+pub use faults::{injected_error, Fault, FaultTrigger, SimFaults};
 pub use http::{SignInOutcome, SimServer, SimServerOptions};
 
 use super::{AcceptedDomain, CmdletInput, CmdletTransport, Existing, GroupKind, MailGroup};
@@ -59,6 +60,11 @@ pub struct SimSettings {
     pub max_rules: usize,
     /// A created object stays invisible to this many subsequent reads of its kind.
     pub replication_lag_reads: u32,
+    /// After an update, enable or disable, this many subsequent reads of its kind still show
+    /// the object as it was.
+    pub change_lag_reads: u32,
+    /// After a removal, this many subsequent reads of its kind still show the object.
+    pub removal_lag_reads: u32,
     /// The Retry-After that injected throttling faults carry.
     pub throttle_retry_after_ms: u64,
 }
@@ -71,6 +77,8 @@ impl Default for SimSettings {
             shared_connector_names: false,
             max_rules: crate::model::validate::MAX_RULES,
             replication_lag_reads: 0,
+            change_lag_reads: 0,
+            removal_lag_reads: 0,
             throttle_retry_after_ms: 1000,
         }
     }
@@ -176,6 +184,9 @@ pub struct CallRecord {
     pub identity: Option<String>,
     /// The error class it failed with, if it failed.
     pub error: Option<ErrorKind>,
+    /// Whether it changed the tenant (a write that took effect, even when it was then
+    /// reported as failed).
+    pub applied: bool,
 }
 
 impl CallRecord {
@@ -202,8 +213,21 @@ pub(crate) struct Stored {
     params: Params,
     created: String,
     changed: String,
+    /// Reads that still miss this new object.
     #[serde(default)]
     hidden_reads: u32,
+    /// The parameters reads still show after a change, and for how many more reads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    stale: Option<(Params, u32)>,
+}
+
+/// A removed object that reads still show for a while.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Removed {
+    kind: crate::model::ObjectKind,
+    index: usize,
+    stored: Stored,
+    reads: u32,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -222,12 +246,17 @@ pub(crate) struct State {
     accepted_domains: Vec<AcceptedDomain>,
     #[serde(default)]
     users: Vec<SimUser>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    removed: Vec<Removed>,
     #[serde(skip)]
     faults: Vec<Fault>,
     #[serde(skip)]
     calls: Vec<CallRecord>,
     #[serde(skip)]
     latency: Duration,
+    /// What the tenant held after each write, while recording.
+    #[serde(skip)]
+    history: Option<Vec<(CallRecord, Snapshot)>>,
 }
 
 /// An in-memory Exchange Online tenant. Cloning gives another handle on the same tenant.
@@ -332,29 +361,36 @@ impl SimTenant {
         self.lock().calls.clear();
     }
 
-    /// What the tenant holds, hidden (not yet replicated) objects included.
+    /// What the tenant holds, as it is (objects that reads do not show yet included, objects
+    /// that reads still show after a removal left out).
     pub fn snapshot(&self) -> Snapshot {
-        let state = self.lock();
-        fn read<D: Definition>(stored: &[Stored], rule: bool) -> Vec<Existing<D>> {
-            stored
-                .iter()
-                .enumerate()
-                .filter_map(|(i, s)| {
-                    let record = store::record::<D>(s, i, rule);
-                    Some(Existing {
-                        guid: s.guid.clone(),
-                        when_created: Some(s.created.clone()),
-                        when_changed: Some(s.changed.clone()),
-                        definition: D::from_record(&record).ok()?,
-                    })
-                })
-                .collect()
-        }
-        Snapshot {
-            outbound: read(&state.outbound, false),
-            inbound: read(&state.inbound, false),
-            rules: read(&state.rules, true),
-        }
+        self.lock().snapshot()
+    }
+
+    /// Starts keeping the state after every write call (applied or not) and the call itself,
+    /// for tests that check an invariant at every step; forgets what was kept before.
+    pub fn record_history(&self) {
+        self.lock().history = Some(Vec::new());
+    }
+
+    /// The calls and states kept since [`SimTenant::record_history`], oldest first.
+    pub fn history(&self) -> Vec<(CallRecord, Snapshot)> {
+        self.lock().history.clone().unwrap_or_default()
+    }
+
+    /// Makes this handle's tenant a copy of `other`'s state (objects, directory, settings;
+    /// not faults, calls or history): reuse one served tenant for many scenarios.
+    pub fn restore_from(&self, other: &SimTenant) {
+        let copy = {
+            let o = other.lock();
+            State {
+                faults: Vec::new(),
+                calls: Vec::new(),
+                history: None,
+                ..o.clone()
+            }
+        };
+        *self.lock() = copy;
     }
 
     /// The tenant's state (objects, groups, domains, settings) as JSON.
@@ -399,19 +435,61 @@ impl SimTenant {
                 if let Some(t) = f.times.as_mut() {
                     *t -= 1;
                 }
-                f.kind
+                (f.kind, f.after_commit)
             });
-        let result = match fault {
-            Some(kind) => Err(injected_error(kind, &input.name, retry_after)),
-            None => store::run(&mut state, input),
+        let write = input.is_write();
+        let (result, applied) = match fault {
+            Some((kind, true)) if write => match store::run(&mut state, input) {
+                Ok(_) => (Err(injected_error(kind, &input.name, retry_after)), true),
+                Err(e) => (Err(e), false),
+            },
+            Some((kind, _)) => (Err(injected_error(kind, &input.name, retry_after)), false),
+            None => {
+                let result = store::run(&mut state, input);
+                let applied = write && result.is_ok();
+                (result, applied)
+            }
         };
-        state.calls.push(CallRecord {
+        let record = CallRecord {
             index,
             cmdlet: input.name.clone(),
             identity: input.identity().map(str::to_owned),
             error: result.as_ref().err().map(Error::kind),
-        });
+            applied,
+        };
+        if write && state.history.is_some() {
+            let snapshot = state.snapshot();
+            if let Some(h) = state.history.as_mut() {
+                h.push((record.clone(), snapshot));
+            }
+        }
+        state.calls.push(record);
         result
+    }
+}
+
+impl State {
+    fn snapshot(&self) -> Snapshot {
+        fn read<D: Definition>(stored: &[Stored], rule: bool) -> Vec<Existing<D>> {
+            stored
+                .iter()
+                .enumerate()
+                .filter_map(|(i, s)| {
+                    let record = store::record::<D>(s, &s.params, i, rule);
+                    Some(Existing {
+                        guid: s.guid.clone(),
+                        when_created: Some(s.created.clone()),
+                        when_changed: Some(s.changed.clone()),
+                        definition: D::from_record(&record).ok()?,
+                    })
+                })
+                .collect()
+        }
+        Snapshot {
+            outbound: read(&self.outbound, false),
+            inbound: read(&self.inbound, false),
+            rules: read(&self.rules, true),
+        }
     }
 }
 

@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 
-use super::{State, Stored};
+use super::{Removed, State, Stored};
 use crate::exchange::CmdletInput;
 use crate::model::{
     Definition, InboundConnector, ObjectKind, OutboundConnector, Params, TransportRule,
@@ -188,10 +188,20 @@ fn visible(state: &mut State, kind: ObjectKind, input: &CmdletInput) -> Result<u
     }
 }
 
-/// The Get-* record of a stored object, shaped as the real service shapes it.
-pub(super) fn record<D: Definition>(s: &Stored, index: usize, rule: bool) -> Params {
-    let mut p = s.params.clone();
-    let name = name_of(s).to_owned();
+/// The Get-* record of a stored object showing `params` (its own, or what a lagging read still
+/// sees), shaped as the real service shapes it.
+pub(super) fn record<D: Definition>(
+    s: &Stored,
+    params: &Params,
+    index: usize,
+    rule: bool,
+) -> Params {
+    let mut p = params.clone();
+    let name = p
+        .get("Name")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
     p.insert("Identity".into(), json!(name));
     p.insert("Guid".into(), json!(s.guid));
     p.insert("IsValid".into(), json!(true));
@@ -257,11 +267,40 @@ fn group_digits(n: u64) -> String {
     out
 }
 
+/// What one read shows of a visible object: its parameters, or the ones before a recent
+/// change while that change has not replicated (counting the read).
+fn as_read(s: &mut Stored) -> Params {
+    match s.stale.as_mut() {
+        Some((old, reads)) if *reads > 0 => {
+            *reads -= 1;
+            let shown = old.clone();
+            if *reads == 0 {
+                s.stale = None;
+            }
+            shown
+        }
+        _ => s.params.clone(),
+    }
+}
+
 fn get<D: Definition>(state: &mut State, input: &CmdletInput) -> Result<Vec<Params>> {
     let rule = D::KIND == ObjectKind::TransportRule;
-    if input.identity().is_some_and(|i| !i.is_empty()) {
+    if let Some(id) = input.identity().filter(|i| !i.is_empty()) {
+        // A removal that has not replicated yet: the read still finds the object.
+        if let Some(r) = state.removed.iter_mut().find(|r| {
+            r.kind == D::KIND
+                && r.reads > 0
+                && (name_of(&r.stored).eq_ignore_ascii_case(id)
+                    || r.stored.guid.eq_ignore_ascii_case(id))
+        }) {
+            r.reads -= 1;
+            let shown = r.stored.params.clone();
+            return Ok(vec![record::<D>(&r.stored, &shown, r.index, rule)]);
+        }
         let i = visible(state, D::KIND, input)?;
-        return Ok(vec![record::<D>(&store(state, D::KIND)[i], i, rule)]);
+        let s = &mut store(state, D::KIND)[i];
+        let shown = as_read(s);
+        return Ok(vec![record::<D>(s, &shown, i, rule)]);
     }
     let objects = store(state, D::KIND);
     let mut out = Vec::new();
@@ -269,10 +308,23 @@ fn get<D: Definition>(state: &mut State, input: &CmdletInput) -> Result<Vec<Para
         if s.hidden_reads > 0 {
             s.hidden_reads -= 1;
         } else {
-            out.push(record::<D>(s, i, rule));
+            let shown = as_read(s);
+            out.push((i, record::<D>(s, &shown, i, rule)));
         }
     }
-    Ok(out)
+    for r in state
+        .removed
+        .iter_mut()
+        .filter(|r| r.kind == D::KIND && r.reads > 0)
+    {
+        r.reads -= 1;
+        let shown = r.stored.params.clone();
+        out.push((r.index, record::<D>(&r.stored, &shown, r.index, rule)));
+    }
+    state.removed.retain(|r| r.reads > 0);
+    // Rules come back in priority order, a removed one where it stood.
+    out.sort_by_key(|(i, _)| *i);
+    Ok(out.into_iter().map(|(_, p)| p).collect())
 }
 
 fn parse_valid<D: Definition>(cmdlet: &str, params: &Params) -> Result<D> {
@@ -430,12 +482,15 @@ fn create<D: Definition>(state: &mut State, input: &CmdletInput) -> Result<Param
         created: stamp.clone(),
         changed: stamp,
         hidden_reads: state.settings.replication_lag_reads,
+        stale: None,
     };
     let objects = store(state, D::KIND);
     let index = position.unwrap_or(objects.len());
     objects.insert(index, stored);
+    let created = &objects[index];
     Ok(record::<D>(
-        &objects[index],
+        created,
+        &created.params,
         index,
         D::KIND == ObjectKind::TransportRule,
     ))
@@ -508,12 +563,24 @@ fn update<D: Definition>(state: &mut State, input: &CmdletInput) -> Result<()> {
         }
         _ => {}
     }
+    let lag = state.settings.change_lag_reads;
     let objects = store(state, D::KIND);
     let mut stored = objects.remove(index);
-    stored.params = new_params;
+    let old = std::mem::replace(&mut stored.params, new_params);
+    remember_old(&mut stored, old, lag);
     stored.changed = now();
     objects.insert(new_position.unwrap_or(index), stored);
     Ok(())
+}
+
+/// Lets the next `lag` reads still see `old` (the oldest unreplicated state wins).
+fn remember_old(stored: &mut Stored, old: Params, lag: u32) {
+    if lag > 0 && stored.hidden_reads == 0 {
+        match stored.stale.as_mut() {
+            Some((_, reads)) => *reads = lag,
+            None => stored.stale = Some((old, lag)),
+        }
+    }
 }
 
 fn remove<D: Definition>(state: &mut State, input: &CmdletInput) -> Result<()> {
@@ -524,7 +591,19 @@ fn remove<D: Definition>(state: &mut State, input: &CmdletInput) -> Result<()> {
             return Err(still_referenced(&input.name, &name, rule));
         }
     }
-    store(state, D::KIND).remove(index);
+    let lag = state.settings.removal_lag_reads;
+    let mut stored = store(state, D::KIND).remove(index);
+    if lag > 0 && stored.hidden_reads == 0 {
+        if let Some((old, _)) = stored.stale.take() {
+            stored.params = old;
+        }
+        state.removed.push(Removed {
+            kind: D::KIND,
+            index,
+            stored,
+            reads: lag,
+        });
+    }
     Ok(())
 }
 
@@ -534,8 +613,11 @@ fn set_rule_state(state: &mut State, input: &CmdletInput, enabled: bool) -> Resu
         let mut params = state.rules[index].params.clone();
         route_check(state, &input.name, &mut params)?;
     }
+    let lag = state.settings.change_lag_reads;
     let rule = &mut state.rules[index];
+    let old = rule.params.clone();
     rule.params.insert("Enabled".into(), json!(enabled));
+    remember_old(rule, old, lag);
     rule.changed = now();
     Ok(())
 }

@@ -30,12 +30,15 @@
 //! ```
 //!
 //! Faults, latency and replication lag are the wrapped [`SimTenant`]'s; an injected network
-//! fault arrives as an undecodable answer.
+//! fault arrives as an undecodable answer. The server itself can answer Exchange requests with
+//! a redirect to another host ([`SimServer::redirect_next`]), as the service's regional
+//! redirects do.
 
 mod exchange;
 mod graph;
 mod login;
 
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde_json::json;
@@ -144,6 +147,10 @@ struct Shared {
     options: SimServerOptions,
     base: String,
     tokens: Mutex<Tokens>,
+    /// Exchange requests still to be answered with a redirect.
+    redirects: AtomicU32,
+    /// Redirects answered so far.
+    redirected: AtomicU32,
 }
 
 impl SimServer {
@@ -158,6 +165,8 @@ impl SimServer {
             options,
             base: server.uri(),
             tokens: Mutex::new(Tokens::default()),
+            redirects: AtomicU32::new(0),
+            redirected: AtomicU32::new(0),
         });
         Mock::given(any())
             .respond_with(Handler(shared.clone()))
@@ -235,6 +244,17 @@ impl SimServer {
             .count()
     }
 
+    /// Answers the next `count` Exchange requests with `302 Found` to another host (a regional
+    /// redirect) instead of serving them; they reach the tenant only when sent again.
+    pub fn redirect_next(&self, count: u32) {
+        self.shared.redirects.store(count, Ordering::SeqCst);
+    }
+
+    /// How many redirects the server has answered.
+    pub fn redirects_served(&self) -> u32 {
+        self.shared.redirected.load(Ordering::SeqCst)
+    }
+
     /// Stops the server.
     pub fn shutdown(self) {
         drop(self);
@@ -275,6 +295,17 @@ impl Respond for Handler {
                 login::respond(shared, tenant, endpoint, request)
             }
             ("POST", ["adminapi", "beta", tenant, "InvokeCommand"]) => {
+                let redirect = shared
+                    .redirects
+                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                    .is_ok();
+                if redirect {
+                    shared.redirected.fetch_add(1, Ordering::SeqCst);
+                    let location = format!(
+                        "https://outlook-regional.sim.invalid/adminapi/beta/{tenant}/InvokeCommand"
+                    );
+                    return ResponseTemplate::new(302).insert_header("Location", location.as_str());
+                }
                 exchange::respond(shared, tenant, request)
             }
             ("GET", ["v1.0", rest @ ..]) => graph::respond(shared, rest, request),
