@@ -20,8 +20,10 @@ fn sample_user() -> UserAttributes {
 #[test]
 fn sample_configuration_loads_and_signs_by_policy() {
     let config = SignatureConfig::load(examples().join("signature.toml")).unwrap();
-    assert_eq!(config.loop_header, LoopHeader::default());
+    // The sample leaves the loop header to the service profile (its one source).
+    assert_eq!(config.loop_header, None);
     let engine = config.engine(None).unwrap();
+    assert_eq!(engine.loop_header(), &LoopHeader::default());
     assert_eq!(engine.rules().len(), 6);
 
     let to_partner = ["ben@fabrikam.com"];

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::profile::ServiceProfile;
+use crate::loop_header::pattern_for;
 use crate::model::{
     ConnectorType, FromScope, InboundConnector, MessageType, OutboundConnector, RuleErrorAction,
     SenderAddressLocation, SentToScope, TlsSettings, TransportRule,
@@ -171,11 +172,19 @@ impl ConnectorSetup {
         };
 
         let auto_reply = self.exceptions.auto_replies;
+        // Every accepted value as an escaped, anchored pattern, in a stable order (so a
+        // rotation's switch of the stamped value changes nothing here).
+        let mut patterns: Vec<String> = p
+            .accepted_loop_header_values()
+            .into_iter()
+            .map(pattern_for)
+            .collect();
+        patterns.sort();
         let mut rule = TransportRule::builder(&n.routing_rule)
             .priority(self.priority + u32::from(auto_reply))
             .enabled(!self.staged)
             .from_scope(FromScope::InOrganization)
-            .except_if_header_matches(&p.loop_header.name, [p.loop_header.value.clone()])
+            .except_if_header_matches(&p.loop_header.name, patterns)
             .route_message_outbound_connector(&n.outbound_connector)
             .stop_rule_processing(true)
             .rule_error_action(self.rule_error_action)

@@ -1,8 +1,12 @@
 //! The signature service's side of the setup: where mail goes, how the service's relay
-//! authenticates when it sends mail back, and what the created objects are called.
+//! authenticates when it sends mail back, the loop header, and what the created objects are
+//! called.
+
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::loop_header::check_value;
 use crate::model::validate::{self, Star};
 use crate::{Error, LoopHeader, Result};
 
@@ -34,6 +38,16 @@ impl Default for ObjectNames {
 /// The signature service a tenant is connected to. The caller supplies every value; nothing
 /// about any vendor is built in.
 ///
+/// The loop header's value is random per tenant: the builder (and
+/// [`ServiceProfile::create_from_json`]) generate it when the profile is first made, and the
+/// profile keeps it from then on. Persist the profile ([`ServiceProfile::save`]): a re-run
+/// with another value would not converge. The readers of an existing profile
+/// ([`ServiceProfile::from_json`], [`ServiceProfile::load`], serde) refuse a profile without
+/// a value, naming `loop_header.value`, instead of making one up.
+///
+/// The value can be rotated in two phases, each applied with a configure run: see
+/// [`ServiceProfile::begin_loop_header_rotation`].
+///
 /// ```
 /// use sigsync_core::setup::ServiceProfile;
 ///
@@ -42,9 +56,13 @@ impl Default for ObjectNames {
 ///     .certificate_name("tenant1.smtp.signatures.example.com")
 ///     .build()?;
 /// assert_eq!(profile.tls_domain, "smtp.signatures.example.com");
+/// assert_eq!(profile.loop_header.value.len(), 32); // random, kept in the profile
+/// let again = ServiceProfile::from_json(&profile.to_json())?;
+/// assert_eq!(again, profile);
 /// # Ok::<(), sigsync_core::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "ProfileFile")]
 pub struct ServiceProfile {
     /// The service's smart hosts (the outbound connector's `SmartHosts`).
     pub smart_hosts: Vec<String>,
@@ -58,29 +76,109 @@ pub struct ServiceProfile {
     /// The IP ranges of the service's relays, if known: excepted by the routing rule
     /// (`ExceptIfSenderIpRanges`) and skipped by Enhanced Filtering (`EFSkipIPs`). The inbound
     /// connector is authenticated by the certificate only.
-    #[serde(default)]
     pub relay_ip_ranges: Vec<String>,
-    /// The loop-prevention header the service stamps on processed mail.
-    #[serde(default)]
+    /// The loop-prevention header the service stamps on processed mail (random value).
     pub loop_header: LoopHeader,
+    /// Values the routing rule accepts as processed besides `loop_header.value`: the other
+    /// value while a rotation is under way, empty otherwise.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub extra_loop_header_values: Vec<String>,
     /// The names of the created objects.
-    #[serde(default)]
     pub names: ObjectNames,
     /// The marker written into each object's comment: how sigsync recognises what it owns.
-    #[serde(default = "default_marker")]
     pub comment_marker: String,
     /// `CloudServicesMailEnabled` on both connectors (keeps Exchange's internal headers
     /// across the round trip; default true, as the add-on service recipe sets it).
-    #[serde(default = "default_true")]
     pub cloud_services_mail_enabled: bool,
+}
+
+/// A profile file as written: everything but the smart hosts and the certificate name may be
+/// left out; unknown keys are ignored (other tools may keep more per tenant in the file).
+#[derive(Deserialize)]
+struct ProfileFile {
+    #[serde(default)]
+    smart_hosts: Vec<String>,
+    #[serde(default)]
+    tls_domain: Option<String>,
+    #[serde(default)]
+    certificate_name: String,
+    #[serde(default)]
+    relay_ip_ranges: Vec<String>,
+    #[serde(default)]
+    loop_header: Option<LoopHeaderFile>,
+    #[serde(default)]
+    extra_loop_header_values: Vec<String>,
+    #[serde(default)]
+    names: ObjectNames,
+    #[serde(default)]
+    comment_marker: Option<String>,
+    #[serde(default)]
+    cloud_services_mail_enabled: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoopHeaderFile {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    value: Option<String>,
+}
+
+impl ProfileFile {
+    /// The profile: `generate` says whether a missing loop-header value is made up (a new
+    /// profile) or an error (an existing one).
+    fn into_profile(self, generate: bool) -> Result<ServiceProfile> {
+        let (name, value) = match self.loop_header {
+            Some(h) => (h.name, h.value),
+            None => (None, None),
+        };
+        let value = match value {
+            Some(v) => v,
+            None if generate => LoopHeader::random_value(),
+            None => {
+                return Err(Error::validation(
+                    "loop_header.value",
+                    "missing: a service profile keeps its tenant's random loop-header value; \
+                     create the profile with the setup (it generates the value and saves it), \
+                     or copy the value the tenant's routing rule excepts",
+                ))
+            }
+        };
+        let name = name.unwrap_or_else(|| LoopHeader::DEFAULT_NAME.to_owned());
+        let mut b = ServiceProfile::builder()
+            .smart_hosts(self.smart_hosts)
+            .certificate_name(self.certificate_name)
+            .relay_ip_ranges(self.relay_ip_ranges)
+            .loop_header(LoopHeader { name, value })
+            .extra_loop_header_values(self.extra_loop_header_values)
+            .names(self.names);
+        if let Some(d) = self.tls_domain.filter(|d| !d.is_empty()) {
+            b = b.tls_domain(d);
+        }
+        if let Some(m) = self.comment_marker {
+            b = b.comment_marker(m);
+        }
+        if let Some(c) = self.cloud_services_mail_enabled {
+            b = b.cloud_services_mail_enabled(c);
+        }
+        b.build()
+    }
+}
+
+impl TryFrom<ProfileFile> for ServiceProfile {
+    type Error = Error;
+    fn try_from(file: ProfileFile) -> Result<Self> {
+        file.into_profile(false)
+    }
 }
 
 fn default_marker() -> String {
     "Managed by sigsync; do not edit.".into()
 }
 
-fn default_true() -> bool {
-    true
+fn parse(json: &str) -> Result<ProfileFile> {
+    serde_json::from_str(json).map_err(|e| Error::Config(format!("service profile: {e}")))
 }
 
 impl ServiceProfile {
@@ -89,15 +187,97 @@ impl ServiceProfile {
         ServiceProfileBuilder::default()
     }
 
-    /// Reads a profile from JSON (the `--profile` file of the setup example) and validates it.
+    /// Reads an existing profile from JSON (the `--profile` file of the setup example) and
+    /// validates it. `tls_domain` may be left out (the first smart host); a missing
+    /// `loop_header.value` is an error (see the type's docs).
     pub fn from_json(json: &str) -> Result<Self> {
-        let mut profile: ServiceProfile = serde_json::from_str(json)
-            .map_err(|e| Error::Config(format!("service profile: {e}")))?;
-        if profile.tls_domain.is_empty() {
-            profile.tls_domain = profile.smart_hosts.first().cloned().unwrap_or_default();
+        parse(json)?.into_profile(false)
+    }
+
+    /// A new profile from JSON: as [`ServiceProfile::from_json`], but a missing loop-header
+    /// value is generated. Keep the result ([`ServiceProfile::save`]): every call makes
+    /// another value.
+    pub fn create_from_json(json: &str) -> Result<Self> {
+        parse(json)?.into_profile(true)
+    }
+
+    /// Reads an existing profile from a JSON file ([`ServiceProfile::from_json`]).
+    pub fn load(path: impl AsRef<Path>) -> Result<Self> {
+        Self::from_json(&read(path.as_ref())?)
+    }
+
+    /// Reads a profile file; when it has no loop-header value yet, generates one and writes
+    /// the completed profile back to the file. Returns the profile and whether the file was
+    /// written.
+    pub fn load_or_init(path: impl AsRef<Path>) -> Result<(Self, bool)> {
+        let path = path.as_ref();
+        let file = parse(&read(path)?)?;
+        let complete = file.loop_header.as_ref().is_some_and(|h| h.value.is_some());
+        let profile = file
+            .into_profile(true)
+            .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
+        if !complete {
+            profile.save(path)?;
         }
-        profile.validate()?;
-        Ok(profile)
+        Ok((profile, !complete))
+    }
+
+    /// Writes the profile as JSON, replacing `path` in one step (a temporary file renamed).
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
+        let path = path.as_ref();
+        let tmp = path.with_extension("json.tmp");
+        std::fs::write(&tmp, self.to_json() + "\n")
+            .and_then(|()| std::fs::rename(&tmp, path))
+            .map_err(|e| Error::Config(format!("cannot write {}: {e}", path.display())))
+    }
+
+    /// The profile as JSON, every field written out.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_else(|_| "{}".into())
+    }
+
+    /// Every loop-header value the routing rule accepts as processed: the stamped one first.
+    pub fn accepted_loop_header_values(&self) -> Vec<&str> {
+        std::iter::once(self.loop_header.value.as_str())
+            .chain(self.extra_loop_header_values.iter().map(String::as_str))
+            .collect()
+    }
+
+    /// Rotation, phase 1: adds a new random value that the routing rule accepts besides the
+    /// current one, and returns it. Save the profile and run configure: the rule then excepts
+    /// both values while the service still stamps the old one.
+    pub fn begin_loop_header_rotation(&mut self) -> String {
+        let value = LoopHeader::random_value();
+        self.extra_loop_header_values.push(value.clone());
+        value
+    }
+
+    /// Rotation, phase 2: the service stamps `value` (one of the extra values) from now on;
+    /// the old value stays accepted. Save the profile and reload it in the service (a
+    /// configure run now only updates the auto-reply rule's stamp).
+    pub fn switch_loop_header(&mut self, value: &str) -> Result<()> {
+        let Some(i) = self
+            .extra_loop_header_values
+            .iter()
+            .position(|v| v == value)
+        else {
+            return Err(Error::validation(
+                "extra_loop_header_values",
+                format!("{value:?} is not an extra value: begin the rotation first"),
+            ));
+        };
+        let old = std::mem::replace(
+            &mut self.loop_header.value,
+            self.extra_loop_header_values.remove(i),
+        );
+        self.extra_loop_header_values.push(old);
+        Ok(())
+    }
+
+    /// Rotation, phase 3: once the service stamps only the new value (and mail stamped with
+    /// the old one has drained), drops the extra values. Save and run configure.
+    pub fn finish_loop_header_rotation(&mut self) {
+        self.extra_loop_header_values.clear();
     }
 
     /// Checks every value, naming the field that is wrong.
@@ -117,6 +297,15 @@ impl ServiceProfile {
             validate::ip_range("relay_ip_ranges", range)?;
         }
         self.loop_header.validate()?;
+        for (i, v) in self.extra_loop_header_values.iter().enumerate() {
+            check_value("extra_loop_header_values", v)?;
+            if self.accepted_loop_header_values()[..=i].contains(&v.as_str()) {
+                return Err(Error::validation(
+                    "extra_loop_header_values",
+                    format!("{v:?} is listed twice (or is loop_header.value)"),
+                ));
+            }
+        }
         for (field, name) in [
             ("names.outbound_connector", &self.names.outbound_connector),
             ("names.inbound_connector", &self.names.inbound_connector),
@@ -145,6 +334,11 @@ impl ServiceProfile {
     }
 }
 
+fn read(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path)
+        .map_err(|e| Error::Config(format!("cannot read profile {}: {e}", path.display())))
+}
+
 /// Builds a [`ServiceProfile`].
 #[derive(Debug, Clone, Default)]
 pub struct ServiceProfileBuilder {
@@ -152,7 +346,8 @@ pub struct ServiceProfileBuilder {
     tls_domain: Option<String>,
     certificate_name: String,
     relay_ip_ranges: Vec<String>,
-    loop_header: LoopHeader,
+    loop_header: Option<LoopHeader>,
+    extra_loop_header_values: Vec<String>,
     names: ObjectNames,
     comment_marker: Option<String>,
     cloud_services_mail_enabled: Option<bool>,
@@ -191,9 +386,19 @@ impl ServiceProfileBuilder {
         self
     }
 
-    /// The loop-prevention header.
+    /// The loop-prevention header (default: [`LoopHeader::generate`], a new random value).
     pub fn loop_header(mut self, header: LoopHeader) -> Self {
-        self.loop_header = header;
+        self.loop_header = Some(header);
+        self
+    }
+
+    /// Values the routing rule accepts besides the loop header's (a rotation under way).
+    pub fn extra_loop_header_values<I, S>(mut self, values: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.extra_loop_header_values = values.into_iter().map(Into::into).collect();
         self
     }
 
@@ -226,7 +431,8 @@ impl ServiceProfileBuilder {
             tls_domain,
             certificate_name: self.certificate_name,
             relay_ip_ranges: self.relay_ip_ranges,
-            loop_header: self.loop_header,
+            loop_header: self.loop_header.unwrap_or_else(LoopHeader::generate),
+            extra_loop_header_values: self.extra_loop_header_values,
             names: self.names,
             comment_marker: self.comment_marker.unwrap_or_else(default_marker),
             cloud_services_mail_enabled: self.cloud_services_mail_enabled.unwrap_or(true),
@@ -244,6 +450,7 @@ mod tests {
         ServiceProfile::builder()
             .smart_hosts(["smtp.signatures.example.com"])
             .certificate_name("tenant1.smtp.signatures.example.com")
+            .loop_header(LoopHeader::new("X-Sigsync-Processed", "v1").unwrap())
     }
 
     #[test]
@@ -263,16 +470,85 @@ mod tests {
             ..ObjectNames::default()
         };
         assert_eq!(field(base().names(names)), "names.routing_rule");
+        assert_eq!(
+            field(base().extra_loop_header_values(["v1"])),
+            "extra_loop_header_values"
+        );
+        assert_eq!(
+            field(base().extra_loop_header_values(["a b"])),
+            "extra_loop_header_values"
+        );
     }
 
     #[test]
-    fn profile_loads_from_json_with_defaults() {
-        let p = ServiceProfile::from_json(
+    fn one_reader_defaults_tls_domain_to_the_first_smart_host() {
+        for json in [
             r#"{"smart_hosts": ["smtp.signatures.example.com"], "tls_domain": "",
+                "certificate_name": "tenant1.smtp.signatures.example.com",
+                "loop_header": {"value": "v1"}}"#,
+            r#"{"smart_hosts": ["smtp.signatures.example.com"],
+                "certificate_name": "tenant1.smtp.signatures.example.com",
+                "loop_header": {"name": "X-Sigsync-Processed", "value": "v1"}}"#,
+        ] {
+            let p = ServiceProfile::from_json(json).unwrap();
+            assert_eq!(p, base().build().unwrap());
+            let via_serde: ServiceProfile = serde_json::from_str(json).unwrap();
+            assert_eq!(via_serde, p);
+        }
+        assert!(ServiceProfile::from_json("{}").is_err());
+    }
+
+    #[test]
+    fn existing_profile_without_a_loop_header_value_is_refused_and_a_new_one_gets_a_random_value() {
+        let json = r#"{"smart_hosts": ["smtp.signatures.example.com"],
+                       "certificate_name": "tenant1.smtp.signatures.example.com"}"#;
+        let e = ServiceProfile::from_json(json).unwrap_err();
+        assert!(e.to_string().contains("loop_header.value"), "{e}");
+        let e = serde_json::from_str::<ServiceProfile>(json).unwrap_err();
+        assert!(e.to_string().contains("loop_header.value"), "{e}");
+        let a = ServiceProfile::create_from_json(json).unwrap();
+        let b = ServiceProfile::create_from_json(json).unwrap();
+        assert_ne!(a.loop_header.value, b.loop_header.value);
+        assert_eq!(ServiceProfile::from_json(&a.to_json()).unwrap(), a);
+        let built = ServiceProfile::builder()
+            .smart_hosts(["smtp.signatures.example.com"])
+            .certificate_name("tenant1.smtp.signatures.example.com")
+            .build()
+            .unwrap();
+        assert_ne!(built.loop_header.value, LoopHeader::DEFAULT_VALUE);
+    }
+
+    #[test]
+    fn load_or_init_writes_the_generated_value_once() {
+        let dir = std::env::temp_dir().join(format!("sigsync-profile-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("profile.json");
+        std::fs::write(
+            &path,
+            r#"{"smart_hosts": ["smtp.signatures.example.com"],
                 "certificate_name": "tenant1.smtp.signatures.example.com"}"#,
         )
         .unwrap();
-        assert_eq!(p, base().build().unwrap());
-        assert!(ServiceProfile::from_json("{}").is_err());
+        let (first, written) = ServiceProfile::load_or_init(&path).unwrap();
+        assert!(written);
+        let (second, written) = ServiceProfile::load_or_init(&path).unwrap();
+        assert!(!written);
+        assert_eq!(first, second);
+        assert_eq!(ServiceProfile::load(&path).unwrap(), first);
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[test]
+    fn rotation_accepts_both_values_then_switches_then_drops_the_old() {
+        let mut p = base().build().unwrap();
+        let new = p.begin_loop_header_rotation();
+        assert_eq!(p.accepted_loop_header_values(), ["v1", new.as_str()]);
+        assert_eq!(p.loop_header.value, "v1");
+        p.switch_loop_header(&new).unwrap();
+        assert_eq!(p.loop_header.value, new);
+        assert_eq!(p.accepted_loop_header_values(), [new.as_str(), "v1"]);
+        p.finish_loop_header_rotation();
+        assert_eq!(p.accepted_loop_header_values(), [new.as_str()]);
+        assert!(p.switch_loop_header("v1").is_err());
     }
 }

@@ -32,10 +32,7 @@ use crate::{Error, LoopHeader, Result};
 /// ## Keep template lines whose placeholders are all empty (default false: they vanish).
 /// keep_empty_lines = false
 ///
-/// ## The loop-prevention header (the same as the setup's service profile).
-/// [loop_header]
-/// name = "X-Sigsync-Processed"
-/// value = "true"
+/// ## No [loop_header] here: the service profile is its one source (see `with_loop_header`).
 ///
 /// ## Values for fields the directory leaves empty, and for senders it does not know.
 /// [fallback]
@@ -118,8 +115,11 @@ pub struct SignatureConfig {
     pub keep_empty_lines: bool,
     /// How many renderings the engine remembers (default 1024; 0 renders every message).
     pub render_cache: Option<usize>,
-    /// The loop-prevention header.
-    pub loop_header: LoopHeader,
+    /// The loop-prevention header. Leave it out: the service profile is the one source, joined
+    /// with [`SignatureConfig::with_loop_header`]. When given, it must equal the profile's.
+    /// Without either, the engine stamps [`LoopHeader::default`], a fixed value fit only for
+    /// tests and injection outside a setup.
+    pub loop_header: Option<LoopHeader>,
     /// Values for fields the directory has no value for.
     pub fallback: UserAttributes,
     /// Images by name.
@@ -226,6 +226,22 @@ impl SignatureConfig {
         Ok(config)
     }
 
+    /// This configuration with the service profile's loop header (`profile_header`, the one
+    /// source of its value). When the file names a loop header too, it must be the same:
+    /// otherwise the error names both, as the routing rule would except one value and the
+    /// service stamp the other.
+    pub fn with_loop_header(mut self, profile_header: &LoopHeader) -> Result<Self> {
+        if let Some(own) = &self.loop_header {
+            profile_header.ensure_same(
+                "the service profile",
+                own,
+                "the signature configuration ([loop_header])",
+            )?;
+        }
+        self.loop_header = Some(profile_header.clone());
+        Ok(self)
+    }
+
     /// A builder with everything from the file but the directory (add one, then build).
     pub fn builder(&self) -> Result<SignatureEngineBuilder> {
         let mut b = SignatureEngine::builder()
@@ -233,8 +249,10 @@ impl SignatureConfig {
             .custom_attributes(self.custom_attributes.iter().cloned())
             .keep_empty_lines(self.keep_empty_lines)
             .render_cache(self.render_cache.unwrap_or(super::DEFAULT_RENDER_CACHE))
-            .loop_header(self.loop_header.clone())
             .fallback(self.fallback.clone());
+        if let Some(h) = &self.loop_header {
+            b = b.loop_header(h.clone());
+        }
         for (name, img) in &self.images {
             b = b.image(self.image(name, img)?);
         }

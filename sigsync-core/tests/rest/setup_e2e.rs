@@ -22,6 +22,7 @@ fn profile() -> ServiceProfile {
     ServiceProfile::builder()
         .smart_hosts(["smtp.signatures.example.com"])
         .certificate_name(CERT)
+        .loop_header(sigsync_core::LoopHeader::new("X-Sigsync-Processed", "e2e-tenant").unwrap())
         .build()
         .unwrap()
 }
