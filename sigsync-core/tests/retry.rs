@@ -170,6 +170,39 @@ fn a_retried_create_that_landed_is_success() {
 }
 
 #[test]
+fn a_retried_create_that_meets_a_different_object_reports_already_exists() {
+    rt().block_on(async {
+        // An object of that name existed before (unlike the one asked for): the retry's
+        // "already exists" is not the first attempt landing, and must not pass for it.
+        let t = SimTenant::new();
+        let older = inbound()
+            .to_builder()
+            .tls_sender_certificate_name("old.signatures.example.com")
+            .build()
+            .unwrap();
+        t.create_inbound_connector(&older).await.unwrap();
+        t.reset_calls();
+        t.inject(Fault::on_call(1, ErrorKind::Throttled));
+        let clock = TestClock::new();
+        let e = client(&t, &clock)
+            .create_inbound_connector(&inbound())
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::AlreadyExists);
+        // The same thing applied and then reported lost: that one is success.
+        t.clear_faults();
+        t.remove_inbound_connector(INBOUND).await.unwrap();
+        t.reset_calls();
+        t.inject(Fault::on_call(1, ErrorKind::Network).after_commit());
+        let created = client(&t, &clock)
+            .create_inbound_connector(&inbound())
+            .await
+            .unwrap();
+        assert_eq!(created.definition, inbound());
+    });
+}
+
+#[test]
 fn a_retried_removal_that_landed_is_success() {
     rt().block_on(async {
         let t = SimTenant::new();

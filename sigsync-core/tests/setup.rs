@@ -1,187 +1,17 @@
-//! The setup engine: mail safety under every single failure, convergence, reconfiguration,
-//! pause, resume, removal, status and drift, preflight.
+//! The setup engine: convergence, reconfiguration, pause, resume, removal, preflight, plans
+//! and progress. (Mail safety under every failure: `mail_safety`; status: `setup_status`;
+//! failures, undo and adoption: `setup_recovery`.)
 
-use std::sync::Arc;
+#[path = "setup_support/mod.rs"]
+mod support;
 
 use serde_json::json;
-use sigsync_core::exchange::sim::{Fault, SimGroup, SimSettings, SimTenant};
-use sigsync_core::exchange::{ExchangeClient, GroupKind};
+use sigsync_core::exchange::sim::{SimSettings, SimTenant};
+use sigsync_core::exchange::ExchangeClient;
 use sigsync_core::model::TransportRule;
 use sigsync_core::setup::*;
 use sigsync_core::ErrorKind;
-
-const CERT: &str = "tenant1.smtp.signatures.example.com";
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-fn profile() -> ServiceProfile {
-    ServiceProfile::builder()
-        .smart_hosts(["smtp.signatures.example.com"])
-        .certificate_name(CERT)
-        .build()
-        .unwrap()
-}
-
-fn setup() -> ConnectorSetup {
-    ConnectorSetup::builder(profile()).build().unwrap()
-}
-
-fn groups_external_setup() -> ConnectorSetup {
-    ConnectorSetup::builder(profile())
-        .scope(SenderScope::Groups(vec![
-            "Sales".into(),
-            "marketing@contoso.com".into(),
-        ]))
-        .include_internal(false)
-        .build()
-        .unwrap()
-}
-
-fn tenant(settings: SimSettings) -> SimTenant {
-    let t = SimTenant::with_settings(settings);
-    t.add_accepted_domain("contoso.com", true);
-    t.add_accepted_domain(CERT, false);
-    t.add_group(SimGroup::new(
-        "Sales",
-        Some("sales@contoso.com"),
-        GroupKind::Distribution,
-    ));
-    t.add_group(SimGroup::new(
-        "Marketing",
-        Some("marketing@contoso.com"),
-        GroupKind::Microsoft365,
-    ));
-    t.add_group(SimGroup::new("Admins", None, GroupKind::Security));
-    t
-}
-
-fn permissive() -> SimTenant {
-    tenant(SimSettings {
-        permissive: true,
-        ..Default::default()
-    })
-}
-
-fn engine(t: &SimTenant) -> SetupEngine {
-    SetupEngine::new(Arc::new(t.clone()))
-}
-
-/// DESIGN.md's mail-safety invariant, checked on what the tenant holds.
-fn assert_mail_safe(t: &SimTenant, setup: &ConnectorSetup, context: &str) {
-    let snap = t.snapshot();
-    let inbound_ok = snap.inbound.iter().any(|c| {
-        c.name()
-            .eq_ignore_ascii_case(&setup.profile.names.inbound_connector)
-            && c.definition.enabled()
-    });
-    for rule in snap.rules.iter().filter(|r| r.definition.enabled()) {
-        let Some(target) = rule.definition.route_message_outbound_connector() else {
-            continue;
-        };
-        let connector = snap
-            .outbound
-            .iter()
-            .find(|c| c.name().eq_ignore_ascii_case(target));
-        assert!(
-            connector
-                .is_some_and(|c| c.definition.enabled() && c.definition.is_transport_rule_scoped()),
-            "{context}: enabled rule '{}' routes to a missing, disabled or unscoped connector",
-            rule.name()
-        );
-        assert!(
-            inbound_ok,
-            "{context}: enabled rule '{}' routes mail that cannot come back",
-            rule.name()
-        );
-    }
-}
-
-/// Runs one engine operation; `None` when it failed before writing.
-type Operation = Box<dyn Fn(&SetupEngine, &ConnectorSetup) -> Option<Report>>;
-/// Prepares a tenant and returns the setup and the operation to run on it.
-type Scenario = fn(&SimTenant) -> (ConnectorSetup, Operation);
-
-fn run_op(op: &'static str) -> Operation {
-    Box::new(move |e, s| {
-        rt().block_on(async {
-            match op {
-                "configure" => e.configure(s, &no_progress).await.ok(),
-                "pause" => e.pause(s, &no_progress).await.ok(),
-                "resume" => e.resume(s, &no_progress).await.ok(),
-                _ => e.remove(s, &no_progress).await.ok(),
-            }
-        })
-    })
-}
-
-fn configured(t: &SimTenant, s: &ConnectorSetup) {
-    let report = rt().block_on(engine(t).configure(s, &no_progress)).unwrap();
-    assert!(report.succeeded(), "{report}");
-}
-
-const SCENARIOS: &[(&str, Scenario)] = &[
-    ("configure", |_| (setup(), run_op("configure"))),
-    ("reconfigure", |t| {
-        configured(t, &setup());
-        (groups_external_setup(), run_op("configure"))
-    }),
-    ("pause", |t| {
-        configured(t, &setup());
-        (setup(), run_op("pause"))
-    }),
-    ("resume", |t| {
-        configured(t, &setup());
-        rt().block_on(engine(t).pause(&setup(), &no_progress))
-            .unwrap();
-        (setup(), run_op("resume"))
-    }),
-    ("remove", |t| {
-        configured(t, &setup());
-        (setup(), run_op("remove"))
-    }),
-];
-
-const CLASSES: &[ErrorKind] = &[
-    ErrorKind::NotFound,
-    ErrorKind::AlreadyExists,
-    ErrorKind::Rejected,
-    ErrorKind::Unauthorized,
-    ErrorKind::Forbidden,
-    ErrorKind::Throttled,
-    ErrorKind::Transient,
-    ErrorKind::Network,
-];
-
-#[test]
-fn mail_stays_safe_whichever_single_call_fails() {
-    let mut checked = 0;
-    for (name, scenario) in SCENARIOS {
-        // How many calls the operation makes when nothing fails.
-        let t = permissive();
-        let (s, op) = scenario(&t);
-        t.reset_calls();
-        op(&engine(&t), &s).expect("the scenario succeeds without faults");
-        let calls = t.calls().len() as u64;
-        assert!(calls > 0, "{name} made no call");
-        for k in 1..=calls {
-            for class in CLASSES {
-                let t = permissive();
-                let (s, op) = scenario(&t);
-                t.reset_calls();
-                t.inject(Fault::on_call(k, *class));
-                let _ = op(&engine(&t), &s);
-                assert_mail_safe(&t, &s, &format!("{name}, call {k} failing with {class}"));
-                checked += 1;
-            }
-        }
-    }
-    assert!(checked >= 100, "only {checked} cases");
-}
+use support::*;
 
 #[test]
 fn rerun_after_configure_plans_nothing_and_writes_nothing() {
@@ -287,23 +117,6 @@ fn fresh_configure_creates_connectors_before_the_rule() {
 }
 
 #[test]
-fn failed_rule_creation_undoes_the_new_connectors() {
-    rt().block_on(async {
-        let t = tenant(SimSettings::default());
-        t.inject(Fault::on_cmdlet("New-TransportRule", ErrorKind::Rejected).times(2));
-        let report = engine(&t).configure(&setup(), &no_progress).await.unwrap();
-        assert!(!report.succeeded());
-        assert_eq!(report.status, Some(SetupStatus::Absent), "{report}");
-        let snap = t.snapshot();
-        assert!(snap.outbound.is_empty() && snap.inbound.is_empty() && snap.rules.is_empty());
-        assert!(report
-            .steps
-            .iter()
-            .any(|s| s.outcome == StepOutcome::Undone));
-    });
-}
-
-#[test]
 fn staged_setup_creates_the_rule_disabled_and_configure_enables_it() {
     rt().block_on(async {
         let t = tenant(SimSettings::default());
@@ -370,50 +183,6 @@ fn pause_resume_and_remove() {
         assert_eq!(snap.rules.len(), 1);
         assert_eq!(snap.rules[0].name(), "Tenant rule");
         assert_eq!(e.remove(&s, &no_progress).await.unwrap().writes, 0);
-    });
-}
-
-#[test]
-fn resume_refuses_without_connectors() {
-    rt().block_on(async {
-        let t = permissive();
-        let e = engine(&t);
-        e.configure(&setup(), &no_progress).await.unwrap();
-        e.pause(&setup(), &no_progress).await.unwrap();
-        t.remove_outbound_connector("Sigsync Outbound Connector")
-            .await
-            .unwrap();
-        let err = e.resume(&setup(), &no_progress).await.unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::Conflict);
-        assert_eq!(
-            e.status(&setup()).await.unwrap().status,
-            SetupStatus::Partial
-        );
-    });
-}
-
-#[test]
-fn status_reports_drift_and_the_repair_plan() {
-    rt().block_on(async {
-        let t = tenant(SimSettings::default());
-        let e = engine(&t);
-        e.configure(&setup(), &no_progress).await.unwrap();
-        let mut change = sigsync_core::model::Params::new();
-        change.insert("SmartHosts".into(), json!(["rogue.example.net"]));
-        t.update_outbound_connector("Sigsync Outbound Connector", &change)
-            .await
-            .unwrap();
-        let status = e.status(&setup()).await.unwrap();
-        assert_eq!(status.status, SetupStatus::Configured);
-        assert_eq!(status.drift.len(), 1);
-        assert_eq!(status.drift[0].changes[0].field, "SmartHosts");
-        assert_eq!(
-            status.drift[0].changes[0].from,
-            json!(["rogue.example.net"])
-        );
-        let report = e.apply(&setup(), &status.repair, &no_progress).await;
-        assert!(report.succeeded());
-        assert!(e.status(&setup()).await.unwrap().drift.is_empty());
     });
 }
 
@@ -576,6 +345,7 @@ fn progress_reports_each_step() {
             let line = match p {
                 Progress::Started(s) => format!("start {}", s.name),
                 Progress::Finished(s) => format!("done {}", s.name),
+                Progress::Adopted(s) => format!("adopt {}", s.name),
                 Progress::Failed(s, _) => format!("fail {}", s.name),
                 Progress::Undoing(s) => format!("undo {}", s.name),
             };
@@ -585,43 +355,5 @@ fn progress_reports_each_step() {
         let events = events.into_inner().unwrap();
         assert_eq!(events.len(), 8, "{events:?}");
         assert_eq!(events.last().unwrap(), "done Sigsync Routing Rule");
-    });
-}
-
-#[test]
-fn rerun_under_replication_lag_adopts_its_own_objects() {
-    rt().block_on(async {
-        let t = tenant(SimSettings {
-            replication_lag_reads: 1,
-            ..Default::default()
-        });
-        let client = sigsync_core::exchange::RetryingClient::with_clock(
-            t.clone(),
-            sigsync_core::exchange::RetryPolicy {
-                base_delay: std::time::Duration::from_millis(1),
-                ..Default::default()
-            },
-            Arc::new(sigsync_core::exchange::TokioClock),
-        );
-        let e = SetupEngine::new(Arc::new(client));
-        assert!(e
-            .configure(&setup(), &no_progress)
-            .await
-            .unwrap()
-            .succeeded());
-        // The next read does not see the new objects yet, so the plan creates them again:
-        // each create meets AlreadyExists and adopts the object instead.
-        let again = e.configure(&setup(), &no_progress).await.unwrap();
-        assert!(again.succeeded(), "{again}");
-        let snap = t.snapshot();
-        assert_eq!(
-            (snap.outbound.len(), snap.inbound.len(), snap.rules.len()),
-            (1, 1, 2)
-        );
-        assert_eq!(
-            e.status(&setup()).await.unwrap().status,
-            SetupStatus::Configured
-        );
-        assert!(e.plan(&setup()).await.unwrap().0.is_empty());
     });
 }

@@ -169,10 +169,9 @@ fn graph_directory_needs_a_token_provider() {
 
 #[test]
 fn bad_loop_header_in_the_file_is_refused() {
-    let config =
-        SignatureConfig::from_toml_str("[loop_header]\nname = \"X Bad\"\nvalue = \"1\"\n").unwrap();
-    assert_eq!(
-        config.engine(None).unwrap_err().kind(),
-        ErrorKind::Validation
-    );
+    // Refused when the file is read, naming the field.
+    let e = SignatureConfig::from_toml_str("[loop_header]\nname = \"X Bad\"\nvalue = \"1\"\n")
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Config);
+    assert!(e.to_string().contains("loop_header.name"), "{e}");
 }

@@ -178,8 +178,7 @@ impl<C: ExchangeClient> RetryingClient<C> {
 
     async fn create<D, F, Fut, L, LFut>(
         &self,
-        kind: ObjectKind,
-        name: &str,
+        desired: &D,
         lag: impl Fn(&Error) -> bool,
         create: F,
         list: L,
@@ -191,6 +190,7 @@ impl<C: ExchangeClient> RetryingClient<C> {
         L: Fn() -> LFut,
         LFut: Future<Output = Result<Vec<Existing<D>>>>,
     {
+        let (kind, name) = (D::KIND, desired.name());
         let op = format!("New-{}", kind.noun());
         let result = self
             .retry(&op, lag, |attempt| {
@@ -198,11 +198,16 @@ impl<C: ExchangeClient> RetryingClient<C> {
                 let list = &list;
                 async move {
                     match fut.await {
-                        // A retried create whose first attempt landed after all.
+                        // A retried create whose earlier attempt landed after all: the object
+                        // is there, as asked. One that differs existed before: the caller
+                        // decides (it gets "already exists").
                         Err(e) if attempt > 1 && e.kind() == ErrorKind::AlreadyExists => list()
                             .await?
                             .into_iter()
-                            .find(|x| x.name().eq_ignore_ascii_case(name))
+                            .find(|x| {
+                                x.name().eq_ignore_ascii_case(name)
+                                    && desired.changes_from(&x.definition).is_empty()
+                            })
                             .ok_or(e),
                         other => other,
                     }
@@ -251,8 +256,7 @@ impl<C: ExchangeClient> ExchangeClient for RetryingClient<C> {
         c: &OutboundConnector,
     ) -> Result<Existing<OutboundConnector>> {
         self.create(
-            ObjectKind::OutboundConnector,
-            c.name(),
+            c,
             never,
             || self.inner.create_outbound_connector(c),
             || self.inner.list_outbound_connectors(),
@@ -284,8 +288,7 @@ impl<C: ExchangeClient> ExchangeClient for RetryingClient<C> {
         c: &InboundConnector,
     ) -> Result<Existing<InboundConnector>> {
         self.create(
-            ObjectKind::InboundConnector,
-            c.name(),
+            c,
             never,
             || self.inner.create_inbound_connector(c),
             || self.inner.list_inbound_connectors(),
@@ -314,8 +317,7 @@ impl<C: ExchangeClient> ExchangeClient for RetryingClient<C> {
     }
     async fn create_transport_rule(&self, rule: &TransportRule) -> Result<Existing<TransportRule>> {
         self.create(
-            ObjectKind::TransportRule,
-            rule.name(),
+            rule,
             self.rule_connector_lag(),
             || self.inner.create_transport_rule(rule),
             || self.inner.list_transport_rules(),

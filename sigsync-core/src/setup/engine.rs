@@ -1,19 +1,17 @@
-//! The setup engine: reads, plans and applies in mail-safe order, with undo on failure;
-//! pauses, resumes, removes, and reports status and drift.
+//! The setup engine: reads, plans and applies in mail-safe order, with a cautious undo on
+//! failure; pauses, resumes, removes, and reports status, its reasons and drift.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use futures::future::join_all;
-
 use super::config::{ConnectorSetup, SenderScope};
-use super::plan::{self, compute, Object, Op, Plan, RuleState, Step, TenantView};
+use super::plan::{self, compute, Op, Plan, PlanContext, RuleState, Step, TenantView};
 use super::preflight::{self, Finding, Severity};
-use super::report::{Progress, Report, SetupStatus, StatusReport, StepOutcome, StepReport};
+use super::report::{Progress, Report, SetupStatus, StatusReport};
+use super::run::Run;
+use super::status::{self, moves_mail};
 use crate::exchange::ExchangeClient;
-use crate::exchange::Existing;
-use crate::model::{Definition, ObjectKind, Params};
-use crate::{Error, ErrorKind, Result};
+use crate::model::ObjectKind;
+use crate::{Error, Result};
 
 /// A progress callback: told when each step starts, finishes or fails.
 pub type ProgressFn<'a> = &'a (dyn Fn(Progress<'_>) + Send + Sync);
@@ -23,7 +21,7 @@ pub type ProgressFn<'a> = &'a (dyn Fn(Progress<'_>) + Send + Sync);
 /// Wrap the client in [`crate::exchange::RetryingClient`] for retries: the engine itself
 /// never retries.
 pub struct SetupEngine {
-    client: Arc<dyn ExchangeClient>,
+    pub(super) client: Arc<dyn ExchangeClient>,
 }
 
 impl SetupEngine {
@@ -58,7 +56,7 @@ impl SetupEngine {
     }
 
     /// The setup with group names resolved to the groups' addresses, as the rule stores them.
-    fn resolved(setup: &ConnectorSetup, view: &TenantView) -> ConnectorSetup {
+    pub(super) fn resolved(setup: &ConnectorSetup, view: &TenantView) -> ConnectorSetup {
         let mut setup = setup.clone();
         if let SenderScope::Groups(groups) = &mut setup.scope {
             for wanted in groups.iter_mut() {
@@ -103,41 +101,122 @@ impl SetupEngine {
         progress: ProgressFn<'_>,
     ) -> Result<Report> {
         let (plan, findings) = self.plan(setup).await?;
+        self.configure_with(setup, &plan, findings, progress).await
+    }
+
+    /// Configures with a plan and findings from [`SetupEngine::plan`] (read once: the plan
+    /// shown is the plan applied): fails before any write when a finding is an error;
+    /// otherwise applies the plan and attaches the findings to the report.
+    pub async fn configure_with(
+        &self,
+        setup: &ConnectorSetup,
+        plan: &Plan,
+        findings: Vec<Finding>,
+        progress: ProgressFn<'_>,
+    ) -> Result<Report> {
         if let Some(f) = findings.iter().find(|f| f.severity == Severity::Error) {
             return Err(Error::validation(f.code, f.message.clone()));
         }
-        let mut report = self.apply(setup, &plan, progress).await;
+        let mut report = self.apply(setup, plan, progress).await;
         report.findings = findings;
         Ok(report)
     }
 
     /// Applies `plan` in mail-safe phases: rule disables and removals first; then the
     /// connectors and the auto-reply rule (concurrently); then the routing rule, only once
-    /// both connectors are in place; enables last. After a failure nothing further is
-    /// written, and what this apply created is removed again when no rule depends on it.
+    /// both connectors are in place; enables last. When two or more connector writes would
+    /// change where mail goes (smart hosts, TLS domain, certificate name, a connector
+    /// created) while the routing rule exists, the rule is disabled first and enabled again
+    /// last, so mail is never routed through a half-changed pair. After a failure nothing
+    /// further is written; what this apply created is removed again only when nothing can
+    /// route through it (see the report's steps), and the report gives the status (read
+    /// again) with the repair plan.
     pub async fn apply(
         &self,
         setup: &ConnectorSetup,
         plan: &Plan,
         progress: ProgressFn<'_>,
     ) -> Report {
-        let routing = setup.profile.names.routing_rule.as_str();
+        let context = match &plan.context {
+            Some(c) => c.clone(),
+            None => Arc::new(PlanContext {
+                view: self.read(setup).await.unwrap_or_default(),
+                routing_enabled: !setup.staged,
+            }),
+        };
+        let names = &setup.profile.names;
+        let routing = names.routing_rule.as_str();
         let is_routing =
             |s: &Step| s.kind == ObjectKind::TransportRule && s.name.eq_ignore_ascii_case(routing);
-        let phases: [Vec<&Step>; 4] = [
+        let moving = plan
+            .steps
+            .iter()
+            .filter(|s| s.kind != ObjectKind::TransportRule)
+            .filter(|s| match s.op {
+                Op::Create => true,
+                Op::Update => moves_mail(s.kind, &s.params),
+                _ => false,
+            })
+            .count();
+        let existing_rule = context
+            .view
+            .rule(routing)
+            .filter(|r| plan::owned(r, &setup.profile.comment_marker))
+            .map(|r| r.name().to_owned());
+        let rule_seen = existing_rule.is_some();
+        let rule_off = match existing_rule {
+            Some(name) if moving >= 2 => Some((
+                Step::new(Op::Disable, ObjectKind::TransportRule, &name),
+                Step::new(Op::Enable, ObjectKind::TransportRule, &name),
+            )),
+            _ => None,
+        };
+        let plan_disables = plan
+            .steps
+            .iter()
+            .any(|s| is_routing(s) && s.op == Op::Disable);
+        let plan_enables = plan
+            .steps
+            .iter()
+            .any(|s| is_routing(s) && s.op == Op::Enable);
+        let mut first: Vec<&Step> = plan
+            .steps
+            .iter()
+            .filter(|s| matches!(s.op, Op::Disable | Op::Remove))
+            .collect();
+        let mut last: Vec<&Step> = plan.steps.iter().filter(|s| s.op == Op::Enable).collect();
+        if let Some((off, on)) = &rule_off {
+            if !plan_disables {
+                first.push(off);
+            }
+            if context.routing_enabled && !plan_enables {
+                last.push(on);
+            }
+        }
+        // Without a routing rule in sight, a read may have missed one (replication lag): then
+        // the creates go first, so that an object found to exist already (and adopted only if
+        // that moves no mail) stops the run before any update moves mail.
+        let unseen_rule = !rule_seen && moving >= 2;
+        let objects = |ops: &[Op]| -> Vec<&Step> {
             plan.steps
                 .iter()
-                .filter(|s| matches!(s.op, Op::Disable | Op::Remove))
-                .collect(),
-            plan.steps
-                .iter()
-                .filter(|s| matches!(s.op, Op::Create | Op::Update) && !is_routing(s))
-                .collect(),
+                .filter(|s| !is_routing(s) && ops.contains(&s.op))
+                .collect()
+        };
+        let (objects_first, objects_then) = if unseen_rule {
+            (objects(&[Op::Create]), objects(&[Op::Update]))
+        } else {
+            (objects(&[Op::Create, Op::Update]), Vec::new())
+        };
+        let phases: [Vec<&Step>; 5] = [
+            first,
+            objects_first,
+            objects_then,
             plan.steps
                 .iter()
                 .filter(|s| matches!(s.op, Op::Create | Op::Update) && is_routing(s))
                 .collect(),
-            plan.steps.iter().filter(|s| s.op == Op::Enable).collect(),
+            last,
         ];
         let mut run = Run::new(self, setup, progress);
         for phase in phases.iter().filter(|p| !p.is_empty()) {
@@ -145,30 +224,19 @@ impl SetupEngine {
                 break;
             }
         }
-        if run.failed() {
-            let routing_existed = !plan
-                .steps
-                .iter()
-                .any(|s| is_routing(s) && s.op == Op::Create);
-            run.undo(routing_existed).await;
-            let status = self.status(setup).await.ok();
-            return run.finish("configure", status.map(|s| s.status));
-        }
-        run.finish(
-            "configure",
-            Some(
-                if setup.staged
-                    && plan
-                        .steps
-                        .iter()
-                        .any(|s| is_routing(s) && s.op == Op::Create)
-                {
-                    SetupStatus::Paused
-                } else {
-                    SetupStatus::Configured
-                },
-            ),
-        )
+        let view = if run.failed() {
+            let fresh = self.read(setup).await.ok();
+            run.undo(plan, fresh.as_ref()).await;
+            fresh
+        } else {
+            Some(context.view.clone())
+        };
+        let state = if setup.staged {
+            RuleState::Keep
+        } else {
+            RuleState::Enable
+        };
+        self.finish(run, "configure", setup, view, Some(state))
     }
 
     /// Pauses: disables sigsync's rules, so mail flows normally and untouched.
@@ -185,32 +253,33 @@ impl SetupEngine {
             .collect();
         let mut run = Run::new(self, setup, progress);
         run.phase(&steps.iter().collect::<Vec<_>>()).await;
-        let status = if run.failed() {
-            self.status(setup).await.ok().map(|s| s.status)
-        } else {
-            Some(Self::status_of(setup, &view, Some(false)))
-        };
-        Ok(run.finish("pause", status))
+        let view = self.after(&run, setup, view).await;
+        Ok(self.finish(run, "pause", setup, view, None))
     }
 
-    /// Resumes: enables sigsync's rules again, once both connectors are in place (the
-    /// auto-reply rule first, so replies bypass the service from the start).
+    /// Resumes: enables sigsync's rules again (the auto-reply rule first, so replies bypass
+    /// the service from the start), only when mail routed by them would come back: both
+    /// connectors in place and enabled, with the profile's smart hosts, TLS domain and
+    /// certificate name, and the loop-header exception in the rule. Otherwise it refuses
+    /// with the reasons; configure repairs.
     pub async fn resume(&self, setup: &ConnectorSetup, progress: ProgressFn<'_>) -> Result<Report> {
         let view = self.read(setup).await?;
         let names = &setup.profile.names;
-        let marker = &setup.profile.comment_marker;
-        let outbound_ready = view.outbound(&names.outbound_connector).is_some_and(|c| {
-            plan::owned(c, marker)
-                && c.definition.enabled()
-                && c.definition.is_transport_rule_scoped()
-        });
-        let inbound_ready = view
-            .inbound(&names.inbound_connector)
-            .is_some_and(|c| plan::owned(c, marker) && c.definition.enabled());
-        if !(outbound_ready && inbound_ready) {
-            return Err(Error::Conflict(
-                "cannot resume: sigsync's connectors are missing or disabled; run configure to repair the setup".into(),
-            ));
+        if let Some(rule) = view.rule(&names.routing_rule) {
+            if plan::owned(rule, &setup.profile.comment_marker) {
+                let (would_be, reasons) = status::classify(setup, &view, Some(true));
+                let only_auto = reasons.iter().all(|r| r.code == "auto_reply_rule");
+                if !(would_be == SetupStatus::Configured
+                    || (would_be == SetupStatus::Degraded && only_auto))
+                {
+                    let why: Vec<String> = reasons.iter().map(ToString::to_string).collect();
+                    return Err(Error::Conflict(format!(
+                        "cannot resume: mail routed now would be {would_be}: {}; run configure \
+                         to repair the setup",
+                        why.join("; ")
+                    )));
+                }
+            }
         }
         let mut run = Run::new(self, setup, progress);
         for name in [&names.auto_reply_rule, &names.routing_rule] {
@@ -221,12 +290,8 @@ impl SetupEngine {
                 }
             }
         }
-        let status = if run.failed() {
-            self.status(setup).await.ok().map(|s| s.status)
-        } else {
-            Some(Self::status_of(setup, &view, Some(true)))
-        };
-        Ok(run.finish("resume", status))
+        let view = self.after(&run, setup, view).await;
+        Ok(self.finish(run, "resume", setup, view, None))
     }
 
     /// Removes what sigsync created and nothing else: the rules first, then the outbound
@@ -259,34 +324,84 @@ impl SetupEngine {
                 break;
             }
         }
-        let status = if run.failed() {
-            self.status(setup).await.ok().map(|s| s.status)
-        } else {
-            Some(SetupStatus::Absent)
-        };
-        Ok(run.finish("remove", status))
+        let view = self.after(&run, setup, view).await;
+        Ok(self.finish(run, "remove", setup, view, None))
     }
 
-    /// Whether the tenant is configured, paused, partly set up or clean; any drift from the
+    /// Whether the tenant is configured (mail routed through the service and able to come
+    /// back), degraded, at risk, paused, partly set up or clean, and why; any drift from the
     /// setup (a field changed in the admin center); and the plan that would repair it.
     pub async fn status(&self, setup: &ConnectorSetup) -> Result<StatusReport> {
         let view = self.read(setup).await?;
-        let desired = Self::resolved(setup, &view).desired();
+        let resolved = Self::resolved(setup, &view);
         let marker = &setup.profile.comment_marker;
-        let repair = compute(&desired, &view, marker, RuleState::Keep)?;
+        let repair = compute(&resolved.desired(), &view, marker, RuleState::Keep)?;
         let drift = repair
             .steps
             .iter()
             .filter(|s| s.op == Op::Update)
             .cloned()
             .collect();
-        let status = Self::status_of(setup, &view, None);
+        let (status, reasons) = status::classify(&resolved, &view, None);
         Ok(StatusReport {
             status,
+            reasons,
             drift,
             repair,
             findings: preflight::check(setup, &view),
         })
+    }
+
+    /// The tenant after a pause, resume or removal: as read before, when every step
+    /// succeeded; read again after a failure.
+    async fn after(
+        &self,
+        run: &Run<'_>,
+        setup: &ConnectorSetup,
+        before: TenantView,
+    ) -> Option<TenantView> {
+        if run.failed() {
+            self.read(setup).await.ok()
+        } else {
+            Some(before)
+        }
+    }
+
+    /// The report: the status of `view` (`None`: unknown) with this run's known writes laid
+    /// over it, the reasons, and for configure (`repair_state`) the plan still needed.
+    fn finish(
+        &self,
+        run: Run<'_>,
+        action: &str,
+        setup: &ConnectorSetup,
+        view: Option<TenantView>,
+        repair_state: Option<RuleState>,
+    ) -> Report {
+        let view = view.map(|v| run.overlay(v));
+        let mut report = Report {
+            action: action.to_owned(),
+            steps: Vec::new(),
+            writes: run.writes(),
+            status: None,
+            reasons: Vec::new(),
+            repair: Plan::default(),
+            error: None,
+            findings: Vec::new(),
+        };
+        if let Some(view) = &view {
+            let resolved = Self::resolved(setup, view);
+            let (status, reasons) = status::classify(&resolved, view, None);
+            report.status = Some(status);
+            report.reasons = reasons;
+            if let Some(state) = repair_state {
+                let marker = &setup.profile.comment_marker;
+                report.repair =
+                    compute(&resolved.desired(), view, marker, state).unwrap_or_default();
+            }
+        }
+        report.steps = run.steps;
+        report.error = run.error;
+        report
     }
 
     fn owned_rule(
@@ -304,257 +419,6 @@ impl SetupEngine {
                 "transport rule '{}' was not created by sigsync; it is left alone",
                 r.name()
             ))),
-        }
-    }
-
-    /// Classifies `view`; `rule_enabled` overrides the routing rule's state as read (the
-    /// state after a successful pause or resume).
-    fn status_of(
-        setup: &ConnectorSetup,
-        view: &TenantView,
-        rule_enabled: Option<bool>,
-    ) -> SetupStatus {
-        let n = &setup.profile.names;
-        let marker = &setup.profile.comment_marker;
-        let outbound = view
-            .outbound(&n.outbound_connector)
-            .filter(|c| plan::owned(c, marker));
-        let inbound = view
-            .inbound(&n.inbound_connector)
-            .filter(|c| plan::owned(c, marker));
-        let rule = view
-            .rule(&n.routing_rule)
-            .filter(|r| plan::owned(r, marker));
-        let auto = view
-            .rule(&n.auto_reply_rule)
-            .filter(|r| plan::owned(r, marker));
-        let wants_auto = setup.exceptions.auto_replies;
-        let present = [
-            outbound.is_some(),
-            inbound.is_some(),
-            rule.is_some(),
-            !wants_auto || auto.is_some(),
-        ];
-        if outbound.is_none() && inbound.is_none() && rule.is_none() && auto.is_none() {
-            SetupStatus::Absent
-        } else if present.iter().all(|p| *p) {
-            match rule {
-                Some(r) if rule_enabled.unwrap_or(r.definition.enabled()) => {
-                    SetupStatus::Configured
-                }
-                _ => SetupStatus::Paused,
-            }
-        } else {
-            SetupStatus::Partial
-        }
-    }
-}
-
-/// The changes that adopt an existing object named like `desired`: `None` when it is already
-/// as wanted; a conflict when it is not sigsync's; `error` when it cannot be found.
-fn adoption<D: Definition>(
-    desired: &D,
-    found: &[Existing<D>],
-    marker: &str,
-    error: Error,
-) -> Result<Option<Params>> {
-    match found
-        .iter()
-        .find(|o| o.name().eq_ignore_ascii_case(desired.name()))
-    {
-        None => Err(error),
-        Some(o) if !plan::owned(o, marker) => Err(Error::Conflict(format!(
-            "'{}' already exists and was not created by sigsync",
-            o.name()
-        ))),
-        Some(o) => {
-            let changes = desired.changes_from(&o.definition);
-            Ok((!changes.is_empty()).then_some(changes))
-        }
-    }
-}
-
-/// One apply, pause, resume or removal in progress: runs phases, records outcomes.
-struct Run<'a> {
-    engine: &'a SetupEngine,
-    routing: String,
-    marker: String,
-    progress: ProgressFn<'a>,
-    steps: Vec<StepReport>,
-    created: Vec<(ObjectKind, String)>,
-    writes: AtomicUsize,
-    error: Option<Error>,
-}
-
-impl<'a> Run<'a> {
-    fn new(engine: &'a SetupEngine, setup: &ConnectorSetup, progress: ProgressFn<'a>) -> Self {
-        Run {
-            engine,
-            routing: setup.profile.names.routing_rule.clone(),
-            marker: setup.profile.comment_marker.clone(),
-            progress,
-            steps: Vec::new(),
-            created: Vec::new(),
-            writes: AtomicUsize::new(0),
-            error: None,
-        }
-    }
-
-    fn failed(&self) -> bool {
-        self.error.is_some()
-    }
-
-    /// Runs independent steps concurrently; false when one failed.
-    async fn phase(&mut self, steps: &[&Step]) -> bool {
-        let results = join_all(steps.iter().map(|s| self.execute(s))).await;
-        for (step, result) in steps.iter().zip(results) {
-            let outcome = match result {
-                Ok(()) => {
-                    if step.op == Op::Create {
-                        self.created.push((step.kind, step.name.clone()));
-                    }
-                    StepOutcome::Done
-                }
-                Err(e) => {
-                    let outcome = StepOutcome::Failed(e.to_string());
-                    self.error.get_or_insert(e);
-                    outcome
-                }
-            };
-            self.steps.push(StepReport {
-                step: (*step).clone(),
-                outcome,
-            });
-        }
-        !self.failed()
-    }
-
-    async fn execute(&self, step: &Step) -> Result<()> {
-        (self.progress)(Progress::Started(step));
-        self.writes.fetch_add(1, Ordering::Relaxed);
-        let result = self.call(step).await;
-        match &result {
-            Ok(()) => (self.progress)(Progress::Finished(step)),
-            Err(e) => (self.progress)(Progress::Failed(step, e)),
-        }
-        result
-    }
-
-    async fn call(&self, step: &Step) -> Result<()> {
-        let c = &self.engine.client;
-        let (id, p) = (step.name.as_str(), &step.params);
-        match (step.op, step.kind, &step.object) {
-            (Op::Create, _, Some(object)) => match self.create(object).await {
-                // Created by an earlier run that the last read did not see yet (directory
-                // replication), or by a retried call that landed: adopt it if it is ours.
-                Err(e) if e.kind() == ErrorKind::AlreadyExists => self.adopt(object, e).await,
-                other => other,
-            },
-            (Op::Update, ObjectKind::OutboundConnector, _) => {
-                c.update_outbound_connector(id, p).await
-            }
-            (Op::Update, ObjectKind::InboundConnector, _) => {
-                c.update_inbound_connector(id, p).await
-            }
-            (Op::Update, ObjectKind::TransportRule, _) => c.update_transport_rule(id, p).await,
-            (Op::Enable, _, _) => c.enable_transport_rule(id).await,
-            (Op::Disable, _, _) => c.disable_transport_rule(id).await,
-            (Op::Remove, ObjectKind::OutboundConnector, _) => c.remove_outbound_connector(id).await,
-            (Op::Remove, ObjectKind::InboundConnector, _) => c.remove_inbound_connector(id).await,
-            (Op::Remove, ObjectKind::TransportRule, _) => c.remove_transport_rule(id).await,
-            (Op::Create, _, None) => Err(Error::Internal(format!(
-                "create step for '{id}' carries no definition"
-            ))),
-        }
-    }
-
-    async fn create(&self, object: &Object) -> Result<()> {
-        let c = &self.engine.client;
-        match object {
-            Object::Outbound(d) => c.create_outbound_connector(d).await.map(drop),
-            Object::Inbound(d) => c.create_inbound_connector(d).await.map(drop),
-            Object::Rule(d) => c.create_transport_rule(d).await.map(drop),
-        }
-    }
-
-    /// Takes over an object that already exists under the name a create used, when it
-    /// carries sigsync's marker: brings its fields (and a rule's state) to the definition.
-    async fn adopt(&self, object: &Object, error: Error) -> Result<()> {
-        let c = &self.engine.client;
-        match object {
-            Object::Outbound(d) => {
-                let found = c.list_outbound_connectors().await?;
-                if let Some(changes) = adoption(d, &found, &self.marker, error)? {
-                    c.update_outbound_connector(d.name(), &changes).await?;
-                }
-            }
-            Object::Inbound(d) => {
-                let found = c.list_inbound_connectors().await?;
-                if let Some(changes) = adoption(d, &found, &self.marker, error)? {
-                    c.update_inbound_connector(d.name(), &changes).await?;
-                }
-            }
-            Object::Rule(d) => {
-                let found = c.list_transport_rules().await?;
-                let was_enabled = found
-                    .iter()
-                    .find(|r| r.name().eq_ignore_ascii_case(d.name()))
-                    .map(|r| r.definition.enabled());
-                if let Some(changes) = adoption(d.as_ref(), &found, &self.marker, error)? {
-                    c.update_transport_rule(d.name(), &changes).await?;
-                }
-                if d.enabled() && was_enabled == Some(false) {
-                    c.enable_transport_rule(d.name()).await?;
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Removes what this run created (the auto-reply rule, then the outbound connector, the
-    /// inbound connector last) when the routing rule does not exist: without it the objects
-    /// are unused, and removing them leaves the tenant as it was. When the routing rule
-    /// exists, the connectors it routes to stay.
-    async fn undo(&mut self, routing_existed: bool) {
-        let routing_created = self
-            .created
-            .iter()
-            .any(|(k, n)| *k == ObjectKind::TransportRule && n.eq_ignore_ascii_case(&self.routing));
-        if routing_existed || routing_created {
-            return;
-        }
-        let mut order = self.created.clone();
-        order.sort_by_key(|(k, _)| match k {
-            ObjectKind::TransportRule => 0,
-            ObjectKind::OutboundConnector => 1,
-            ObjectKind::InboundConnector => 2,
-        });
-        for (kind, name) in order {
-            let step = Step::new(Op::Remove, kind, &name);
-            (self.progress)(Progress::Undoing(&step));
-            self.writes.fetch_add(1, Ordering::Relaxed);
-            let result = self.call(&step).await;
-            if let Some(report) = self
-                .steps
-                .iter_mut()
-                .find(|s| s.step.kind == kind && s.step.name == name && s.step.op == Op::Create)
-            {
-                report.outcome = match result {
-                    Ok(()) => StepOutcome::Undone,
-                    Err(e) => StepOutcome::UndoFailed(e.to_string()),
-                };
-            }
-        }
-    }
-
-    fn finish(self, action: &str, status: Option<SetupStatus>) -> Report {
-        Report {
-            action: action.to_owned(),
-            steps: self.steps,
-            writes: self.writes.load(Ordering::Relaxed),
-            status,
-            error: self.error,
-            findings: Vec::new(),
         }
     }
 }

@@ -40,6 +40,8 @@ mod plan;
 pub mod preflight;
 mod profile;
 mod report;
+mod run;
+mod status;
 
 pub use config::{
     ConnectorSetup, ConnectorSetupBuilder, Desired, Exceptions, SenderScope, GROUP_SUBMITTED_HEADER,
@@ -49,5 +51,5 @@ pub use plan::{FieldChange, Object, Op, Plan, Step, TenantView};
 pub use preflight::{Finding, Severity};
 pub use profile::{ObjectNames, ServiceProfile, ServiceProfileBuilder};
 pub use report::{
-    no_progress, Progress, Report, SetupStatus, StatusReport, StepOutcome, StepReport,
+    no_progress, Progress, Reason, Report, SetupStatus, StatusReport, StepOutcome, StepReport,
 };

@@ -1,6 +1,7 @@
 //! Plans: the ordered steps that take the tenant from what it holds to what a setup wants.
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde::ser::SerializeStruct;
 use serde::{Serialize, Serializer};
@@ -14,7 +15,7 @@ use crate::model::{
 use crate::{Error, Result};
 
 /// What the tenant holds: the reads a plan is computed from (made concurrently).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct TenantView {
     /// Outbound connectors.
     pub outbound: Vec<Existing<OutboundConnector>>,
@@ -52,6 +53,84 @@ impl TenantView {
                 || g.display_name.eq_ignore_ascii_case(wanted)
                 || g.id.eq_ignore_ascii_case(wanted)
         })
+    }
+
+    /// Adds what a step is known to have done (it returned success) to this view, which a
+    /// read may not show yet (replication lag); `undone` for a create that was removed again.
+    pub(crate) fn overlay(&mut self, step: &Step, undone: bool) {
+        match step.kind {
+            ObjectKind::OutboundConnector => {
+                overlay_one(&mut self.outbound, step, undone, |o| match o {
+                    Object::Outbound(d) => Some(d.clone()),
+                    _ => None,
+                })
+            }
+            ObjectKind::InboundConnector => {
+                overlay_one(&mut self.inbound, step, undone, |o| match o {
+                    Object::Inbound(d) => Some(d.clone()),
+                    _ => None,
+                })
+            }
+            ObjectKind::TransportRule => overlay_one(&mut self.rules, step, undone, |o| match o {
+                Object::Rule(d) => Some(d.as_ref().clone()),
+                _ => None,
+            }),
+        }
+    }
+}
+
+fn overlay_one<D: Definition>(
+    objects: &mut Vec<Existing<D>>,
+    step: &Step,
+    undone: bool,
+    definition: fn(&Object) -> Option<D>,
+) {
+    let at = objects
+        .iter()
+        .position(|o| o.name().eq_ignore_ascii_case(&step.name));
+    let with_param = |current: &D, key: &str, value: Value| {
+        let mut p = current.to_params();
+        p.insert(key.to_owned(), value);
+        D::from_record(&p).ok()
+    };
+    match (step.op, at) {
+        (Op::Create, Some(i)) if undone => {
+            objects.remove(i);
+        }
+        (Op::Create, _) if undone => {}
+        (Op::Create, at) => {
+            let Some(def) = step.object.as_ref().and_then(definition) else {
+                return;
+            };
+            match at {
+                Some(i) => objects[i].definition = def,
+                None => objects.push(Existing {
+                    guid: String::new(),
+                    when_created: None,
+                    when_changed: None,
+                    definition: def,
+                }),
+            }
+        }
+        (Op::Update, Some(i)) => {
+            let mut p = objects[i].definition.to_params();
+            for (k, v) in &step.params {
+                p.insert(k.clone(), v.clone());
+            }
+            if let Ok(def) = D::from_record(&p) {
+                objects[i].definition = def;
+            }
+        }
+        (Op::Enable | Op::Disable, Some(i)) => {
+            let on = Value::Bool(step.op == Op::Enable);
+            if let Some(def) = with_param(&objects[i].definition, "Enabled", on) {
+                objects[i].definition = def;
+            }
+        }
+        (Op::Remove, Some(i)) => {
+            objects.remove(i);
+        }
+        _ => {}
     }
 }
 
@@ -158,12 +237,34 @@ impl fmt::Display for Step {
 }
 
 /// The ordered writes that converge the tenant, and the objects already as wanted.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+///
+/// A plan from [`SetupEngine::plan`](super::SetupEngine::plan) (or a status's repair plan)
+/// remembers the tenant it was computed from, so that apply can order its writes safely
+/// without reading again.
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Plan {
     /// The writes, in the order they are listed (apply runs them in mail-safe phases).
     pub steps: Vec<Step>,
     /// Objects that need no change, as `(kind, name)`.
     pub unchanged: Vec<(ObjectKind, String)>,
+    #[serde(skip)]
+    pub(crate) context: Option<Arc<PlanContext>>,
+}
+
+/// What a plan was computed from.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct PlanContext {
+    /// The tenant as read.
+    pub view: TenantView,
+    /// Whether the routing rule should end up enabled (configure, or it was enabled).
+    pub routing_enabled: bool,
+}
+
+impl PartialEq for Plan {
+    /// Plans are equal when they make the same writes (what they were computed from aside).
+    fn eq(&self, other: &Self) -> bool {
+        self.steps == other.steps && self.unchanged == other.unchanged
+    }
 }
 
 impl Plan {
@@ -209,12 +310,23 @@ pub(crate) fn owned<D: Definition>(object: &Existing<D>, marker: &str) -> bool {
         .any(|(_, v)| v.as_str().is_some_and(|c| c.contains(marker)))
 }
 
+/// `an outbound connector`, `an inbound connector`, `a transport rule`.
+pub(crate) fn with_article(kind: ObjectKind) -> String {
+    let noun = kind.as_str().replace('_', " ");
+    let article = if noun.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    };
+    format!("{article} {noun}")
+}
+
 fn foreign(kind: ObjectKind, name: &str) -> Error {
     Error::Conflict(format!(
-        "the tenant has a {} named '{name}' that sigsync did not create (its comment lacks \
+        "the tenant has {} named '{name}' that sigsync did not create (its comment lacks \
          sigsync's marker); sigsync will not take it over: rename it, or choose another name \
          in the service profile",
-        kind.as_str().replace('_', " ")
+        with_article(kind)
     ))
 }
 
@@ -273,7 +385,18 @@ pub(crate) fn compute(
     marker: &str,
     state: RuleState,
 ) -> Result<Plan> {
-    let mut plan = Plan::default();
+    let mut plan = Plan {
+        context: Some(Arc::new(PlanContext {
+            view: view.clone(),
+            routing_enabled: match state {
+                RuleState::Enable => desired.routing_rule.enabled(),
+                RuleState::Keep => view
+                    .rule(desired.routing_rule.name())
+                    .map_or(desired.routing_rule.enabled(), |r| r.definition.enabled()),
+            },
+        })),
+        ..Plan::default()
+    };
     converge(
         &mut plan,
         &desired.inbound,
@@ -288,6 +411,9 @@ pub(crate) fn compute(
         marker,
         Object::Outbound,
     )?;
+    let routing_on = view
+        .rule(desired.routing_rule.name())
+        .is_some_and(|r| r.definition.enabled());
     for rule in desired
         .auto_reply_rule
         .iter()
@@ -300,7 +426,11 @@ pub(crate) fn compute(
         if let Some(existing) = current {
             let want = rule.enabled();
             let is = existing.definition.enabled();
-            if want != is && state == RuleState::Enable {
+            let is_routing = std::ptr::eq(rule, &desired.routing_rule);
+            // Keeping the routing rule's state still repairs a disabled auto-reply rule
+            // while mail is routed (replies would go through the service).
+            let repair_auto = state == RuleState::Keep && !is_routing && want && routing_on;
+            if want != is && (state == RuleState::Enable || repair_auto) {
                 let op = if want { Op::Enable } else { Op::Disable };
                 plan.steps
                     .push(Step::new(op, ObjectKind::TransportRule, existing.name()));

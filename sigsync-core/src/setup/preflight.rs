@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use super::config::{ConnectorSetup, SenderScope};
 use super::plan::{owned, TenantView};
+use crate::loop_header::value_of_pattern;
 use crate::model::validate::MAX_RULES;
 
 /// How serious a finding is.
@@ -144,6 +145,39 @@ pub fn check(setup: &ConnectorSetup, view: &TenantView) -> Vec<Finding> {
                     c.name()
                 ),
             ));
+        }
+    }
+
+    // The loop header changed in one step: the service may still stamp a value the rule
+    // would no longer except, and mail it sends back would be routed to it again.
+    if let Some(rule) = view
+        .rule(&profile.names.routing_rule)
+        .filter(|r| owned(r, &profile.comment_marker))
+    {
+        let d = &rule.definition;
+        let values: Vec<String> = d
+            .except_if_header_matches_patterns()
+            .iter()
+            .map(|p| value_of_pattern(p))
+            .collect();
+        let header = d.except_if_header_matches_message_header().unwrap_or("");
+        let same = header.eq_ignore_ascii_case(&profile.loop_header.name)
+            && values.contains(&profile.loop_header.value);
+        if !values.is_empty() && !same {
+            let message = format!(
+                "the routing rule excepts `{header}` with {values:?}, but the profile stamps \
+                 `{}: {}`: while the service still stamps the old value, mail it sends back \
+                 would be routed to it again. Change the value in two phases: keep the old one \
+                 as loop_header.value and add the new one to extra_loop_header_values \
+                 (ServiceProfile::begin_loop_header_rotation), configure, switch the service, \
+                 then drop the old one",
+                profile.loop_header.name, profile.loop_header.value
+            );
+            findings.push(if d.enabled() {
+                error("loop_header_change", message)
+            } else {
+                warning("loop_header_change", message)
+            });
         }
     }
 
