@@ -245,6 +245,7 @@
 pub mod auth;
 pub mod error;
 pub mod exchange;
+pub mod graph;
 pub mod http;
 pub mod inject;
 pub mod loop_header;

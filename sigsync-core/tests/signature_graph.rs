@@ -217,7 +217,9 @@ async fn next_link_to_another_host_is_not_followed() {
         .groups_of("adelev@contoso.com")
         .await
         .unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::Network);
+    // The same refusal as for every Microsoft call: the token never leaves the Graph host.
+    assert!(e.to_string().contains("https://evil.example.com"), "{e}");
+    assert_eq!(server.received_requests().await.unwrap().len(), 2);
 }
 
 #[tokio::test]
@@ -385,14 +387,30 @@ async fn batched_lookup_asks_once_and_maps_not_found() {
 }
 
 #[test]
-fn plain_http_is_refused_unless_allowed() {
+fn base_url_follows_the_shared_http_policy() {
     let tokens = Arc::new(StaticTokenProvider::new("e", "g"));
-    let e = GraphDirectory::builder(tokens.clone())
-        .base_url("http://graph.example.com/v1.0")
-        .build()
-        .unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::Validation);
-    assert!(GraphDirectory::builder(tokens).build().is_ok());
+    let build = |url: &str, allow_http: bool| {
+        GraphDirectory::builder(tokens.clone())
+            .base_url(url)
+            .allow_http(allow_http)
+            .build()
+    };
+    for (url, allow_http) in [
+        // Plain http, unless allowed, and then only to a loopback host.
+        ("http://graph.example.com/v1.0", false),
+        ("http://graph.example.com/v1.0", true),
+        ("http://127.0.0.1:1/v1.0", false),
+        // Credentials, a query or another scheme in the URL.
+        ("https://user:secret@graph.example.com/v1.0", false),
+        ("https://graph.example.com/v1.0?x=1", false),
+        ("ftp://graph.example.com/v1.0", false),
+    ] {
+        let e = build(url, allow_http).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Validation, "{url}");
+        assert!(!e.to_string().contains("secret"), "{e}");
+    }
+    assert!(build("http://127.0.0.1:1/v1.0", true).is_ok());
+    assert!(GraphDirectory::builder(tokens.clone()).build().is_ok());
 }
 
 #[tokio::test]

@@ -2,7 +2,7 @@
 //! automation that runs without an admin at the keyboard.
 
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use oauth2::{ClientSecret, Scope};
@@ -39,7 +39,7 @@ struct Inner {
     client: MsClient,
     credential: ClientCredential,
     slots: TokenSlots,
-    identity: Mutex<Option<SignedInIdentity>>,
+    identity: SignedInIdentity,
 }
 
 impl fmt::Debug for AppOnlyTokenProvider {
@@ -53,7 +53,8 @@ impl fmt::Debug for AppOnlyTokenProvider {
 
 impl AppOnlyTokenProvider {
     /// A provider for `config`, whose tenant must be a tenant id or domain (not
-    /// `organizations`).
+    /// `organizations`). The credentials carry that tenant: the Exchange client needs no
+    /// second `tenant` setting, and the access tokens are never decoded.
     pub fn new(config: AuthConfig, credential: ClientCredential) -> Result<Self> {
         if !config.tenant().is_specific() {
             return Err(Error::validation(
@@ -65,12 +66,12 @@ impl AppOnlyTokenProvider {
         if let ClientCredential::Secret(secret) = &credential {
             client = client.set_client_secret(ClientSecret::new(secret.expose().to_owned()));
         }
-        let identity = match config.tenant() {
-            Tenant::Id(id) => Some(SignedInIdentity {
-                tenant_id: id.to_string(),
-                user_principal_name: None,
-            }),
-            _ => None,
+        let identity = SignedInIdentity {
+            tenant_id: match config.tenant() {
+                Tenant::Id(id) => id.to_string(),
+                other => other.to_string(),
+            },
+            user_principal_name: None,
         };
         Ok(AppOnlyTokenProvider {
             inner: Arc::new(Inner {
@@ -78,7 +79,7 @@ impl AppOnlyTokenProvider {
                 client,
                 credential,
                 slots: TokenSlots::default(),
-                identity: Mutex::new(identity),
+                identity,
             }),
         })
     }
@@ -120,12 +121,6 @@ impl Inner {
             .await
             .map_err(|e| map_request_error(e, Stage::ClientCredentials))?;
         let grant = Grant::from_response(&response, now);
-        if let Some(identity) = grant.identity {
-            *self.identity.lock().unwrap_or_else(|e| e.into_inner()) = Some(SignedInIdentity {
-                user_principal_name: None,
-                ..identity
-            });
-        }
         tracing::debug!(?resource, "fetched an app-only access token");
         Ok(grant.access)
     }
@@ -151,11 +146,8 @@ impl TokenProvider for AppOnlyTokenProvider {
         self.inner.slots.clear(resource).await;
     }
 
+    /// The tenant the credentials were made for (its id or domain); no user.
     fn identity(&self) -> Option<SignedInIdentity> {
-        self.inner
-            .identity
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        Some(self.inner.identity.clone())
     }
 }

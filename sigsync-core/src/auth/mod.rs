@@ -84,7 +84,8 @@ impl AccessToken {
 /// `X-AnchorMailbox` header.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SignedInIdentity {
-    /// The tenant id (`tid` claim), a GUID.
+    /// The tenant: its id (the ID token's `tid` claim, a GUID), or the domain app-only
+    /// credentials were made for.
     pub tenant_id: String,
     /// The user principal name of a delegated sign-in; `None` for app-only.
     pub user_principal_name: Option<String>,

@@ -72,12 +72,13 @@ impl Grant {
     pub fn from_response(response: &MsTokenResponse, now: SystemTime) -> Grant {
         let access_secret = response.access_token().secret().clone();
         let expires_at = response.expires_in().map(|d| now + d);
+        // Who signed in comes from the ID token only: access tokens are opaque to clients
+        // (Microsoft's word; some are not JWTs at all).
         let identity = response
             .extra_fields()
             .id_token
             .as_deref()
-            .and_then(identity_from_jwt)
-            .or_else(|| identity_from_jwt(&access_secret));
+            .and_then(identity_from_jwt);
         Grant {
             access: AccessToken::new(access_secret, expires_at),
             refresh_token: response
@@ -139,6 +140,10 @@ where
                 .cloned()
                 .unwrap_or_else(|| format!("the token endpoint answered {code}"));
             let aadsts = parse_aadsts(&description);
+            let description = match aadsts {
+                Some(n) => without_aadsts(&description, n),
+                None => description,
+            };
             Error::auth(kind_for_code(&code, stage), Some(code), aadsts, description)
         }
         RequestTokenError::Request(e) => {
@@ -149,6 +154,19 @@ where
             e.path()
         )),
         RequestTokenError::Other(msg) => Error::Network(format!("token endpoint: {msg}")),
+    }
+}
+
+/// The description without its `AADSTS<n>: ` prefix (the error shows the number once, beside
+/// the code).
+fn without_aadsts(description: &str, n: u32) -> String {
+    let tag = format!("AADSTS{n}");
+    match description.find(&tag) {
+        Some(at) => {
+            let rest = description[at + tag.len()..].trim_start_matches([':', ' ']);
+            format!("{}{rest}", &description[..at]).trim().to_owned()
+        }
+        None => description.to_owned(),
     }
 }
 
@@ -171,9 +189,10 @@ struct IdentityClaims {
     unique_name: Option<String>,
 }
 
-/// Reads `tid` and the user principal name from a JWT's payload without checking the
+/// Reads `tid` and the user principal name from an ID token's payload without checking the
 /// signature: the token came straight from the token endpoint over TLS (OpenID Connect Core
-/// §3.1.3.7 allows this for the ID token). `None` when it isn't a JWT or has no `tid`.
+/// §3.1.3.7 allows this for the ID token). Never used on access tokens, which are opaque to
+/// clients. `None` when it isn't a JWT or has no `tid`.
 pub(crate) fn identity_from_jwt(jwt: &str) -> Option<SignedInIdentity> {
     let payload = jwt.split('.').nth(1)?;
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
@@ -205,6 +224,22 @@ mod tests {
             Some(70016)
         );
         assert_eq!(parse_aadsts("no number here"), None);
+    }
+
+    #[test]
+    fn aadsts_code_appears_once_in_the_error() {
+        let description = "AADSTS70016: OAuth 2.0 device flow error. Trace ID: x";
+        assert_eq!(
+            without_aadsts(description, 70016),
+            "OAuth 2.0 device flow error. Trace ID: x"
+        );
+        let e = Error::auth(
+            ErrorKind::Auth,
+            Some("authorization_pending".into()),
+            Some(70016),
+            without_aadsts(description, 70016),
+        );
+        assert_eq!(e.to_string().matches("AADSTS70016").count(), 1, "{e}");
     }
 
     #[test]

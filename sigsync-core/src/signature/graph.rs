@@ -1,6 +1,8 @@
 //! A [`Directory`] over Microsoft Graph: `/users/{id}` with `$select`, transitive membership
 //! through `/users/{id}/transitiveMemberOf` (paged), `$batch` for several users, a cache with
-//! expiry, one token refresh on 401 and bounded waits on 429.
+//! expiry. Requests go through the one Graph client on the shared HTTP policy
+//! ([`crate::http`]: HTTPS only, plain HTTP only to loopback when allowed, no credentials in the
+//! URL, no redirects followed, one token refresh on 401), with bounded waits on 429.
 //!
 //! A sender address is first tried as a user principal name (`/users/{address}`); when that is
 //! not found, as a primary SMTP address (`/users?$filter=mail eq '{address}'`), because the two
@@ -19,7 +21,9 @@ use super::directory::Directory;
 use super::policy::normalize_address;
 use super::UserAttributes;
 use crate::auth::{Resource, TokenProvider};
-use crate::{ApiError, Error, ErrorKind, Result};
+use crate::graph::{GraphClient, ThrottleWait};
+use crate::http::{base_url, AuthorizedClient, HttpConfig};
+use crate::{Error, ErrorKind, Result};
 
 /// The Graph endpoint of the commercial cloud.
 pub const DEFAULT_GRAPH_URL: &str = "https://graph.microsoft.com/v1.0";
@@ -88,26 +92,14 @@ impl GraphDirectoryBuilder {
         self
     }
 
-    /// Validates the URL and builds the HTTP client.
+    /// Validates the URL (HTTPS; plain HTTP only to a loopback host with `allow_http`; no
+    /// credentials, query or fragment) and builds the client.
     pub fn build(self) -> Result<GraphDirectory> {
-        let base = Url::parse(self.base_url.trim_end_matches('/'))
-            .map_err(|e| Error::validation("graph.base_url", e.to_string()))?;
-        match base.scheme() {
-            "https" => {}
-            "http" if self.allow_http => {}
-            _ => {
-                return Err(Error::validation(
-                    "graph.base_url",
-                    "must be https:// (http:// only with allow_http, for tests)",
-                ))
-            }
-        }
-        let http = reqwest::Client::builder()
-            .use_rustls_tls()
-            .https_only(!self.allow_http)
+        let base = base_url("graph.base_url", &self.base_url, self.allow_http)?;
+        let http = HttpConfig::new()
+            .allow_http(self.allow_http)
             .timeout(self.timeout)
-            .build()
-            .map_err(|e| Error::Network(format!("cannot build the HTTP client: {e}")))?;
+            .build_client()?;
         let mut select = GRAPH_SELECT.to_owned();
         for prop in self.custom.values() {
             let top = prop.split('.').next().unwrap_or_default();
@@ -122,15 +114,22 @@ impl GraphDirectoryBuilder {
                 select.push_str(top);
             }
         }
-        Ok(GraphDirectory {
+        let graph = GraphClient::new(AuthorizedClient {
             http,
-            tokens: self.tokens,
+            provider: self.tokens,
+            resource: Resource::Graph,
             base,
+            timeout: self.timeout,
+        })
+        .with_wait(ThrottleWait {
+            max_attempts: self.max_attempts,
+            budget: self.retry_budget,
+        });
+        Ok(GraphDirectory {
+            graph,
             select,
             custom: self.custom,
             cache_ttl: self.cache_ttl,
-            retry_budget: self.retry_budget,
-            max_attempts: self.max_attempts,
             users: Mutex::new(HashMap::new()),
             groups: Mutex::new(HashMap::new()),
         })
@@ -144,14 +143,10 @@ type Found = Option<(String, UserAttributes)>;
 
 /// Directory data from Microsoft Graph (needs `User.Read.All` and `GroupMember.Read.All`).
 pub struct GraphDirectory {
-    http: reqwest::Client,
-    tokens: Arc<dyn TokenProvider>,
-    base: Url,
+    graph: GraphClient,
     select: String,
     custom: BTreeMap<String, String>,
     cache_ttl: Duration,
-    retry_budget: Duration,
-    max_attempts: u32,
     users: Cache<Found>,
     groups: Cache<Arc<BTreeSet<String>>>,
 }
@@ -159,7 +154,7 @@ pub struct GraphDirectory {
 impl std::fmt::Debug for GraphDirectory {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("GraphDirectory")
-            .field("base", &self.base.as_str())
+            .field("base", &self.graph.base().as_str())
             .field("cache_ttl", &self.cache_ttl)
             .finish_non_exhaustive()
     }
@@ -188,14 +183,20 @@ impl GraphDirectory {
 
     /// `{base}/users/{address}/<rest...>` with the address as one encoded path segment.
     fn user_url(&self, address: &str, rest: &[&str]) -> Url {
-        let mut url = self.base.clone();
-        url.path_segments_mut()
-            .expect("an http(s) URL has a path")
-            .pop_if_empty()
-            .push("users")
-            .push(address)
-            .extend(rest);
-        url
+        let segments: Vec<&str> = ["users", address]
+            .into_iter()
+            .chain(rest.iter().copied())
+            .collect();
+        self.graph.url(&segments)
+    }
+
+    /// A GET whose "not found" is `None`.
+    async fn get_found(&self, what: &str, url: &Url) -> Result<Option<Value>> {
+        match self.graph.get(what, url).await {
+            Ok(v) => Ok(Some(v)),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// The path and query of a user lookup relative to the base, for `$batch`.
@@ -229,10 +230,7 @@ impl GraphDirectory {
         }
         let mut url = self.user_url(&key, &[]);
         url.query_pairs_mut().append_pair("$select", &self.select);
-        let found = match self
-            .send(reqwest::Method::GET, url, None, "getUser")
-            .await?
-        {
+        let found = match self.get_found("getUser", &url).await? {
             Some(body) => Some(self.parse_user(&body)?),
             None => self.lookup_by_mail(&key).await?,
         };
@@ -242,17 +240,13 @@ impl GraphDirectory {
 
     /// `/users?$filter=mail eq '<address>'`: for senders whose address is not their UPN.
     async fn lookup_by_mail(&self, key: &str) -> Result<Found> {
-        let mut url = self.base.clone();
-        url.path_segments_mut()
-            .expect("an http(s) URL has a path")
-            .pop_if_empty()
-            .push("users");
+        let mut url = self.graph.url(&["users"]);
         url.query_pairs_mut()
             .append_pair("$filter", &format!("mail eq '{}'", key.replace('\'', "''")))
             .append_pair("$select", &self.select)
             .append_pair("$top", "1");
         let page = self
-            .send(reqwest::Method::GET, url, None, "listUsers")
+            .get_found("listUsers", &url)
             .await?
             .unwrap_or(Value::Null);
         match page["value"].as_array().and_then(|v| v.first()) {
@@ -278,90 +272,6 @@ impl GraphDirectory {
         }
     }
 
-    /// Sends one request with the bearer token; refreshes the token once on 401, waits out
-    /// throttling within the budget. A 404 is `Ok(None)`.
-    async fn send(
-        &self,
-        method: reqwest::Method,
-        url: Url,
-        body: Option<&Value>,
-        operation: &str,
-    ) -> Result<Option<Value>> {
-        let started = Instant::now();
-        let mut refreshed = false;
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let token = self.tokens.token(Resource::Graph).await?;
-            let mut req = self
-                .http
-                .request(method.clone(), url.clone())
-                .bearer_auth(token.secret.expose())
-                .header("Accept", "application/json");
-            if let Some(b) = body {
-                req = req.json(b);
-            }
-            let resp = req
-                .send()
-                .await
-                .map_err(|e| Error::Network(format!("{operation}: {}", e.without_url())))?;
-            let status = resp.status().as_u16();
-            let retry_after = resp
-                .headers()
-                .get(reqwest::header::RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .map(Duration::from_secs);
-            let resp_request_id = resp
-                .headers()
-                .get("request-id")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned);
-            let bytes = resp
-                .bytes()
-                .await
-                .map_err(|e| Error::Network(format!("{operation}: {}", e.without_url())))?;
-            let request_id = resp_request_id.as_deref().unwrap_or("");
-            tracing::debug!(operation, status, attempt, request_id, "graph request");
-            if (200..300).contains(&status) {
-                if bytes.is_empty() {
-                    return Ok(Some(Value::Null));
-                }
-                return serde_json::from_slice(&bytes)
-                    .map(Some)
-                    .map_err(|e| Error::Network(format!("{operation}: undecodable body: {e}")));
-            }
-            if status == 404 {
-                return Ok(None);
-            }
-            if status == 401 && !refreshed {
-                refreshed = true;
-                self.tokens.invalidate(Resource::Graph).await;
-                continue;
-            }
-            let mut err = parse_graph_error(status, &bytes).with_operation(operation);
-            if matches!(status, 429 | 503 | 504) {
-                let wait = retry_after
-                    .unwrap_or_else(|| Duration::from_millis(500 * 2u64.pow(attempt.min(6))));
-                let within_budget = started.elapsed() + wait <= self.retry_budget;
-                if attempt < self.max_attempts && within_budget {
-                    tracing::info!(
-                        operation,
-                        status,
-                        wait_ms = wait.as_millis() as u64,
-                        "graph throttled; waiting"
-                    );
-                    tokio::time::sleep(wait).await;
-                    continue;
-                }
-                if let Some(after) = retry_after {
-                    err = err.with_retry_after(after);
-                }
-            }
-            return Err(Error::Api(err));
-        }
-    }
-
     /// Every group (ids and mail addresses, lower-cased) the user is a member of, transitively,
     /// following `@odata.nextLink` pages.
     pub async fn groups_of(&self, address: &str) -> Result<Arc<BTreeSet<String>>> {
@@ -378,36 +288,18 @@ impl GraphDirectory {
         url.query_pairs_mut()
             .append_pair("$select", "id,mail")
             .append_pair("$top", "999");
+        let listed = match self.graph.list("transitiveMemberOf", url).await {
+            Ok(listed) => listed,
+            // Unknown user: no groups.
+            Err(e) if e.kind() == ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(e),
+        };
         let mut groups = BTreeSet::new();
-        let mut next = Some(url);
-        let mut pages = 0;
-        while let Some(url) = next.take() {
-            pages += 1;
-            let Some(page) = self
-                .send(reqwest::Method::GET, url, None, "transitiveMemberOf")
-                .await?
-            else {
-                break; // unknown user: no groups
-            };
-            for g in page["value"].as_array().into_iter().flatten() {
-                for field in ["id", "mail"] {
-                    if let Some(v) = g[field].as_str() {
-                        groups.insert(v.to_ascii_lowercase());
-                    }
+        for g in &listed {
+            for field in ["id", "mail"] {
+                if let Some(v) = g.get(field).and_then(Value::as_str) {
+                    groups.insert(v.to_ascii_lowercase());
                 }
-            }
-            if let Some(link) = page["@odata.nextLink"].as_str() {
-                let link = Url::parse(link).map_err(|e| Error::Network(e.to_string()))?;
-                if link.origin() != self.base.origin() {
-                    return Err(Error::Network(format!(
-                        "Graph nextLink points to another host ({}); not following it",
-                        link.origin().ascii_serialization()
-                    )));
-                }
-                if pages >= 100 {
-                    return Err(Error::Internal("more than 100 pages of groups".into()));
-                }
-                next = Some(link);
             }
         }
         let groups = Arc::new(groups);
@@ -444,12 +336,7 @@ impl Directory for GraphDirectory {
                 })
                 .collect()
         };
-        let mut batch_url = self.base.clone();
-        batch_url
-            .path_segments_mut()
-            .expect("has a path")
-            .pop_if_empty()
-            .push("$batch");
+        let batch_url = self.graph.url(&["$batch"]);
         for chunk in missing.chunks(BATCH_LIMIT) {
             let requests: Vec<Value> = chunk
                 .iter()
@@ -459,15 +346,7 @@ impl Directory for GraphDirectory {
                 })
                 .collect();
             let body = json!({ "requests": requests });
-            let resp = self
-                .send(
-                    reqwest::Method::POST,
-                    batch_url.clone(),
-                    Some(&body),
-                    "$batch",
-                )
-                .await?
-                .unwrap_or(Value::Null);
+            let resp = self.graph.post("$batch", &batch_url, &body).await?;
             let mut answered = BTreeSet::new();
             for r in resp["responses"].as_array().into_iter().flatten() {
                 let Some(i) = r["id"].as_str().and_then(|i| i.parse::<usize>().ok()) else {
@@ -500,45 +379,4 @@ impl Directory for GraphDirectory {
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// Maps a Graph error response (`{"error": {"code", "message"}}`) to an [`ApiError`].
-pub(crate) fn parse_graph_error(status: u16, body: &[u8]) -> ApiError {
-    let kind = match status {
-        400 | 422 => ErrorKind::Rejected,
-        401 => ErrorKind::Unauthorized,
-        403 => ErrorKind::Forbidden,
-        404 => ErrorKind::NotFound,
-        429 => ErrorKind::Throttled,
-        500..=599 => ErrorKind::Transient,
-        _ => ErrorKind::Exchange,
-    };
-    let parsed: Option<Value> = serde_json::from_slice(body).ok();
-    let err = parsed.as_ref().map(|v| &v["error"]);
-    let message = err
-        .and_then(|e| e["message"].as_str())
-        .map(str::to_owned)
-        .unwrap_or_else(|| format!("Graph returned HTTP {status}"));
-    let mut api = ApiError::new(kind, message).with_status(status);
-    if let Some(code) = err.and_then(|e| e["code"].as_str()) {
-        api = api.with_code(code);
-    }
-    api
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn graph_error_body_keeps_code_and_message() {
-        let body = br#"{"error":{"code":"Authorization_RequestDenied","message":"Insufficient privileges"}}"#;
-        let e = parse_graph_error(403, body);
-        assert_eq!(e.kind, ErrorKind::Forbidden);
-        assert_eq!(e.code.as_deref(), Some("Authorization_RequestDenied"));
-        assert_eq!(e.message, "Insufficient privileges");
-        let e = parse_graph_error(502, b"<html>bad gateway</html>");
-        assert_eq!(e.kind, ErrorKind::Transient);
-        assert_eq!(e.message, "Graph returned HTTP 502");
-    }
 }

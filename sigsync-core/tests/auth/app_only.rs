@@ -1,6 +1,7 @@
 //! App-only sign-in: client secret and certificate assertion.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::json;
@@ -112,20 +113,50 @@ async fn app_only_token_is_fetched_again_before_expiry() {
 }
 
 #[tokio::test]
-async fn app_only_identity_comes_from_the_token_for_a_domain_tenant() {
-    let server = MockServer::start().await;
-    let tenant = "contoso.onmicrosoft.com";
-    let access = jwt(json!({"tid": TENANT_ID, "roles": ["Exchange.ManageAsApp"]}));
-    token_request(tenant, GRANT)
-        .respond_with(app_token(&access))
+async fn app_only_credentials_carry_their_tenant_and_never_read_the_access_token() {
+    for (tenant, anchor) in [
+        (
+            "contoso.onmicrosoft.com",
+            "UPN:SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}@contoso.onmicrosoft.com",
+        ),
+        (
+            TENANT_ID,
+            "APP:SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}@72f988bf-86f1-41af-91ab-2d7cd011db47",
+        ),
+    ] {
+        let server = MockServer::start().await;
+        // An opaque access token (not a JWT): nothing to decode, and nothing needed from it.
+        token_request(tenant, GRANT)
+            .respond_with(app_token("opaque-access-token"))
+            .mount(&server)
+            .await;
+        wiremock::Mock::given(wiremock::matchers::path(format!(
+            "/adminapi/beta/{tenant}/InvokeCommand"
+        )))
+        .and(wiremock::matchers::header("x-anchormailbox", anchor))
+        .and(wiremock::matchers::header(
+            "authorization",
+            "Bearer opaque-access-token",
+        ))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"value": []})))
+        .expect(1)
         .mount(&server)
         .await;
-    let provider =
-        AppOnlyTokenProvider::with_secret(config(&server, tenant, ManualClock::new()), "s")
+        let provider =
+            AppOnlyTokenProvider::with_secret(config(&server, tenant, ManualClock::new()), "s")
+                .unwrap();
+        let identity = provider.identity().unwrap();
+        assert_eq!(identity.tenant_id, tenant);
+        assert_eq!(identity.user_principal_name, None);
+        // No second `tenant` argument: the credentials name it.
+        let client = sigsync_core::exchange::RestExchangeClient::builder(Arc::new(provider))
+            .exchange_url(server.uri())
+            .allow_http(true)
+            .build()
             .unwrap();
-    assert!(provider.identity().is_none());
-    provider.token(Resource::Exchange).await.unwrap();
-    assert_eq!(provider.identity().unwrap().tenant_id, TENANT_ID);
+        use sigsync_core::exchange::ExchangeClient;
+        assert!(client.list_transport_rules().await.unwrap().is_empty());
+    }
 }
 
 #[tokio::test]

@@ -419,29 +419,6 @@ async fn a_next_link_to_another_host_is_never_followed() {
 }
 
 #[tokio::test]
-async fn a_redirect_is_an_error_naming_the_location_and_is_not_followed() {
-    let server = MockServer::start().await;
-    mount(
-        &server,
-        ResponseTemplate::new(302).insert_header(
-            "Location",
-            "https://outlook.office365.example/adminapi/beta/x/InvokeCommand",
-        ),
-    )
-    .await;
-    let err = client(&server, CountingProvider::delegated())
-        .list_transport_rules()
-        .await
-        .unwrap_err();
-    assert_eq!(err.status(), Some(302));
-    assert!(
-        err.to_string().contains("outlook.office365.example"),
-        "{err}"
-    );
-    assert_eq!(requests(&server).await.len(), 1);
-}
-
-#[tokio::test]
 async fn a_refused_connection_is_a_network_error() {
     let port = {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

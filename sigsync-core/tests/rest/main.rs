@@ -8,5 +8,6 @@ mod defs;
 mod common;
 mod graph;
 mod invoke;
+mod redirects;
 mod setup_e2e;
 mod simulator;

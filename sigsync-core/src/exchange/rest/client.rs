@@ -1,19 +1,18 @@
-//! [`RestExchangeClient`]: its settings, and the one place that sends an authenticated request
-//! (bearer token, refresh and replay once on 401, no redirects followed).
+//! [`RestExchangeClient`]: its settings; requests go through the shared
+//! [`AuthorizedClient`] (bearer token, refresh and replay once on 401, redirects re-issued to
+//! the configured host, never followed) and Graph through the one [`GraphClient`].
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use reqwest::header::{HeaderMap, AUTHORIZATION, LOCATION, RETRY_AFTER};
-use reqwest::{Method, StatusCode};
-use serde_json::Value;
 use url::Url;
 
 use super::errors::ErrorResponse;
 use crate::auth::{Cloud, Resource, Tenant, TokenProvider};
-use crate::http::{validate_base_url, HttpConfig};
-use crate::{ApiError, Error, ErrorKind, Result};
+use crate::graph::GraphClient;
+use crate::http::{base_url, Answer, AuthorizedClient, HttpConfig};
+use crate::{Error, Result};
 
 /// The Exchange Online host of the commercial cloud.
 pub const DEFAULT_EXCHANGE_URL: &str = "https://outlook.office365.com";
@@ -25,28 +24,26 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 /// The real Exchange Online client: cmdlets through `InvokeCommand`, groups and users through
 /// Microsoft Graph. It never retries on its own (wrap it in
 /// [`RetryingClient`](crate::exchange::RetryingClient)); it only refreshes the token once on a
-/// 401. Cloning shares the HTTP client and the token provider.
+/// 401 and sends a redirected request again to the configured host. Cloning shares the HTTP
+/// client and the token provider.
 #[derive(Clone)]
 pub struct RestExchangeClient {
     pub(super) inner: Arc<Inner>,
 }
 
 pub(super) struct Inner {
-    pub(super) provider: Arc<dyn TokenProvider>,
     pub(super) tenant: Option<Tenant>,
-    pub(super) exchange_url: Url,
-    pub(super) graph_url: Url,
-    pub(super) http: reqwest::Client,
-    pub(super) timeout: Duration,
+    pub(super) exchange: AuthorizedClient,
+    pub(super) graph: GraphClient,
 }
 
 impl fmt::Debug for RestExchangeClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RestExchangeClient")
             .field("tenant", &self.inner.tenant)
-            .field("exchange_url", &self.inner.exchange_url.as_str())
-            .field("graph_url", &self.inner.graph_url.as_str())
-            .field("timeout", &self.inner.timeout)
+            .field("exchange_url", &self.inner.exchange.base.as_str())
+            .field("graph_url", &self.inner.graph.base().as_str())
+            .field("timeout", &self.inner.exchange.timeout)
             .finish_non_exhaustive()
     }
 }
@@ -68,168 +65,50 @@ impl RestExchangeClient {
 
     /// The Exchange base URL in use.
     pub fn exchange_url(&self) -> &Url {
-        &self.inner.exchange_url
+        &self.inner.exchange.base
     }
 
     /// The Graph base URL in use.
     pub fn graph_url(&self) -> &Url {
-        &self.inner.graph_url
+        self.inner.graph.base()
     }
 
-    /// The tenant in the InvokeCommand URL: the configured one, else the signed-in identity's.
+    /// The tenant in the InvokeCommand URL: the configured one, else the one the credentials
+    /// were obtained for (the signed-in identity).
     pub(super) fn tenant(&self) -> Result<String> {
         if let Some(t) = &self.inner.tenant {
             return Ok(t.to_string());
         }
         self.inner
+            .exchange
             .provider
             .identity()
             .map(|i| i.tenant_id)
             .filter(|t| !t.is_empty())
             .ok_or_else(|| {
                 Error::Config(
-                    "the Exchange client needs a tenant: set it, or sign in first so the \
-                     identity names one"
+                    "the Exchange client needs a tenant: set it, or use credentials that name \
+                     one (an app-only credential for a tenant, or a sign-in whose ID token \
+                     names it)"
                         .into(),
                 )
             })
     }
-
-    /// Sends one request to `url` (which must be under the base of `resource`) with a bearer
-    /// token; on 401 drops the token and replays once. Returns the status, headers and body of
-    /// whatever came back (a second 401 included); transport failures are [`Error::Network`].
-    pub(super) async fn send(
-        &self,
-        resource: Resource,
-        method: Method,
-        url: &Url,
-        headers: &HeaderMap,
-        body: Option<&Value>,
-    ) -> Result<Answer> {
-        self.check_same_origin(resource, url)?;
-        let mut replayed = false;
-        loop {
-            let token = self.inner.provider.token(resource).await?;
-            let mut request = self
-                .inner
-                .http
-                .request(method.clone(), url.clone())
-                .timeout(self.inner.timeout)
-                .headers(headers.clone())
-                .header(AUTHORIZATION, format!("Bearer {}", token.secret.expose()));
-            if let Some(body) = body {
-                request = request.json(body);
-            }
-            let response = request.send().await.map_err(network)?;
-            let status = response.status();
-            let answer_headers = response.headers().clone();
-            let bytes = response.bytes().await.map_err(network)?;
-            if status == StatusCode::UNAUTHORIZED && !replayed {
-                tracing::debug!(?resource, "401: refreshing the token and replaying once");
-                self.inner.provider.invalidate(resource).await;
-                replayed = true;
-                continue;
-            }
-            if status.is_redirection() {
-                let location = answer_headers
-                    .get(LOCATION)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("(no Location)");
-                return Err(Error::Api(
-                    ApiError::new(
-                        ErrorKind::Exchange,
-                        format!(
-                            "the service redirected to {location}; redirects are not followed \
-                             so that the access token never leaves the configured host"
-                        ),
-                    )
-                    .with_status(status.as_u16()),
-                ));
-            }
-            return Ok(Answer {
-                status: status.as_u16(),
-                headers: answer_headers,
-                body: bytes.to_vec(),
-            });
-        }
-    }
-
-    /// Refuses to send a token anywhere but the configured host (a nextLink is followed only
-    /// when it points there).
-    fn check_same_origin(&self, resource: Resource, url: &Url) -> Result<()> {
-        let base = match resource {
-            Resource::Graph => &self.inner.graph_url,
-            _ => &self.inner.exchange_url,
-        };
-        if url.origin() == base.origin() {
-            Ok(())
-        } else {
-            Err(Error::Api(ApiError::new(
-                ErrorKind::Exchange,
-                format!(
-                    "refusing to send the access token to {} (not {})",
-                    url.origin().ascii_serialization(),
-                    base.origin().ascii_serialization()
-                ),
-            )))
-        }
-    }
 }
 
-/// A response read in full.
-pub(super) struct Answer {
-    pub status: u16,
-    pub headers: HeaderMap,
-    pub body: Vec<u8>,
-}
-
-impl Answer {
-    pub fn is_success(&self) -> bool {
-        (200..300).contains(&self.status)
-    }
-
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-
-    /// The parts the error classification reads.
-    pub fn error_response(&self) -> ErrorResponse<'_> {
-        ErrorResponse {
-            status: self.status,
-            body: &self.body,
-            retry_after: self.header(RETRY_AFTER.as_str()),
-            exception_type: self.header("x-exceptiontype"),
-            diagnostics: self.header("x-ms-diagnostics"),
-        }
-    }
-
-    /// The body as JSON; an undecodable body is a network-level failure.
-    pub fn json(&self, what: &str) -> Result<Value> {
-        serde_json::from_slice(&self.body).map_err(|e| {
-            Error::Network(format!(
-                "{what}: undecodable answer (HTTP {}): {e}",
-                self.status
-            ))
-        })
+/// The parts of a failed answer the error classification reads.
+pub(super) fn error_response(answer: &Answer) -> ErrorResponse<'_> {
+    ErrorResponse {
+        status: answer.status,
+        body: &answer.body,
+        retry_after: answer.retry_after(),
+        exception_type: answer.header("x-exceptiontype"),
+        diagnostics: answer.header("x-ms-diagnostics"),
     }
 }
 
 pub(super) fn now() -> SystemTime {
     SystemTime::now()
-}
-
-fn network(e: reqwest::Error) -> Error {
-    let mut msg = e.to_string();
-    let mut source = std::error::Error::source(&e);
-    while let Some(s) = source {
-        msg.push_str(": ");
-        msg.push_str(&s.to_string());
-        source = s.source();
-    }
-    if e.is_timeout() {
-        msg.push_str(" (timed out)");
-    }
-    Error::Network(msg)
 }
 
 /// Builder of [`RestExchangeClient`].
@@ -321,8 +200,8 @@ impl RestExchangeClientBuilder {
         let graph = self
             .graph_url
             .unwrap_or_else(|| format!("{}/v1.0", self.cloud.graph_url()));
-        let exchange_url = base("exchange_url", &exchange, self.allow_http)?;
-        let graph_url = base("graph_url", &graph, self.allow_http)?;
+        let exchange_url = base_url("exchange_url", &exchange, self.allow_http)?;
+        let graph_url = base_url("graph_url", &graph, self.allow_http)?;
         let http = match self.http {
             Some(http) => http,
             None => HttpConfig::new()
@@ -330,41 +209,29 @@ impl RestExchangeClientBuilder {
                 .timeout(None)
                 .build_client()?,
         };
+        let auth = |resource, base| AuthorizedClient {
+            http: http.clone(),
+            provider: self.provider.clone(),
+            resource,
+            base,
+            timeout: self.timeout,
+        };
         Ok(RestExchangeClient {
             inner: Arc::new(Inner {
-                provider: self.provider,
                 tenant,
-                exchange_url,
-                graph_url,
-                http,
-                timeout: self.timeout,
+                exchange: auth(Resource::Exchange, exchange_url),
+                graph: GraphClient::new(auth(Resource::Graph, graph_url)),
             }),
         })
     }
-}
-
-/// A validated base URL whose path ends without a slash, ready for `join_path`.
-fn base(field: &str, url: &str, allow_http: bool) -> Result<Url> {
-    let mut url = validate_base_url(field, url, allow_http)?;
-    let path = url.path().trim_end_matches('/').to_owned();
-    url.set_path(&path);
-    Ok(url)
-}
-
-/// `base` with `segments` appended, each percent-encoded as one path segment.
-pub(super) fn join_path(base: &Url, segments: &[&str]) -> Url {
-    let mut url = base.clone();
-    if let Ok(mut path) = url.path_segments_mut() {
-        path.pop_if_empty();
-        path.extend(segments);
-    }
-    url
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::auth::StaticTokenProvider;
+    use crate::http::join_path;
+    use crate::ErrorKind;
 
     fn provider() -> Arc<dyn TokenProvider> {
         Arc::new(StaticTokenProvider::new("e", "g"))

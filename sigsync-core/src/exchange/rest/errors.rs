@@ -187,8 +187,9 @@ pub fn graph_error(response: &ErrorResponse<'_>, now: SystemTime) -> ApiError {
         403 => ErrorKind::Forbidden,
         404 => ErrorKind::NotFound,
         429 => ErrorKind::Throttled,
-        503 | 504 => ErrorKind::Transient,
-        400 => ErrorKind::Rejected,
+        // Graph's reads are safe to repeat: any server error is worth another try.
+        500..=599 => ErrorKind::Transient,
+        400 | 422 => ErrorKind::Rejected,
         _ => ErrorKind::Exchange,
     };
     let message = field("message")

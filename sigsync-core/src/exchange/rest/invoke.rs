@@ -6,10 +6,11 @@ use serde_json::Value;
 use tracing::Instrument;
 use url::Url;
 
-use super::client::{join_path, now, Answer, RestExchangeClient};
+use super::client::{error_response, now, RestExchangeClient};
 use super::errors::exchange_error;
 use crate::auth::{Resource, SignedInIdentity};
 use crate::exchange::CmdletInput;
+use crate::http::{join_path, Answer};
 use crate::model::Params;
 use crate::{ApiError, Error, ErrorKind, Result};
 
@@ -73,15 +74,18 @@ pub fn parse_invoke_page(body: &[u8]) -> std::result::Result<InvokePage, String>
 }
 
 /// The `X-AnchorMailbox` value: `UPN:<upn>` for an admin; for an app the tenant system mailbox,
-/// `APP:SystemMailbox{…}@<tenant id>` (or `UPN:SystemMailbox{…}@<domain>` while only the
-/// domain is known).
+/// `APP:SystemMailbox{…}@<tenant id>` (or `UPN:SystemMailbox{…}@<domain>` when the tenant is
+/// known by a domain).
 pub fn anchor_mailbox(identity: Option<&SignedInIdentity>, tenant: &str) -> String {
     match identity {
         Some(SignedInIdentity {
             user_principal_name: Some(upn),
             ..
         }) if !upn.is_empty() => format!("UPN:{upn}"),
-        Some(id) if !id.tenant_id.is_empty() => format!("APP:{SYSTEM_MAILBOX}@{}", id.tenant_id),
+        Some(id) if uuid::Uuid::parse_str(&id.tenant_id).is_ok() => {
+            format!("APP:{SYSTEM_MAILBOX}@{}", id.tenant_id)
+        }
+        Some(id) if !id.tenant_id.is_empty() => format!("UPN:{SYSTEM_MAILBOX}@{}", id.tenant_id),
         // Only a domain is known: ScubaGear's form of the same anchor.
         _ => format!("UPN:{SYSTEM_MAILBOX}@{tenant}"),
     }
@@ -109,15 +113,19 @@ impl RestExchangeClient {
         input: &CmdletInput,
         request_id: uuid::Uuid,
     ) -> Result<Vec<Params>> {
-        // The token first: an app-only provider learns its tenant id from it.
-        self.inner.provider.token(Resource::Exchange).await?;
+        // The token first: a sign-in knows who signed in once it has one.
+        self.inner
+            .exchange
+            .provider
+            .token(Resource::Exchange)
+            .await?;
         let tenant = self.tenant()?;
         let url = join_path(
-            &self.inner.exchange_url,
+            &self.inner.exchange.base,
             &["adminapi", "beta", &tenant, "InvokeCommand"],
         );
         let body = input.to_body();
-        let anchor = anchor_mailbox(self.inner.provider.identity().as_ref(), &tenant);
+        let anchor = anchor_mailbox(self.inner.exchange.provider.identity().as_ref(), &tenant);
         let mut headers = HeaderMap::new();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         headers.insert("x-responseformat", HeaderValue::from_static("json"));
@@ -175,7 +183,7 @@ impl RestExchangeClient {
                 page = match self.post(&next_url, &headers, &body).await {
                     Ok(a) if a.is_success() => self.read_page(&a)?,
                     Ok(a) => {
-                        let e = exchange_error(&a.error_response(), now());
+                        let e = exchange_error(&error_response(&a), now());
                         return Err(truncated(input, e.message.clone(), Some(e)));
                     }
                     Err(e) => return Err(truncated(input, e.to_string(), e.as_api().cloned())),
@@ -190,13 +198,15 @@ impl RestExchangeClient {
     }
 
     async fn post(&self, url: &Url, headers: &HeaderMap, body: &Value) -> Result<Answer> {
-        self.send(Resource::Exchange, Method::POST, url, headers, Some(body))
+        self.inner
+            .exchange
+            .send(Method::POST, url, headers, Some(body))
             .await
     }
 
     fn read_page(&self, answer: &Answer) -> Result<InvokePage> {
         if !answer.is_success() {
-            return Err(Error::Api(exchange_error(&answer.error_response(), now())));
+            return Err(Error::Api(exchange_error(&error_response(answer), now())));
         }
         parse_invoke_page(&answer.body).map_err(|e| {
             Error::Network(format!(

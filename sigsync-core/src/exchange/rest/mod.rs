@@ -5,7 +5,8 @@
 //! [`ExchangeClient`](super::ExchangeClient). It does not retry: wrap it in
 //! [`RetryingClient`](super::RetryingClient), which acts on the error kinds it reports
 //! (`Throttled` with the server's Retry-After, `Transient`, `Network`). The only repeat it makes
-//! itself is one replay after a 401, with a fresh token.
+//! itself is one replay after a 401, with a fresh token, and sending a redirected request again
+//! to the configured host (never to the `Location`).
 //!
 //! A Get-* whose answer is truncated (`@odata.nextLink` or warnings) follows the next page
 //! once; if that fails the call fails: partial results are never returned.
@@ -34,12 +35,12 @@ mod invoke;
 
 use async_trait::async_trait;
 
+pub use crate::graph::{group_kind, parse_graph_page, GraphGroup, GraphObject};
 pub use client::{
     RestExchangeClient, RestExchangeClientBuilder, DEFAULT_EXCHANGE_URL, DEFAULT_GRAPH_URL,
     DEFAULT_TIMEOUT,
 };
 pub use errors::{exchange_error, graph_error, parse_retry_after, ErrorResponse};
-pub use graph::{group_kind, parse_graph_page, GraphGroup, GraphObject};
 pub use invoke::{anchor_mailbox, parse_invoke_page, InvokePage};
 
 use super::{CmdletInput, CmdletTransport, MailGroup};

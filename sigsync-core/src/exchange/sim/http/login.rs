@@ -1,6 +1,6 @@
 //! Simulated Microsoft sign-in: `/{tenant}/oauth2/v2.0/devicecode` and `/token` (device code,
-//! refresh token and client credentials grants). Tokens are random; the ID token (and the
-//! access token, as Microsoft's are) is an unsigned JWT with `tid`, `oid` and the user's name.
+//! refresh token and client credentials grants). Access and refresh tokens are random opaque
+//! strings; the ID token is an unsigned JWT with `tid`, `oid` and the user's name.
 
 use std::collections::{HashMap, HashSet};
 
@@ -194,16 +194,9 @@ fn issue(shared: &Shared, grant: &str, resource: Resource, delegated: bool) -> R
         Resource::Graph => "https://graph.microsoft.com",
         _ => "https://outlook.office365.com",
     };
-    let mut claims = json!({
-        "aud": audience,
-        "tid": o.tenant_id,
-        "oid": oid.to_string(),
-        "jti": random("jti"),
-    });
-    if delegated {
-        claims["upn"] = json!(o.user_principal_name);
-    }
-    let access = jwt(&claims);
+    // Opaque, as access tokens are to clients (Microsoft's are not always JWTs): who signed
+    // in is in the ID token, and app-only credentials know their tenant.
+    let access = random("access");
     let mut body = json!({
         "token_type": "Bearer",
         "scope": format!("{audience}/.default"),
