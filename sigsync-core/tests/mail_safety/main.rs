@@ -5,5 +5,6 @@
 #[path = "../setup_support/mod.rs"]
 mod support;
 
+mod http;
 mod memory;
 mod scenarios;

@@ -328,3 +328,20 @@ async fn every_injected_fault_reaches_the_client_with_its_kind_status_and_code()
         .inject(Fault::on_cmdlet("Get-TransportRule", ErrorKind::Unauthorized).times(1));
     c.list_transport_rules().await.unwrap();
 }
+
+#[tokio::test]
+async fn regional_redirects_are_sent_again_to_the_configured_host() {
+    let server = SimServer::start(SimTenant::new(), SimServerOptions::default()).await;
+    let provider = sign_in(&server).await;
+    let c = rest(&server, Arc::new(provider));
+    server.redirect_next(2);
+    assert!(c.list_transport_rules().await.unwrap().is_empty());
+    assert_eq!(server.redirects_served(), 2);
+    // Persistent redirects: the error names where the service pointed.
+    server.redirect_next(100);
+    let err = c.list_transport_rules().await.unwrap_err();
+    assert!(
+        err.to_string().contains("outlook-regional.sim.invalid"),
+        "{err}"
+    );
+}
