@@ -8,22 +8,31 @@
 //! cargo run --example setup                         # configure the simulated tenant
 //! cargo run --example setup -- --groups sales@contoso.com --external-only
 //! cargo run --example setup -- --status --json
-//! cargo run --example setup -- --tenant contoso.onmicrosoft.com --client-id <app id>
+//! cargo run --example setup -- --sim-faults faults.json    # lag, throttling, failing writes
+//! cargo run --example setup -- --tenant contoso.onmicrosoft.com --client-id <app id> --profile service.json
 //! ```
+//!
+//! Exit status: 0 when the action succeeded, 1 when it failed (the report says what the tenant
+//! holds and how to repair it), 2 for a usage error.
 //!
 //! Run `cargo run --example setup -- --help` for every flag.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::json;
 use sigsync_core::auth::{AuthConfig, Cloud, DeviceCodeFlow, DeviceCodePrompt};
 use sigsync_core::exchange::rest::RestExchangeClient;
-use sigsync_core::exchange::sim::{SimGroup, SimServer, SimServerOptions, SimTenant, SimUser};
+use sigsync_core::exchange::sim::{
+    SimFaults, SimGroup, SimServer, SimServerOptions, SimTenant, SimUser,
+};
 use sigsync_core::exchange::{ExchangeClient, GroupKind, RetryPolicy, RetryingClient};
+use sigsync_core::http::validate_base_url;
 use sigsync_core::setup::{
-    ConnectorSetup, Plan, Progress, SenderScope, ServiceProfile, SetupEngine, SetupStatus,
+    ConnectorSetup, Plan, Progress, Reason, Report, SenderScope, ServiceProfile, SetupEngine,
+    SetupStatus, StatusReport, Step,
 };
 use sigsync_core::{Error, Result};
 
@@ -32,7 +41,8 @@ usage: setup [ACTION] [OPTIONS]
 
 Actions (default: configure):
   --dry-run               show the plan, change nothing
-  --status                show configured/paused/partial/absent, drift and the repair plan
+  --status                show the status (configured, degraded, at_risk, paused, partial,
+                          absent), why, drift and the repair plan
   --pause                 disable the routing rule (mail flows normally, untouched)
   --resume                enable it again
   --remove                delete what sigsync created (rule, outbound, then inbound connector)
@@ -41,7 +51,8 @@ Choices:
   --groups A,B            route members of these mail-enabled groups (default: all users)
   --external-only         only mail to external recipients (default: internal mail too)
   --staged                create the routing rule disabled
-  --profile FILE          service profile (JSON); default: the simulator's example service
+  --profile FILE          service profile (JSON; required for a real tenant). Its loop-header
+                          value is generated and saved into FILE on the first run
 
 Tenant (default: the embedded simulated tenant):
   --tenant T              tenant id or domain of a real tenant
@@ -51,16 +62,21 @@ Tenant (default: the embedded simulated tenant):
   --exchange-url URL      Exchange Online base URL
   --graph-url URL         Microsoft Graph base URL (with /v1.0)
   --allow-http            allow plain http to loopback addresses only
-  --sim-state FILE        keep the simulated tenant in FILE between runs
+  --sim-state FILE        keep the simulated tenant in FILE between runs (and the example
+                          service's profile in FILE.profile.json)
+  --sim-faults FILE       run the simulated tenant with the faults in FILE (JSON): redirects,
+                          replication lag, throttling, failing and applied-then-failed writes
 
 Output:
   --json                  print one JSON object instead of text
+
+Exit status: 0 done, 1 the action failed (see the report), 2 usage error.
 ";
 
-/// The simulator's example service: what `--profile` replaces.
+/// The simulator's example service: what `--profile` replaces. (Its loop-header value is
+/// generated on first use and kept beside `--sim-state`.)
 const SIM_PROFILE: &str = r#"{
   "smart_hosts": ["smtp.signatures.example.com"],
-  "tls_domain": "smtp.signatures.example.com",
   "certificate_name": "tenant1.smtp.signatures.example.com"
 }"#;
 
@@ -73,13 +89,24 @@ struct Args {
     profile: Option<PathBuf>,
     tenant: Option<String>,
     client_id: Option<String>,
-    cloud: Option<String>,
+    cloud: Cloud,
     login_url: Option<String>,
     exchange_url: Option<String>,
     graph_url: Option<String>,
     allow_http: bool,
     sim_state: Option<PathBuf>,
+    sim_faults: Option<PathBuf>,
     json: bool,
+}
+
+impl Args {
+    /// No real tenant or endpoint named: the embedded simulated tenant.
+    fn embedded(&self) -> bool {
+        self.tenant.is_none()
+            && self.login_url.is_none()
+            && self.exchange_url.is_none()
+            && self.graph_url.is_none()
+    }
 }
 
 fn parse_args() -> std::result::Result<Args, String> {
@@ -110,12 +137,13 @@ fn parse_args() -> std::result::Result<Args, String> {
             "--profile" => args.profile = Some(value("--profile")?.into()),
             "--tenant" => args.tenant = Some(value("--tenant")?),
             "--client-id" => args.client_id = Some(value("--client-id")?),
-            "--cloud" => args.cloud = Some(value("--cloud")?),
+            "--cloud" => args.cloud = cloud(&value("--cloud")?)?,
             "--login-url" => args.login_url = Some(value("--login-url")?),
             "--exchange-url" => args.exchange_url = Some(value("--exchange-url")?),
             "--graph-url" => args.graph_url = Some(value("--graph-url")?),
             "--allow-http" => args.allow_http = true,
             "--sim-state" => args.sim_state = Some(value("--sim-state")?.into()),
+            "--sim-faults" => args.sim_faults = Some(value("--sim-faults")?.into()),
             "--json" => args.json = true,
             "-h" | "--help" => {
                 print!("{USAGE}");
@@ -124,19 +152,41 @@ fn parse_args() -> std::result::Result<Args, String> {
             other => return Err(format!("unknown argument '{other}' (see --help)")),
         }
     }
+    // Flag values that are wrong on their face are usage errors too.
+    for (flag, url) in [
+        ("--login-url", &args.login_url),
+        ("--exchange-url", &args.exchange_url),
+        ("--graph-url", &args.graph_url),
+    ] {
+        if let Some(url) = url {
+            validate_base_url(flag, url, args.allow_http).map_err(|e| e.to_string())?;
+        }
+    }
+    if !args.embedded() {
+        if args.client_id.is_none() {
+            return Err("a real tenant needs --client-id (the app to sign in with)".into());
+        }
+        if args.profile.is_none() {
+            return Err(
+                "a real tenant needs --profile FILE (the signature service's profile)".into(),
+            );
+        }
+        if args.sim_state.is_some() || args.sim_faults.is_some() {
+            return Err("--sim-state and --sim-faults are for the simulated tenant".into());
+        }
+    }
     Ok(args)
 }
 
-fn cloud(name: Option<&str>) -> Result<Cloud> {
-    Ok(match name.map(str::to_ascii_lowercase).as_deref() {
-        None | Some("global") => Cloud::Global,
-        Some("usgovgcchigh") | Some("gcchigh") => Cloud::UsGovGccHigh,
-        Some("usgovdod") | Some("dod") => Cloud::UsGovDod,
-        Some("china") => Cloud::China,
-        Some(other) => {
-            return Err(Error::validation(
-                "--cloud",
-                format!("unknown cloud '{other}'"),
+fn cloud(name: &str) -> std::result::Result<Cloud, String> {
+    Ok(match name.to_ascii_lowercase().as_str() {
+        "global" => Cloud::Global,
+        "usgovgcchigh" | "gcchigh" => Cloud::UsGovGccHigh,
+        "usgovdod" | "dod" => Cloud::UsGovDod,
+        "china" => Cloud::China,
+        other => {
+            return Err(format!(
+                "unknown --cloud '{other}' (global, usgovgcchigh, usgovdod or china)"
             ))
         }
     })
@@ -182,27 +232,49 @@ fn say(json: bool, line: impl AsRef<str>) {
     }
 }
 
-fn plan_json(plan: &Plan) -> serde_json::Value {
-    plan.steps
+fn steps_json(steps: &[&Step]) -> serde_json::Value {
+    steps
         .iter()
         .map(|s| json!({"op": s.op, "kind": s.kind, "name": s.name}))
         .collect()
 }
 
-async fn run(args: Args) -> Result<()> {
-    let embedded = args.tenant.is_none()
-        && args.login_url.is_none()
-        && args.exchange_url.is_none()
-        && args.graph_url.is_none();
+fn plan_json(plan: &Plan) -> serde_json::Value {
+    steps_json(&plan.steps.iter().collect::<Vec<_>>())
+}
 
-    let profile = match &args.profile {
-        Some(path) => {
-            ServiceProfile::from_json(&std::fs::read_to_string(path).map_err(|e| {
-                Error::Config(format!("cannot read profile {}: {e}", path.display()))
-            })?)?
+/// The service profile: `--profile FILE` (its loop-header value generated and saved into the
+/// file on first use); else the simulator's example service, kept beside `--sim-state` so
+/// that re-runs use the same value.
+fn service_profile(args: &Args) -> Result<ServiceProfile> {
+    let file = match (&args.profile, &args.sim_state) {
+        (Some(path), _) => path.clone(),
+        (None, Some(state)) => {
+            let path = state.with_extension("profile.json");
+            if !path.exists() {
+                ServiceProfile::create_from_json(SIM_PROFILE)?.save(&path)?;
+            }
+            path
         }
-        None => ServiceProfile::from_json(SIM_PROFILE)?,
+        (None, None) => return ServiceProfile::create_from_json(SIM_PROFILE),
     };
+    let (profile, written) = ServiceProfile::load_or_init(&file)?;
+    if written {
+        say(
+            args.json,
+            format!(
+                "Generated the tenant's loop-header value and saved it in {} (keep the file: \
+                 every run must use the same value)",
+                file.display()
+            ),
+        );
+    }
+    Ok(profile)
+}
+
+async fn run(args: Args) -> Result<()> {
+    let embedded = args.embedded();
+    let profile = service_profile(&args)?;
     let scope = if args.groups.is_empty() {
         SenderScope::AllUsers
     } else {
@@ -216,21 +288,34 @@ async fn run(args: Args) -> Result<()> {
 
     // The embedded simulated tenant, served over HTTP on loopback: the same wire format, the
     // real sign-in flow and the real client.
+    let faults = match &args.sim_faults {
+        Some(path) => Some(SimFaults::load(path)?),
+        None => None,
+    };
+    let mut own_settings = None;
     let server = if embedded {
         let tenant = match &args.sim_state {
             Some(path) if path.exists() => SimTenant::load_from(path)?,
             _ => seeded_tenant(),
         };
+        if let Some(f) = &faults {
+            own_settings = Some(tenant.settings());
+            f.apply_to(&tenant);
+        }
         let options = SimServerOptions {
             tenant_id: "8f4b5a8e-2f6c-4c1e-9a57-3c2d1b0e7f61".into(),
             ..SimServerOptions::default()
         };
-        Some(SimServer::start(tenant, options).await)
+        let server = SimServer::start(tenant, options).await;
+        if let Some(f) = &faults {
+            server.redirect_next(f.redirects);
+        }
+        Some(server)
     } else {
         None
     };
 
-    let cloud = cloud(args.cloud.as_deref())?;
+    let cloud = args.cloud;
     let (tenant_arg, login_url, exchange_url, graph_url, allow_http) = match &server {
         Some(s) => (
             s.tenant_id().to_owned(),
@@ -255,16 +340,10 @@ async fn run(args: Args) -> Result<()> {
             args.allow_http,
         ),
     };
-    let client_id = match (&args.client_id, embedded) {
-        (Some(id), _) => id.clone(),
-        (None, true) => "sigsync-example".into(),
-        (None, false) => {
-            return Err(Error::validation(
-                "--client-id",
-                "a real tenant needs the app (client) id to sign in with",
-            ))
-        }
-    };
+    let client_id = args
+        .client_id
+        .clone()
+        .unwrap_or_else(|| "sigsync-example".into());
 
     // Sign in with a one-time code: the admin's password never reaches us.
     let auth = AuthConfig::builder(client_id, tenant_arg.as_str())
@@ -310,7 +389,17 @@ async fn run(args: Args) -> Result<()> {
         Some(t) => rest.tenant(t.clone()),
         None => rest,
     };
-    let client = Arc::new(RetryingClient::new(rest.build()?, RetryPolicy::default()));
+    // The simulator's lag is counted in reads, not time: retry it quickly.
+    let policy = if embedded {
+        RetryPolicy {
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_secs(2),
+            ..RetryPolicy::default()
+        }
+    } else {
+        RetryPolicy::default()
+    };
+    let client = Arc::new(RetryingClient::new(rest.build()?, policy));
     let engine = SetupEngine::new(client.clone());
 
     let action = args.action.unwrap_or("configure");
@@ -335,25 +424,29 @@ async fn run(args: Args) -> Result<()> {
         match p {
             Progress::Started(s) => println!("  ... {s}"),
             Progress::Finished(s) => println!("  ok  {} {} '{}'", s.op, s.kind, s.name),
+            Progress::Adopted(s) => {
+                println!("  adopt {} '{}' (it existed already)", s.kind, s.name)
+            }
             Progress::Failed(s, e) => println!("  FAILED {} {} '{}': {e}", s.op, s.kind, s.name),
             Progress::Undoing(s) => println!("  undo {} '{}'", s.kind, s.name),
         }
     };
 
-    let (plan, writes, status, failure) = match action {
+    let outcome = match action {
         "dry-run" | "configure" => {
+            // One read: the plan shown is the plan applied.
             let (plan, findings) = engine.plan(&setup).await?;
             for f in &findings {
                 say(args.json, format!("preflight {f}"));
             }
             say(args.json, format!("Plan:\n{plan}"));
             if action == "dry-run" {
-                let status = engine.status(&setup).await?.status;
-                (plan, 0, status, None)
+                Outcome::from_status(engine.status(&setup).await?, plan)
             } else {
-                let report = engine.configure(&setup, &progress).await?;
-                let status = report.status.unwrap_or(SetupStatus::Partial);
-                (plan, report.writes, status, report.error)
+                let report = engine
+                    .configure_with(&setup, &plan, findings, &progress)
+                    .await?;
+                Outcome::from_report(report)
             }
         }
         "status" => {
@@ -361,8 +454,8 @@ async fn run(args: Args) -> Result<()> {
             for d in &status.drift {
                 say(args.json, format!("drift: {d}"));
             }
-            say(args.json, format!("Repair plan:\n{}", status.repair));
-            (status.repair, 0, status.status, None)
+            let plan = status.repair.clone();
+            Outcome::from_status(status, plan)
         }
         other => {
             let report = match other {
@@ -370,32 +463,87 @@ async fn run(args: Args) -> Result<()> {
                 "resume" => engine.resume(&setup, &progress).await?,
                 _ => engine.remove(&setup, &progress).await?,
             };
-            let plan = Plan {
-                steps: report.steps.iter().map(|s| s.step.clone()).collect(),
-                unchanged: Vec::new(),
-            };
-            let status = report.status.unwrap_or(SetupStatus::Partial);
-            (plan, report.writes, status, report.error)
+            Outcome::from_report(report)
         }
     };
 
     if let (Some(server), Some(path)) = (&server, &args.sim_state) {
+        // Keep the tenant, not the faults of this run; replication finishes between runs.
+        if let Some(settings) = own_settings {
+            server.tenant().set_settings(settings);
+        }
+        server.tenant().settle();
         server.tenant().save_to(path)?;
     }
-    if args.json {
-        let out = json!({
-            "action": action,
-            "status": status,
-            "plan": plan_json(&plan),
-            "writes": writes,
-        });
-        println!("{out}");
-    } else {
-        println!("Result: {action}: {status} ({writes} writes)");
-    }
-    match failure {
+    outcome.print(action, args.json);
+    match outcome.error {
         Some(e) => Err(e),
         None => Ok(()),
+    }
+}
+
+/// What an action came to, for the text and JSON output.
+struct Outcome {
+    /// The steps run (or planned, for a dry run or a status).
+    steps: Vec<Step>,
+    writes: usize,
+    status: Option<SetupStatus>,
+    reasons: Vec<Reason>,
+    repair: Plan,
+    error: Option<Error>,
+}
+
+impl Outcome {
+    fn from_report(report: Report) -> Self {
+        Outcome {
+            steps: report.steps.into_iter().map(|s| s.step).collect(),
+            writes: report.writes,
+            status: report.status,
+            reasons: report.reasons,
+            repair: report.repair,
+            error: report.error,
+        }
+    }
+
+    fn from_status(status: StatusReport, plan: Plan) -> Self {
+        Outcome {
+            steps: plan.steps,
+            writes: 0,
+            status: Some(status.status),
+            reasons: status.reasons,
+            repair: status.repair,
+            error: None,
+        }
+    }
+
+    fn print(&self, action: &str, json: bool) {
+        let status = self.status.map_or("unknown", SetupStatus::name);
+        if json {
+            let out = json!({
+                "action": action,
+                "status": status,
+                "reasons": self.reasons,
+                "plan": steps_json(&self.steps.iter().collect::<Vec<_>>()),
+                "repair": plan_json(&self.repair),
+                "writes": self.writes,
+                "error": self.error.as_ref().map(ToString::to_string),
+            });
+            println!("{out}");
+            return;
+        }
+        for r in &self.reasons {
+            println!("  {r}");
+        }
+        if !self.repair.is_empty() && action != "status" && action != "dry-run" {
+            println!("To repair, run configure again; it would:\n{}", self.repair);
+        }
+        match &self.error {
+            None => println!("Result: {action}: {status} ({} writes)", self.writes),
+            Some(_) => println!(
+                "Result: {action} FAILED; the tenant is {status} ({} writes)",
+                self.writes
+            ),
+        }
     }
 }
 

@@ -203,6 +203,37 @@ fn a_retried_create_that_meets_a_different_object_reports_already_exists() {
 }
 
 #[test]
+fn a_write_that_ends_refused_after_an_attempt_that_may_have_landed_stays_uncertain() {
+    rt().block_on(async {
+        // The first attempt lands and its answer is lost; the retry is refused (here: the rule
+        // name is taken, as the first attempt took it, but the read that would show it lags).
+        let t = SimTenant::with_settings(SimSettings {
+            replication_lag_reads: 5,
+            ..Default::default()
+        });
+        t.inject(Fault::on_call(1, ErrorKind::Transient).after_commit());
+        let clock = TestClock::new();
+        let rule = sigsync_core::model::TransportRule::builder("R")
+            .set_header("X-A", "b")
+            .build()
+            .unwrap();
+        let e = client(&t, &clock)
+            .create_transport_rule(&rule)
+            .await
+            .unwrap_err();
+        assert!(sigsync_core::exchange::may_have_applied(&e), "{e}");
+        assert!(e.to_string().contains("may have taken effect"), "{e}");
+        assert_eq!(t.snapshot().rules.len(), 1);
+        // A read that failed the same way is just the last error.
+        t.reset_calls();
+        t.inject(Fault::on_call(1, ErrorKind::Transient));
+        t.inject(Fault::on_call(2, ErrorKind::Forbidden));
+        let e = client(&t, &clock).list_transport_rules().await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Forbidden);
+    });
+}
+
+#[test]
 fn a_retried_removal_that_landed_is_success() {
     rt().block_on(async {
         let t = SimTenant::new();

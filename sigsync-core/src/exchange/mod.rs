@@ -22,6 +22,17 @@ pub use retry::{Clock, RetryPolicy, RetryingClient, TokioClock};
 use crate::model::{Definition, InboundConnector, OutboundConnector, Params, TransportRule};
 use crate::Result;
 
+/// Whether a failed write may still have taken effect: a 5xx, a timeout or a lost response
+/// says nothing about what the service did, so such a write counts as applied when deciding
+/// what is safe. (Refusals, throttling, "not found" and "already exists" were not applied.)
+pub fn may_have_applied(e: &crate::Error) -> bool {
+    use crate::ErrorKind;
+    matches!(
+        e.kind(),
+        ErrorKind::Transient | ErrorKind::Network | ErrorKind::Exchange | ErrorKind::Internal
+    )
+}
+
 /// An object as it exists in the tenant: its definition plus the identity Exchange gave it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Existing<T> {

@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
-use super::{AcceptedDomain, ExchangeClient, Existing, MailGroup};
+use super::{may_have_applied, AcceptedDomain, ExchangeClient, Existing, MailGroup};
 use crate::model::{InboundConnector, ObjectKind, OutboundConnector, Params, TransportRule};
-use crate::{Error, ErrorKind, Result};
+use crate::{ApiError, Error, ErrorKind, Result};
 
 /// Time as the retry layer sees it; tests inject one that does not sleep.
 #[async_trait]
@@ -137,6 +137,8 @@ impl<C: ExchangeClient> RetryingClient<C> {
     {
         let mut waited = Duration::ZERO;
         let mut attempt = 1;
+        let write = !op.starts_with("Get-") && !op.starts_with("list");
+        let mut uncertain: Option<Error> = None;
         loop {
             let error = match call(attempt).await {
                 Ok(v) => return Ok(v),
@@ -148,7 +150,15 @@ impl<C: ExchangeClient> RetryingClient<C> {
                 || attempt >= self.policy.max_attempts
                 || waited + delay > self.policy.max_total
             {
-                return Err(error);
+                return Err(match uncertain {
+                    Some(earlier) if !may_have_applied(&error) => {
+                        still_uncertain(op, &earlier, &error)
+                    }
+                    _ => error,
+                });
+            }
+            if write && uncertain.is_none() && may_have_applied(&error) {
+                uncertain = Some(error.clone());
             }
             tracing::debug!(op, attempt, delay_ms = delay.as_millis() as u64, %error, "retrying");
             self.clock.sleep(delay).await;
@@ -241,6 +251,20 @@ impl<C: ExchangeClient> RetryingClient<C> {
 
 fn never(_: &Error) -> bool {
     false
+}
+
+/// A write that gave up with a definite error after an earlier attempt failed in a way that
+/// may have taken effect: still of unknown outcome (kind `Transient`), saying both.
+fn still_uncertain(op: &str, earlier: &Error, last: &Error) -> Error {
+    let mut e = ApiError::new(
+        ErrorKind::Transient,
+        format!("{last}; an earlier attempt failed with \"{earlier}\" and may have taken effect"),
+    );
+    tracing::debug!(op, "a write gave up after an attempt of unknown outcome");
+    if let Some(status) = earlier.status() {
+        e = e.with_status(status);
+    }
+    Error::Api(e)
 }
 
 #[async_trait]

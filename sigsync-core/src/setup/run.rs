@@ -11,18 +11,9 @@ use super::engine::{ProgressFn, SetupEngine};
 use super::plan::{self, with_article, Object, Op, Plan, Step, TenantView};
 use super::report::{Progress, StepOutcome, StepReport};
 use super::status::moves_mail;
-use crate::exchange::Existing;
+use crate::exchange::{may_have_applied, Existing};
 use crate::model::{Definition, ObjectKind, Params};
 use crate::{Error, ErrorKind, Result};
-
-/// Whether a failed write may still have taken effect: a 5xx, a timeout or a lost response
-/// says nothing about what the service did, so it counts as applied.
-pub(crate) fn outcome_unknown(e: &Error) -> bool {
-    matches!(
-        e.kind(),
-        ErrorKind::Transient | ErrorKind::Network | ErrorKind::Exchange | ErrorKind::Internal
-    )
-}
 
 /// What a successful step did.
 enum Did {
@@ -72,7 +63,7 @@ impl<'a> Run<'a> {
                 Ok(Did::Done) => StepOutcome::Done,
                 Ok(Did::Adopted) => StepOutcome::Adopted,
                 Err(e) => {
-                    let outcome = if outcome_unknown(&e) {
+                    let outcome = if may_have_applied(&e) {
                         StepOutcome::Unknown(e.to_string())
                     } else {
                         StepOutcome::Failed(e.to_string())

@@ -378,6 +378,23 @@ impl SimTenant {
         self.lock().history.clone().unwrap_or_default()
     }
 
+    /// Lets replication finish: every read shows the tenant as it is from now on (objects
+    /// not yet visible appear, changed ones show their new state, removed ones are gone).
+    pub fn settle(&self) {
+        let mut guard = self.lock();
+        let state = &mut *guard;
+        for s in state
+            .outbound
+            .iter_mut()
+            .chain(state.inbound.iter_mut())
+            .chain(state.rules.iter_mut())
+        {
+            s.hidden_reads = 0;
+            s.stale = None;
+        }
+        state.removed.clear();
+    }
+
     /// Makes this handle's tenant a copy of `other`'s state (objects, directory, settings;
     /// not faults, calls or history): reuse one served tenant for many scenarios.
     pub fn restore_from(&self, other: &SimTenant) {
