@@ -183,33 +183,52 @@ typedef uint32_t sigsync_group_kind;
 #endif // __cplusplus
 
 /**
- * What happened to a message. In every case the output buffer holds the message to send on,
- * with the loop header.
+ * Where a setup stands in the tenant (`sigsync_setup_status_name` gives the names Rust,
+ * Python and the setup example use: `configured`, `degraded`, `at_risk`, ...). The numbers
+ * are stable.
  */
-enum sigsync_inject_outcome
+enum sigsync_setup_status
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
   : uint32_t
 #endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
  {
   /**
-   * The signature was inserted.
+   * Not known (the status could not be read after a failure).
    */
-  SIGSYNC_INJECT_OUTCOME_INJECTED = 0,
+  SIGSYNC_SETUP_STATUS_UNKNOWN = 0,
   /**
-   * Passed through unchanged but for the loop header, for a reason that is not an error
-   * (policy, signed or encrypted mail, calendar, reports, auto-replies, already processed).
+   * Mail is routed through the service and can come back: every object as set up.
    */
-  SIGSYNC_INJECT_OUTCOME_SKIPPED = 1,
+  SIGSYNC_SETUP_STATUS_CONFIGURED = 1,
   /**
-   * Passed through unchanged but for the loop header because of an error: alert on these.
+   * Every object exists and the routing rule is disabled: mail flows untouched.
    */
-  SIGSYNC_INJECT_OUTCOME_FAILED = 2,
+  SIGSYNC_SETUP_STATUS_PAUSED = 2,
+  /**
+   * Some objects exist, some do not, and no mail is routed.
+   */
+  SIGSYNC_SETUP_STATUS_PARTIAL = 3,
+  /**
+   * None of sigsync's objects exist.
+   */
+  SIGSYNC_SETUP_STATUS_ABSENT = 4,
+  /**
+   * Mail flows, but not as set up (typically unsigned: the outbound connector is
+   * disabled, missing or no longer rule-scoped). The reasons say which.
+   */
+  SIGSYNC_SETUP_STATUS_DEGRADED = 5,
+  /**
+   * Mail is routed out but may not come back, or loops (inbound connector missing or
+   * expecting another certificate, other smart hosts, no loop-header exception). Repair
+   * at once.
+   */
+  SIGSYNC_SETUP_STATUS_AT_RISK = 6,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
-typedef enum sigsync_inject_outcome sigsync_inject_outcome;
+typedef enum sigsync_setup_status sigsync_setup_status;
 #else
-typedef uint32_t sigsync_inject_outcome;
+typedef uint32_t sigsync_setup_status;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
@@ -237,6 +256,11 @@ enum sigsync_progress_event
    * A step this run created is being removed again after a later failure.
    */
   SIGSYNC_PROGRESS_EVENT_UNDOING = 3,
+  /**
+   * A create found the object already there as sigsync's (an earlier run) and took it
+   * over instead.
+   */
+  SIGSYNC_PROGRESS_EVENT_ADOPTED = 4,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -247,39 +271,33 @@ typedef uint32_t sigsync_progress_event;
 #endif // __cplusplus
 
 /**
- * Where a setup stands in the tenant.
+ * What happened to a message. In every case the output buffer holds the message to send on,
+ * with the loop header.
  */
-enum sigsync_setup_status
+enum sigsync_inject_outcome
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
   : uint32_t
 #endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
  {
   /**
-   * Not known (the status could not be read after a failure).
+   * The signature was inserted.
    */
-  SIGSYNC_SETUP_STATUS_UNKNOWN = 0,
+  SIGSYNC_INJECT_OUTCOME_INJECTED = 0,
   /**
-   * Every object exists and the routing rule is enabled.
+   * Passed through unchanged but for the loop header, for a reason that is not an error
+   * (policy, signed or encrypted mail, calendar, reports, auto-replies, already processed).
    */
-  SIGSYNC_SETUP_STATUS_CONFIGURED = 1,
+  SIGSYNC_INJECT_OUTCOME_SKIPPED = 1,
   /**
-   * Every object exists and the routing rule is disabled: mail flows untouched.
+   * Passed through unchanged but for the loop header because of an error: alert on these.
    */
-  SIGSYNC_SETUP_STATUS_PAUSED = 2,
-  /**
-   * Some objects exist, some do not.
-   */
-  SIGSYNC_SETUP_STATUS_PARTIAL = 3,
-  /**
-   * None of sigsync's objects exist.
-   */
-  SIGSYNC_SETUP_STATUS_ABSENT = 4,
+  SIGSYNC_INJECT_OUTCOME_FAILED = 2,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
-typedef enum sigsync_setup_status sigsync_setup_status;
+typedef enum sigsync_inject_outcome sigsync_inject_outcome;
 #else
-typedef uint32_t sigsync_setup_status;
+typedef uint32_t sigsync_inject_outcome;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
@@ -854,6 +872,181 @@ sigsync_group_kind sigsync_group_list_kind(const sigsync_group_list *list, size_
 void sigsync_group_list_free(sigsync_group_list *list);
 
 /**
+ * The name of a status, as Rust, Python and the setup example's JSON spell it
+ * (`"configured"`, `"degraded"`, `"at_risk"`, `"paused"`, `"partial"`, `"absent"`,
+ * `"unknown"`). A static string: never freed.
+ */
+const char *sigsync_setup_status_name(sigsync_setup_status status);
+
+/**
+ * Makes an engine over `client` (borrowed for the call; the engine keeps its own
+ * reference). The caller owns the engine and frees it with `sigsync_setup_engine_free`.
+ */
+sigsync_result sigsync_setup_engine_new(const sigsync_client *client,
+                                        sigsync_setup_engine **engine_out);
+
+/**
+ * Frees an engine. `sigsync_setup_engine_free(NULL)` does nothing.
+ */
+void sigsync_setup_engine_free(sigsync_setup_engine *engine);
+
+/**
+ * Checks the setup against the tenant (blocks): writes the number of findings that would
+ * stop an apply to `*errors_out`, and every finding as a JSON array (`severity`, `code`,
+ * `message`) to `*findings_json_out`, which the caller frees with `sigsync_string_free`.
+ */
+sigsync_result sigsync_setup_engine_preflight(const sigsync_setup_engine *engine,
+                                              const sigsync_connector_setup *setup,
+                                              size_t *errors_out,
+                                              sigsync_string **findings_json_out,
+                                              sigsync_error **error_out);
+
+/**
+ * Reads the tenant and computes the plan for `setup` (blocks; writes nothing to the
+ * tenant). The caller owns the plan written to `*plan_out` and frees it with
+ * `sigsync_plan_free`.
+ */
+sigsync_result sigsync_setup_engine_plan(const sigsync_setup_engine *engine,
+                                         const sigsync_connector_setup *setup,
+                                         sigsync_plan **plan_out,
+                                         sigsync_error **error_out);
+
+/**
+ * Configures the tenant (blocks): reads it, runs preflight, plans, and applies the plan in
+ * mail-safe order, calling `progress` (may be NULL) for each step. Fails before any write
+ * when preflight finds an error. After a failed step nothing further is written, and what
+ * this run created is removed again only when nothing can route through it; the error
+ * comes back through `error_out` (with the HTTP status and Exchange error code, and the
+ * report with the status, its reasons and the repair plan: `sigsync_error_report_json`),
+ * and no report is written.
+ *
+ * On success the caller owns the report written to `*report_out` and frees it with
+ * `sigsync_report_free`. `engine` and `setup` are borrowed for the call; `user_data` is
+ * passed to `progress` untouched.
+ */
+sigsync_result sigsync_setup_engine_apply(const sigsync_setup_engine *engine,
+                                          const sigsync_connector_setup *setup,
+                                          sigsync_progress_callback progress,
+                                          void *user_data,
+                                          sigsync_report **report_out,
+                                          sigsync_error **error_out);
+
+/**
+ * Pauses (blocks): disables sigsync's routing rule, so mail flows normally and untouched.
+ * `progress` may be NULL.
+ *
+ * On success the caller owns the report written to `*report_out` and frees it with
+ * `sigsync_report_free`. `engine` and `setup` are borrowed for the call; `user_data` is
+ * passed to `progress` untouched.
+ */
+sigsync_result sigsync_setup_engine_pause(const sigsync_setup_engine *engine,
+                                          const sigsync_connector_setup *setup,
+                                          sigsync_progress_callback progress,
+                                          void *user_data,
+                                          sigsync_report **report_out,
+                                          sigsync_error **error_out);
+
+/**
+ * Resumes (blocks): enables the routing rule again. `progress` may be NULL.
+ *
+ * On success the caller owns the report written to `*report_out` and frees it with
+ * `sigsync_report_free`. `engine` and `setup` are borrowed for the call; `user_data` is
+ * passed to `progress` untouched.
+ */
+sigsync_result sigsync_setup_engine_resume(const sigsync_setup_engine *engine,
+                                           const sigsync_connector_setup *setup,
+                                           sigsync_progress_callback progress,
+                                           void *user_data,
+                                           sigsync_report **report_out,
+                                           sigsync_error **error_out);
+
+/**
+ * Removes what sigsync created (blocks): the rule first, then the outbound connector, the
+ * inbound connector last, so that mail already at the service still comes back.
+ * `progress` may be NULL.
+ *
+ * On success the caller owns the report written to `*report_out` and frees it with
+ * `sigsync_report_free`. `engine` and `setup` are borrowed for the call; `user_data` is
+ * passed to `progress` untouched.
+ */
+sigsync_result sigsync_setup_engine_remove(const sigsync_setup_engine *engine,
+                                           const sigsync_connector_setup *setup,
+                                           sigsync_progress_callback progress,
+                                           void *user_data,
+                                           sigsync_report **report_out,
+                                           sigsync_error **error_out);
+
+/**
+ * Reads where the setup stands (blocks): writes the status to `*status_out`, and when
+ * `json_out` is not NULL, the full status (`status`, `reasons` with `code` and `message`,
+ * `drift`, `repair`, `findings`) as JSON to `*json_out`, which the caller frees with
+ * `sigsync_string_free`.
+ */
+sigsync_result sigsync_setup_engine_status(const sigsync_setup_engine *engine,
+                                           const sigsync_connector_setup *setup,
+                                           sigsync_setup_status *status_out,
+                                           sigsync_string **json_out,
+                                           sigsync_error **error_out);
+
+/**
+ * The plan as JSON (`steps` with `op`, `kind`, `name` and `changes`; `unchanged`). Owned by
+ * the plan, valid until `sigsync_plan_free` (NULL when `plan` is NULL).
+ */
+const char *sigsync_plan_json(const sigsync_plan *plan);
+
+/**
+ * The plan as numbered lines of text for people (`"nothing to change"` when empty). Owned
+ * by the plan, valid until `sigsync_plan_free`.
+ */
+const char *sigsync_plan_text(const sigsync_plan *plan);
+
+/**
+ * How many writes the plan makes (0: the tenant is already as wanted).
+ */
+size_t sigsync_plan_step_count(const sigsync_plan *plan);
+
+/**
+ * How many objects already are as wanted.
+ */
+size_t sigsync_plan_unchanged_count(const sigsync_plan *plan);
+
+/**
+ * How many preflight findings of severity error the plan carries (an apply would stop).
+ */
+size_t sigsync_plan_error_count(const sigsync_plan *plan);
+
+/**
+ * Frees a plan. `sigsync_plan_free(NULL)` does nothing.
+ */
+void sigsync_plan_free(sigsync_plan *plan);
+
+/**
+ * The report as JSON (`action`, `steps` with their outcome, `writes`, `status`, `reasons`,
+ * `repair`, `error`, `findings`). Owned by the report, valid until `sigsync_report_free`.
+ */
+const char *sigsync_report_json(const sigsync_report *report);
+
+/**
+ * Where the setup stands after the action.
+ */
+sigsync_setup_status sigsync_report_status(const sigsync_report *report);
+
+/**
+ * How many write calls the action made.
+ */
+size_t sigsync_report_writes(const sigsync_report *report);
+
+/**
+ * How many steps the action ran.
+ */
+size_t sigsync_report_step_count(const sigsync_report *report);
+
+/**
+ * Frees a report. `sigsync_report_free(NULL)` does nothing.
+ */
+void sigsync_report_free(sigsync_report *report);
+
+/**
  * The stable snake_case name of `result` (`"not_found"`, `"null_parameter"`), or
  * `"unknown"` for a number that is no `sigsync_result`.
  *
@@ -892,6 +1085,15 @@ uint16_t sigsync_error_http_status(const sigsync_error *error);
  * The string is owned by `error` and valid until `sigsync_error_free(error)`.
  */
 const char *sigsync_error_code(const sigsync_error *error);
+
+/**
+ * For an error of a failed apply, pause, resume or remove: the action's report as JSON
+ * (`status` afterwards, `reasons`, the `repair` plan, each step's outcome); NULL for every
+ * other error.
+ *
+ * The string is owned by `error` and valid until `sigsync_error_free(error)`.
+ */
+const char *sigsync_error_report_json(const sigsync_error *error);
 
 /**
  * Frees an error received through an `error_out` parameter. `sigsync_error_free(NULL)` does
@@ -1000,6 +1202,16 @@ sigsync_result sigsync_service_profile_builder_add_relay_ip_range(sigsync_servic
                                                                   sigsync_error **error_out);
 
 /**
+ * Sets the loop-prevention header (both borrowed for the call): the value kept from when the
+ * profile was first made. Without it, the build generates a new random value: save the
+ * profile (`sigsync_service_profile_to_json`) and reuse it, or every run changes the value.
+ */
+sigsync_result sigsync_service_profile_builder_set_loop_header(sigsync_service_profile_builder *builder,
+                                                               const char *name,
+                                                               const char *value,
+                                                               sigsync_error **error_out);
+
+/**
  * Validates the profile and writes it to `*profile_out` (`SIGSYNC_RESULT_VALIDATION` names
  * the wrong field). Uses the builder up: the caller still frees it, and using it again
  * returns `SIGSYNC_RESULT_ALREADY_USED`.
@@ -1016,14 +1228,32 @@ sigsync_result sigsync_service_profile_builder_build(sigsync_service_profile_bui
 void sigsync_service_profile_builder_free(sigsync_service_profile_builder *builder);
 
 /**
- * Reads a service profile from JSON text (borrowed for the call), with the keys
- * `smart_hosts`, `tls_domain`, `certificate_name`, `relay_ip_ranges`, `names`, ...
+ * Reads a saved service profile from JSON text (borrowed for the call), with the keys
+ * `smart_hosts`, `certificate_name`, `loop_header` (`name`, `value`), and optionally
+ * `tls_domain` (default: the first smart host), `relay_ip_ranges`, `names`, ... The same
+ * reader as Rust's and Python's: a profile without `loop_header.value` is refused
+ * (`SIGSYNC_RESULT_VALIDATION` naming it), as the value is the tenant's, kept from when the
+ * profile was made.
  *
  * The caller owns the profile and frees it with `sigsync_service_profile_free`.
  */
 sigsync_result sigsync_service_profile_from_json(const char *json,
                                                  sigsync_service_profile **profile_out,
                                                  sigsync_error **error_out);
+
+/**
+ * Writes the whole profile (the generated loop-header value included) as JSON to
+ * `*json_out`, for the caller to keep; it reads back with `sigsync_service_profile_from_json`.
+ * The caller frees the string with `sigsync_string_free`.
+ */
+sigsync_result sigsync_service_profile_to_json(const sigsync_service_profile *profile,
+                                               sigsync_string **json_out);
+
+/**
+ * The loop-header value the service stamps (owned by the profile, valid until
+ * `sigsync_service_profile_free`).
+ */
+const char *sigsync_service_profile_loop_header_value(const sigsync_service_profile *profile);
 
 /**
  * Frees a profile. `sigsync_service_profile_free(NULL)` does nothing.
@@ -1089,171 +1319,6 @@ void sigsync_connector_setup_builder_free(sigsync_connector_setup_builder *build
  * Frees a setup. `sigsync_connector_setup_free(NULL)` does nothing.
  */
 void sigsync_connector_setup_free(sigsync_connector_setup *setup);
-
-/**
- * Makes an engine over `client` (borrowed for the call; the engine keeps its own
- * reference). The caller owns the engine and frees it with `sigsync_setup_engine_free`.
- */
-sigsync_result sigsync_setup_engine_new(const sigsync_client *client,
-                                        sigsync_setup_engine **engine_out);
-
-/**
- * Frees an engine. `sigsync_setup_engine_free(NULL)` does nothing.
- */
-void sigsync_setup_engine_free(sigsync_setup_engine *engine);
-
-/**
- * Checks the setup against the tenant (blocks): writes the number of findings that would
- * stop an apply to `*errors_out`, and every finding as a JSON array (`severity`, `code`,
- * `message`) to `*findings_json_out`, which the caller frees with `sigsync_string_free`.
- */
-sigsync_result sigsync_setup_engine_preflight(const sigsync_setup_engine *engine,
-                                              const sigsync_connector_setup *setup,
-                                              size_t *errors_out,
-                                              sigsync_string **findings_json_out,
-                                              sigsync_error **error_out);
-
-/**
- * Reads the tenant and computes the plan for `setup` (blocks; writes nothing to the
- * tenant). The caller owns the plan written to `*plan_out` and frees it with
- * `sigsync_plan_free`.
- */
-sigsync_result sigsync_setup_engine_plan(const sigsync_setup_engine *engine,
-                                         const sigsync_connector_setup *setup,
-                                         sigsync_plan **plan_out,
-                                         sigsync_error **error_out);
-
-/**
- * Configures the tenant (blocks): reads it, runs preflight, plans, and applies the plan in
- * mail-safe order, calling `progress` (may be NULL) for each step. Fails before any write
- * when preflight finds an error. After a failed step nothing further is written and what
- * this run created is removed again; the error comes back through `error_out` (with the
- * HTTP status and Exchange error code) and no report is written.
- *
- * On success the caller owns the report written to `*report_out` and frees it with
- * `sigsync_report_free`. `engine` and `setup` are borrowed for the call; `user_data` is
- * passed to `progress` untouched.
- */
-sigsync_result sigsync_setup_engine_apply(const sigsync_setup_engine *engine,
-                                          const sigsync_connector_setup *setup,
-                                          sigsync_progress_callback progress,
-                                          void *user_data,
-                                          sigsync_report **report_out,
-                                          sigsync_error **error_out);
-
-/**
- * Pauses (blocks): disables sigsync's routing rule, so mail flows normally and untouched.
- * `progress` may be NULL.
- *
- * On success the caller owns the report written to `*report_out` and frees it with
- * `sigsync_report_free`. `engine` and `setup` are borrowed for the call; `user_data` is
- * passed to `progress` untouched.
- */
-sigsync_result sigsync_setup_engine_pause(const sigsync_setup_engine *engine,
-                                          const sigsync_connector_setup *setup,
-                                          sigsync_progress_callback progress,
-                                          void *user_data,
-                                          sigsync_report **report_out,
-                                          sigsync_error **error_out);
-
-/**
- * Resumes (blocks): enables the routing rule again. `progress` may be NULL.
- *
- * On success the caller owns the report written to `*report_out` and frees it with
- * `sigsync_report_free`. `engine` and `setup` are borrowed for the call; `user_data` is
- * passed to `progress` untouched.
- */
-sigsync_result sigsync_setup_engine_resume(const sigsync_setup_engine *engine,
-                                           const sigsync_connector_setup *setup,
-                                           sigsync_progress_callback progress,
-                                           void *user_data,
-                                           sigsync_report **report_out,
-                                           sigsync_error **error_out);
-
-/**
- * Removes what sigsync created (blocks): the rule first, then the outbound connector, the
- * inbound connector last, so that mail already at the service still comes back.
- * `progress` may be NULL.
- *
- * On success the caller owns the report written to `*report_out` and frees it with
- * `sigsync_report_free`. `engine` and `setup` are borrowed for the call; `user_data` is
- * passed to `progress` untouched.
- */
-sigsync_result sigsync_setup_engine_remove(const sigsync_setup_engine *engine,
-                                           const sigsync_connector_setup *setup,
-                                           sigsync_progress_callback progress,
-                                           void *user_data,
-                                           sigsync_report **report_out,
-                                           sigsync_error **error_out);
-
-/**
- * Reads where the setup stands (blocks): writes configured, paused, partial or absent to
- * `*status_out`, and when `json_out` is not NULL, the full status (drift, the repair plan,
- * findings) as JSON to `*json_out`, which the caller frees with `sigsync_string_free`.
- */
-sigsync_result sigsync_setup_engine_status(const sigsync_setup_engine *engine,
-                                           const sigsync_connector_setup *setup,
-                                           sigsync_setup_status *status_out,
-                                           sigsync_string **json_out,
-                                           sigsync_error **error_out);
-
-/**
- * The plan as JSON (`steps` with `op`, `kind`, `name` and `changes`; `unchanged`). Owned by
- * the plan, valid until `sigsync_plan_free` (NULL when `plan` is NULL).
- */
-const char *sigsync_plan_json(const sigsync_plan *plan);
-
-/**
- * The plan as numbered lines of text for people (`"nothing to change"` when empty). Owned
- * by the plan, valid until `sigsync_plan_free`.
- */
-const char *sigsync_plan_text(const sigsync_plan *plan);
-
-/**
- * How many writes the plan makes (0: the tenant is already as wanted).
- */
-size_t sigsync_plan_step_count(const sigsync_plan *plan);
-
-/**
- * How many objects already are as wanted.
- */
-size_t sigsync_plan_unchanged_count(const sigsync_plan *plan);
-
-/**
- * How many preflight findings of severity error the plan carries (an apply would stop).
- */
-size_t sigsync_plan_error_count(const sigsync_plan *plan);
-
-/**
- * Frees a plan. `sigsync_plan_free(NULL)` does nothing.
- */
-void sigsync_plan_free(sigsync_plan *plan);
-
-/**
- * The report as JSON (`action`, `steps` with their outcome, `writes`, `status`,
- * `findings`). Owned by the report, valid until `sigsync_report_free`.
- */
-const char *sigsync_report_json(const sigsync_report *report);
-
-/**
- * Where the setup stands after the action.
- */
-sigsync_setup_status sigsync_report_status(const sigsync_report *report);
-
-/**
- * How many write calls the action made.
- */
-size_t sigsync_report_writes(const sigsync_report *report);
-
-/**
- * How many steps the action ran.
- */
-size_t sigsync_report_step_count(const sigsync_report *report);
-
-/**
- * Frees a report. `sigsync_report_free(NULL)` does nothing.
- */
-void sigsync_report_free(sigsync_report *report);
 
 /**
  * Loads a signature configuration file (`path`, borrowed for the call): JSON when the name

@@ -42,20 +42,11 @@ static void show_progress(void *user_data, sigsync_progress_event event, const c
   switch (event) {
   case SIGSYNC_PROGRESS_EVENT_STARTED: printf("  ... %s %s '%s'\n", op, kind, name); break;
   case SIGSYNC_PROGRESS_EVENT_FINISHED: printf("  ok  %s %s '%s'\n", op, kind, name); break;
+  case SIGSYNC_PROGRESS_EVENT_ADOPTED: printf("  adopt %s '%s'\n", kind, name); break;
   case SIGSYNC_PROGRESS_EVENT_FAILED:
     printf("  FAILED %s %s '%s': %s\n", op, kind, name, error);
     break;
   default: printf("  undo %s '%s'\n", kind, name); break;
-  }
-}
-
-static const char *status_name(sigsync_setup_status s) {
-  switch (s) {
-  case SIGSYNC_SETUP_STATUS_CONFIGURED: return "configured";
-  case SIGSYNC_SETUP_STATUS_PAUSED: return "paused";
-  case SIGSYNC_SETUP_STATUS_PARTIAL: return "partial";
-  case SIGSYNC_SETUP_STATUS_ABSENT: return "absent";
-  default: return "unknown";
   }
 }
 
@@ -139,10 +130,13 @@ int main(void) {
            sigsync_group_list_mail(groups, i));
 
   /* The service and the setup: route members of Sales, internal mail too. */
+  /* A saved profile keeps the tenant's loop-header value (made once, when the profile was
+   * first built: see sigsync_service_profile_to_json). */
   if ((r = sigsync_service_profile_from_json(
            "{\"smart_hosts\": [\"smtp.signatures.example.com\"],"
-           " \"tls_domain\": \"smtp.signatures.example.com\","
-           " \"certificate_name\": \"tenant1.smtp.signatures.example.com\"}",
+           " \"certificate_name\": \"tenant1.smtp.signatures.example.com\","
+           " \"loop_header\": {\"name\": \"X-Sigsync-Processed\","
+           " \"value\": \"3f0c9d2e8b7a41c6a5d4e3f2a1b0c9d8\"}}",
            &profile, &err)) ||
       (r = sigsync_connector_setup_builder_new(profile, &setup_builder)) ||
       (r = sigsync_connector_setup_builder_add_group(setup_builder, "sales@contoso.com", &err)) ||
@@ -163,7 +157,7 @@ int main(void) {
     rc = fail("apply", r, err);
     goto done;
   }
-  printf("Result: %s (%zu writes)\n", status_name(sigsync_report_status(report)),
+  printf("Result: %s (%zu writes)\n", sigsync_setup_status_name(sigsync_report_status(report)),
          sigsync_report_writes(report));
   rc = 0;
 

@@ -86,5 +86,5 @@ impl<T> Boundary for *mut T {
 
 boundary_default! {
     crate::client::sigsync_group_kind => crate::client::sigsync_group_kind::Security,
-    crate::setup::sigsync_setup_status => crate::setup::sigsync_setup_status::Unknown,
+    crate::engine::sigsync_setup_status => crate::engine::sigsync_setup_status::Unknown,
 }

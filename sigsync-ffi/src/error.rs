@@ -161,6 +161,7 @@ pub struct sigsync_error {
     message: CString,
     status: u16,
     code: Option<CString>,
+    report: Option<CString>,
 }
 
 fn c_string(s: impl Into<String>) -> CString {
@@ -177,7 +178,14 @@ impl sigsync_error {
             message: c_string(message),
             status: 0,
             code: None,
+            report: None,
         }
+    }
+
+    /// Attaches the report of the failed setup action.
+    pub(crate) fn with_report_json(mut self, json: String) -> Self {
+        self.report = Some(c_string(json));
+        self
     }
 
     /// The error object for a core error.
@@ -187,6 +195,7 @@ impl sigsync_error {
             message: c_string(e.to_string()),
             status: e.status().unwrap_or(0),
             code: e.code().map(c_string),
+            report: None,
         }
     }
 }
@@ -278,6 +287,23 @@ pub extern "C" fn sigsync_error_code(error: *const sigsync_error) -> *const c_ch
     unsafe {
         (*error)
             .code
+            .as_ref()
+            .map_or(std::ptr::null(), |c| c.as_ptr())
+    }
+}
+
+/// For an error of a failed apply, pause, resume or remove: the action's report as JSON
+/// (`status` afterwards, `reasons`, the `repair` plan, each step's outcome); NULL for every
+/// other error.
+///
+/// The string is owned by `error` and valid until `sigsync_error_free(error)`.
+#[ffi_fn]
+#[no_mangle]
+pub extern "C" fn sigsync_error_report_json(error: *const sigsync_error) -> *const c_char {
+    // SAFETY: checked non-NULL by #[ffi_fn]; the caller passes a live error.
+    unsafe {
+        (*error)
+            .report
             .as_ref()
             .map_or(std::ptr::null(), |c| c.as_ptr())
     }

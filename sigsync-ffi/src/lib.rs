@@ -32,6 +32,7 @@ use tokio::runtime::Runtime;
 pub mod auth;
 pub mod boundary;
 pub mod client;
+pub mod engine;
 pub mod error;
 pub mod inject;
 pub mod setup;

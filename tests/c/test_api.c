@@ -164,6 +164,46 @@ static void test_builders(void) {
          sigsync_service_profile_from_json("{not json", &profile2, &err));
   err = NULL;
   CHECK(profile2 == NULL);
+  /* A saved profile without its loop-header value is refused, naming the field... */
+  CHECK(sigsync_service_profile_from_json(
+            "{\"smart_hosts\": [\"smtp.signatures.example.com\"],"
+            " \"certificate_name\": \"tenant1.smtp.signatures.example.com\"}",
+            &profile2, &err) == SIGSYNC_RESULT_VALIDATION);
+  CHECK(err && strstr(sigsync_error_message(err), "loop_header.value") != NULL);
+  sigsync_error_free(err);
+  err = NULL;
+  /* ... the builder generated one (32 characters), and the saved JSON reads back as it was
+   * (tls_domain defaults to the first smart host when left out). */
+  CHECK(strlen(sigsync_service_profile_loop_header_value(profile)) == 32);
+  {
+    sigsync_string *saved = NULL;
+    OK(sigsync_service_profile_to_json(profile, &saved));
+    OK(sigsync_service_profile_from_json(sigsync_string_ptr(saved), &profile2, &err));
+    CHECK(strcmp(sigsync_service_profile_loop_header_value(profile2),
+                 sigsync_service_profile_loop_header_value(profile)) == 0);
+    sigsync_service_profile_free(profile2);
+    profile2 = NULL;
+    sigsync_string_free(saved);
+  }
+  OK(sigsync_service_profile_from_json(
+      "{\"smart_hosts\": [\"smtp.signatures.example.com\"],"
+      " \"certificate_name\": \"tenant1.smtp.signatures.example.com\","
+      " \"loop_header\": {\"value\": \"kept-1\"}}",
+      &profile2, &err));
+  CHECK(strcmp(sigsync_service_profile_loop_header_value(profile2), "kept-1") == 0);
+  sigsync_service_profile_free(profile2);
+  profile2 = NULL;
+  OK(sigsync_service_profile_builder_new(&pb));
+  EXPECT(SIGSYNC_RESULT_VALIDATION, "a loop-header value outside the safe alphabet",
+         sigsync_service_profile_builder_set_loop_header(pb, "X-Sigsync-Processed", "a+b", &err));
+  err = NULL;
+  sigsync_service_profile_builder_free(pb);
+
+  /* The status names are the ones Rust, Python and the example's JSON use. */
+  CHECK(strcmp(sigsync_setup_status_name(SIGSYNC_SETUP_STATUS_AT_RISK), "at_risk") == 0);
+  CHECK(strcmp(sigsync_setup_status_name(SIGSYNC_SETUP_STATUS_DEGRADED), "degraded") == 0);
+  CHECK(strcmp(sigsync_setup_status_name(SIGSYNC_SETUP_STATUS_CONFIGURED), "configured") == 0);
+  CHECK(strcmp(sigsync_setup_status_name(SIGSYNC_SETUP_STATUS_UNKNOWN), "unknown") == 0);
 
   OK(sigsync_connector_setup_builder_new(profile, &sb));
   OK(sigsync_connector_setup_builder_add_group(sb, "sales@contoso.com", &err));
@@ -204,6 +244,7 @@ static void on_progress(void *user_data, sigsync_progress_event event, const cha
   case SIGSYNC_PROGRESS_EVENT_FINISHED: log->finished++; CHECK(error == NULL); break;
   case SIGSYNC_PROGRESS_EVENT_FAILED: log->failed++; CHECK(error != NULL); break;
   case SIGSYNC_PROGRESS_EVENT_UNDOING: log->undoing++; break;
+  case SIGSYNC_PROGRESS_EVENT_ADOPTED: log->finished++; CHECK(error == NULL); break;
   default: CHECK(!"unknown progress event");
   }
 }
@@ -362,8 +403,8 @@ static void test_sim_setup(const char *cert_path, const char *key_path) {
 
   OK(sigsync_service_profile_from_json(
       "{\"smart_hosts\": [\"smtp.signatures.example.com\"],"
-      " \"tls_domain\": \"smtp.signatures.example.com\","
-      " \"certificate_name\": \"tenant1.smtp.signatures.example.com\"}",
+      " \"certificate_name\": \"tenant1.smtp.signatures.example.com\","
+      " \"loop_header\": {\"name\": \"X-Sigsync-Processed\", \"value\": \"c-test-1\"}}",
       &profile, &err));
   OK(sigsync_connector_setup_builder_new(profile, &sb));
   OK(sigsync_connector_setup_builder_add_group(sb, "sales@contoso.com", &err));
@@ -399,6 +440,10 @@ static void test_sim_setup(const char *cert_path, const char *key_path) {
       CHECK(sigsync_error_http_status(err) == 403);
       CHECK(sigsync_error_code(err) != NULL);
       CHECK(strstr(sigsync_error_message(err), "New-TransportRule") != NULL);
+      /* The report travels with the error: where the tenant stands, and the repair. */
+      CHECK(sigsync_error_report_json(err) != NULL);
+      CHECK(strstr(sigsync_error_report_json(err), "\"repair\"") != NULL);
+      CHECK(strstr(sigsync_error_report_json(err), "\"status\": \"absent\"") != NULL);
       sigsync_error_free(err);
       err = NULL;
     }
@@ -451,8 +496,10 @@ static void test_sim_setup(const char *cert_path, const char *key_path) {
   /* A failing read with its error object. */
   OK(sigsync_sim_tenant_inject_fault(tenant, "Get-TransportRule", SIGSYNC_RESULT_FORBIDDEN, 1, &err));
   status = SIGSYNC_SETUP_STATUS_UNKNOWN;
-  EXPECT(SIGSYNC_RESULT_FORBIDDEN, "status with a forbidden read",
-         sigsync_setup_engine_status(engine, setup, &status, NULL, &err));
+  CHECK(sigsync_setup_engine_status(engine, setup, &status, NULL, &err) ==
+        SIGSYNC_RESULT_FORBIDDEN);
+  CHECK(err && sigsync_error_report_json(err) == NULL); /* no action, no report */
+  sigsync_error_free(err);
   err = NULL;
   CHECK(status == SIGSYNC_SETUP_STATUS_UNKNOWN);
 

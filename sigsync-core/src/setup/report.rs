@@ -36,7 +36,7 @@ pub enum SetupStatus {
 }
 
 impl SetupStatus {
-    /// Every status, in table order (the C numbers are 1-based in this order).
+    /// Every status.
     pub const ALL: &'static [SetupStatus] = &[
         SetupStatus::Configured,
         SetupStatus::Degraded,
