@@ -14,6 +14,7 @@ the plan, applies it with progress and prints the result.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -39,7 +40,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--groups", help="route members of these mail-enabled groups (comma-separated; default: all users)")
     p.add_argument("--external-only", action="store_true", help="only mail to external recipients")
     p.add_argument("--staged", action="store_true", help="create the routing rule disabled")
-    p.add_argument("--profile", help="service profile (JSON); default: the simulator's example service")
+    p.add_argument(
+        "--profile",
+        help="service profile (JSON); its loop-header value is generated and saved into the file on the first run; "
+        "default: the simulator's example service",
+    )
     p.add_argument("--tenant", help="tenant id or domain of a real tenant")
     p.add_argument("--client-id", help="the app (client) id to sign in with")
     p.add_argument("--cloud", default="global", choices=[c.value for c in sigsync.Cloud])
@@ -57,11 +62,24 @@ def steps_json(steps: Iterable[sigsync.Step]) -> list[dict[str, str]]:
     return [{"op": s.op.value, "kind": s.kind.value, "name": s.name} for s in steps]
 
 
+def service_profile(args: argparse.Namespace) -> sigsync.ServiceProfile:
+    """``--profile FILE`` (completed once with a loop-header value); else the simulator's
+    example service, kept beside ``--sim-state`` so that re-runs use the same value."""
+    if args.profile:
+        return sigsync.ServiceProfile.load_or_init(args.profile)
+    if args.sim_state:
+        path = os.path.splitext(args.sim_state)[0] + ".profile.json"
+        if not os.path.exists(path):
+            sigsync.ServiceProfile(**sigsync.EXAMPLE_PROFILE).save(path)
+        return sigsync.ServiceProfile.load_or_init(path)
+    return sigsync.ServiceProfile(**sigsync.EXAMPLE_PROFILE)
+
+
 def run(args: argparse.Namespace) -> int:
     embedded = not (args.tenant or args.login_url or args.exchange_url or args.graph_url)
     say = (lambda *_: None) if args.json else print
 
-    profile = sigsync.ServiceProfile.from_file(args.profile) if args.profile else sigsync.ServiceProfile.from_dict(sigsync.EXAMPLE_PROFILE)
+    profile = service_profile(args)
     groups = [g.strip() for g in args.groups.split(",") if g.strip()] if args.groups else None
     setup = sigsync.ConnectorSetup(profile, groups=groups, include_internal=not args.external_only, staged=args.staged)
 
@@ -111,6 +129,8 @@ def run(args: argparse.Namespace) -> int:
         def progress(event: sigsync.ProgressEvent) -> None:
             if event.kind is sigsync.ProgressKind.FINISHED:
                 say(f"  ok  {event.step}")
+            elif event.kind is sigsync.ProgressKind.ADOPTED:
+                say(f"  adopt {event.step} (it existed already)")
             elif event.kind is sigsync.ProgressKind.FAILED:
                 say(f"  FAILED {event.step}: {event.error}")
             elif event.kind is sigsync.ProgressKind.UNDOING:
@@ -118,6 +138,7 @@ def run(args: argparse.Namespace) -> int:
 
         out: dict[str, Any] = {"action": action}
         report: sigsync.Report | None = None
+        failure: sigsync.SigsyncError | None = None
         if action in ("configure", "dry-run"):
             plan = engine.plan(setup)
             for f in plan.findings:
@@ -127,27 +148,41 @@ def run(args: argparse.Namespace) -> int:
             if action == "dry-run":
                 out.update(status=engine.status(setup).status.value, writes=0)
             else:
-                report = engine.apply(setup, plan, progress=progress)
+                # The plan shown is the plan applied (one read).
+                try:
+                    report = engine.apply(setup, plan, progress=progress)
+                except sigsync.SigsyncError as e:
+                    report, failure = getattr(e, "report", None), e
         elif action == "status":
             status = engine.status(setup)
             for d in status.drift:
                 say(f"drift: {d}")
             say(f"Repair plan:\n{status.repair}")
             out.update(status=status.status.value, plan=steps_json(status.repair.steps), writes=0)
+            out["reasons"] = [dataclasses.asdict(r) for r in status.reasons]
         else:
-            report = getattr(engine, action)(setup, progress=progress)
+            try:
+                report = getattr(engine, action)(setup, progress=progress)
+            except sigsync.SigsyncError as e:
+                report, failure = getattr(e, "report", None), e
+                if report is None:
+                    raise
 
         if report is not None:
             out.setdefault("plan", steps_json(s.step for s in report.steps))
             out.update(status=report.status.value if report.status else "unknown", writes=report.writes)
+            out["reasons"] = [dataclasses.asdict(r) for r in report.reasons]
+            out["repair"] = steps_json(report.repair.steps)
+            for r in report.reasons:
+                say(f"  {r}")
         if sim is not None and args.sim_state:
             sim.save(args.sim_state)
         if args.json:
             print(json.dumps(out))
         else:
             print(f"Result: {action}: {out['status']} ({out['writes']} writes)")
-        if report is not None and report.error is not None:
-            raise report.error
+        if failure is not None:
+            raise failure
         return 0
     finally:
         if sim is not None:

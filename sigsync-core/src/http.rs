@@ -1,6 +1,6 @@
 //! The one HTTP stack of sigsync: a `reqwest` client (rustls, no OpenSSL) shared by sign-in,
 //! Exchange and Graph; the check that every base URL we talk to is HTTPS; and
-//! [`AuthorizedClient`], the one policy every authenticated Microsoft call goes through.
+//! `AuthorizedClient`, the one policy every authenticated Microsoft call goes through.
 //!
 //! Redirects are never followed: a redirect to another host must not carry the bearer token
 //! there. A redirected request is re-issued to the configured host instead, a few times; when

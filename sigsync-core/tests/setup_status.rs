@@ -300,6 +300,14 @@ fn resume_refuses_while_routed_mail_could_not_come_back() {
                 ))
             }),
         ];
+    // Nothing to resume: a conflict that says to configure.
+    rt().block_on(async {
+        let t = permissive();
+        let err = engine(&t).resume(&setup(), &no_progress).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Conflict);
+        assert!(err.to_string().contains("run configure"), "{err}");
+        assert_eq!(t.write_count(), 0);
+    });
     for (name, tamper) in cases {
         rt().block_on(async {
             let t = permissive();

@@ -28,6 +28,8 @@ fn _sigsync(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(models::definition_defaults, m)?)?;
     m.add_function(wrap_pyfunction!(models::enum_values, m)?)?;
     m.add_function(wrap_pyfunction!(setup::normalize_profile, m)?)?;
+    m.add_function(wrap_pyfunction!(setup::create_profile, m)?)?;
+    m.add_function(wrap_pyfunction!(setup::load_or_init_profile, m)?)?;
     m.add_function(wrap_pyfunction!(setup::normalize_setup, m)?)?;
     m.add_function(wrap_pyfunction!(setup::desired_definitions, m)?)?;
     m.add_function(wrap_pyfunction!(auth::sign_in_device_code, m)?)?;

@@ -26,11 +26,29 @@ fn parse_setup(json: &str) -> PyResult<ConnectorSetup> {
     Ok(setup)
 }
 
-/// Reads a service profile from JSON, fills its defaults and validates it; returns the whole
-/// profile as JSON.
+/// Reads a saved service profile from JSON (the one reader: `tls_domain` defaults to the
+/// first smart host; a missing loop-header value is an error), validates it; returns the
+/// whole profile as JSON.
 #[pyfunction]
 pub fn normalize_profile(json: &str) -> PyResult<String> {
     guard(|| to_json(core(ServiceProfile::from_json(json))?))
+}
+
+/// A new service profile from JSON: as `normalize_profile`, but a missing loop-header value
+/// is generated (random); returns the whole profile as JSON.
+#[pyfunction]
+pub fn create_profile(json: &str) -> PyResult<String> {
+    guard(|| to_json(core(ServiceProfile::create_from_json(json))?))
+}
+
+/// Reads a profile file, generating and saving its loop-header value when it has none;
+/// returns the profile as JSON and whether the file was written.
+#[pyfunction]
+pub fn load_or_init_profile(path: std::path::PathBuf) -> PyResult<(String, bool)> {
+    guard(|| {
+        let (profile, written) = core(ServiceProfile::load_or_init(&path))?;
+        Ok((to_json(profile)?, written))
+    })
 }
 
 /// Validates a connector setup given as JSON; returns it as JSON with every field.
@@ -98,6 +116,7 @@ impl Report {
     }
 
     /// Whether every step succeeded.
+    #[getter]
     fn succeeded(&self) -> bool {
         self.report.succeeded()
     }
@@ -123,6 +142,7 @@ fn progress_fn(callback: Option<Py<PyAny>>) -> impl Fn(Progress<'_>) + Send + Sy
         let (event, step, error) = match p {
             Progress::Started(s) => ("started", s, None),
             Progress::Finished(s) => ("finished", s, None),
+            Progress::Adopted(s) => ("adopted", s, None),
             Progress::Failed(s, e) => ("failed", s, Some(e.clone())),
             Progress::Undoing(s) => ("undoing", s, None),
         };

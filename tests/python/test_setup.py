@@ -26,12 +26,28 @@ def test_service_profile_fills_defaults_and_compares_by_value() -> None:
     assert custom.names["routing_rule"] == "Sigs" and custom.loop_header == ("X-Done", "1")
 
 
-def test_service_profile_from_file(tmp_path: object) -> None:
+def test_service_profile_readers_keep_the_loop_header_value_and_default_the_tls_domain(tmp_path: object) -> None:
     from pathlib import Path
 
     path = Path(str(tmp_path)) / "profile.json"
+    # A saved profile without its loop-header value: the readers refuse to make one up...
     path.write_text(json.dumps(sigsync.EXAMPLE_PROFILE))
-    assert sigsync.ServiceProfile.from_file(path).smart_hosts == ["smtp.signatures.example.com"]
+    with pytest.raises(sigsync.ValidationError) as info:
+        sigsync.ServiceProfile.from_file(path)
+    assert info.value.field == "loop_header.value"
+    # ... load_or_init completes the file once, with tls_domain defaulting to the first host.
+    first = sigsync.ServiceProfile.load_or_init(path)
+    assert first.tls_domain == "smtp.signatures.example.com" and len(first.loop_header[1]) == 32
+    assert sigsync.ServiceProfile.from_file(path) == first == sigsync.ServiceProfile.load_or_init(path)
+    # Made anew: a new random value each time; saved and read back: the same.
+    a, b = sigsync.ServiceProfile(**sigsync.EXAMPLE_PROFILE), sigsync.ServiceProfile(**sigsync.EXAMPLE_PROFILE)
+    assert a.loop_header[1] != b.loop_header[1]
+    a.save(path)
+    assert sigsync.ServiceProfile.from_file(path) == a
+    with pytest.raises(sigsync.ValidationError):
+        sigsync.ServiceProfile(**sigsync.EXAMPLE_PROFILE, loop_header=("X-Sigsync-Processed", "a+b"))
+    rotating = sigsync.ServiceProfile(**sigsync.EXAMPLE_PROFILE, extra_loop_header_values=["next-1"])
+    assert rotating.extra_loop_header_values == ["next-1"]
 
 
 def test_invalid_profile_and_setup_raise_validation_or_config_errors() -> None:
@@ -40,7 +56,7 @@ def test_invalid_profile_and_setup_raise_validation_or_config_errors() -> None:
     assert info.value.field == "smart_hosts"
     with pytest.raises(sigsync.ConfigError):
         sigsync.ServiceProfile.from_json("{not json")
-    profile = sigsync.ServiceProfile.from_dict(sigsync.EXAMPLE_PROFILE)
+    profile = sigsync.ServiceProfile(**sigsync.EXAMPLE_PROFILE)
     with pytest.raises(sigsync.ValidationError):
         sigsync.ConnectorSetup(profile, groups=[])
     with pytest.raises(TypeError):
@@ -48,7 +64,7 @@ def test_invalid_profile_and_setup_raise_validation_or_config_errors() -> None:
 
 
 def test_connector_setup_options_and_definitions() -> None:
-    profile = sigsync.ServiceProfile.from_dict(sigsync.EXAMPLE_PROFILE)
+    profile = sigsync.ServiceProfile(**sigsync.EXAMPLE_PROFILE)
     setup = sigsync.ConnectorSetup(profile, groups=["sales@contoso.com"], include_internal=False, staged=True, auto_replies=False)
     assert setup.groups == ["sales@contoso.com"] and not setup.include_internal and setup.staged
     assert setup == sigsync.ConnectorSetup(profile, groups=["sales@contoso.com"], include_internal=False, staged=True, auto_replies=False)
@@ -124,15 +140,41 @@ def test_status_pause_resume_and_remove(sim: sigsync.Simulator, engine: sigsync.
     assert sim.snapshot() == {"outbound_connectors": [], "inbound_connectors": [], "transport_rules": []}
 
 
-def test_a_failed_write_is_reported_and_undone(sim: sigsync.Simulator, engine: sigsync.SetupEngine, setup: sigsync.ConnectorSetup) -> None:
+def test_a_failed_write_raises_with_the_report_attached_and_is_undone(
+    sim: sigsync.Simulator, engine: sigsync.SetupEngine, setup: sigsync.ConnectorSetup
+) -> None:
     sim.inject_fault(sigsync.RejectedError, cmdlet="New-TransportRule", times=5)
     events: list[sigsync.ProgressEvent] = []
-    report = engine.configure(setup, progress=events.append)
+    # A script that forgets to check does not carry on: the failure raises.
+    with pytest.raises(sigsync.RejectedError) as info:
+        engine.configure(setup, progress=events.append)
+    report = info.value.report
+    assert isinstance(report, sigsync.Report)
     assert not report.succeeded
-    assert isinstance(report.error, sigsync.RejectedError)
+    assert report.error is info.value
+    assert report.status is sigsync.SetupStatus.ABSENT and report.repair and report.reasons == []
     assert any(s.outcome is sigsync.StepOutcome.FAILED for s in report.steps)
     assert any(e.kind is sigsync.ProgressKind.FAILED and isinstance(e.error, sigsync.RejectedError) for e in events)
     assert sim.snapshot()["transport_rules"] == [] or report.status is not sigsync.SetupStatus.CONFIGURED
+
+
+def test_status_names_the_reason_and_the_repair_when_mail_is_not_routed(
+    sim: sigsync.Simulator, engine: sigsync.SetupEngine, setup: sigsync.ConnectorSetup
+) -> None:
+    engine.configure(setup)
+    sim.update_settings(permissive=True)
+    sim.client().update_outbound_connector(setup.profile.names["outbound_connector"], enabled=False)
+    status = engine.status(setup)
+    assert status.status is sigsync.SetupStatus.DEGRADED
+    assert [r.code for r in status.reasons] == ["outbound_disabled"]
+    assert "unsigned" in str(status.reasons[0])
+    assert not status.repair.is_empty
+    sim.client().remove_inbound_connector(setup.profile.names["inbound_connector"])
+    sim.client().update_outbound_connector(setup.profile.names["outbound_connector"], enabled=True)
+    assert engine.status(setup).status is sigsync.SetupStatus.AT_RISK
+    assert {s.value for s in sigsync.SetupStatus} == {"configured", "degraded", "at_risk", "paused", "partial", "absent"}
+    report = engine.configure(setup)
+    assert report.succeeded and report.status is sigsync.SetupStatus.CONFIGURED
 
 
 def test_resume_without_connectors_is_a_conflict(engine: sigsync.SetupEngine, setup: sigsync.ConnectorSetup) -> None:

@@ -265,8 +265,15 @@ impl SetupEngine {
     pub async fn resume(&self, setup: &ConnectorSetup, progress: ProgressFn<'_>) -> Result<Report> {
         let view = self.read(setup).await?;
         let names = &setup.profile.names;
-        if let Some(rule) = view.rule(&names.routing_rule) {
-            if plan::owned(rule, &setup.profile.comment_marker) {
+        match view.rule(&names.routing_rule) {
+            None => {
+                return Err(Error::Conflict(format!(
+                    "cannot resume: the routing rule '{}' does not exist; run configure to set \
+                     up (or repair) the setup",
+                    names.routing_rule
+                )))
+            }
+            Some(rule) if plan::owned(rule, &setup.profile.comment_marker) => {
                 let (would_be, reasons) = status::classify(setup, &view, Some(true));
                 let only_auto = reasons.iter().all(|r| r.code == "auto_reply_rule");
                 if !(would_be == SetupStatus::Configured
@@ -280,6 +287,7 @@ impl SetupEngine {
                     )));
                 }
             }
+            Some(_) => {}
         }
         let mut run = Run::new(self, setup, progress);
         for name in [&names.auto_reply_rule, &names.routing_rule] {

@@ -192,14 +192,22 @@ class Op(enum.Enum):
 
 
 class SetupStatus(enum.Enum):
-    """Where a setup stands in the tenant."""
+    """Where a setup stands in the tenant (the same names as in Rust, C and the setup
+    example's JSON)."""
 
     CONFIGURED = "configured"
-    """Every object exists and the routing rule is enabled."""
+    """Mail is routed through the service and can come back: every object as set up."""
+    DEGRADED = "degraded"
+    """Mail flows, but not as set up (typically unsigned: the outbound connector is disabled,
+    missing or no longer rule-scoped). The reasons say which."""
+    AT_RISK = "at_risk"
+    """Mail is routed out but may not come back, or loops (the inbound connector is missing or
+    expects another certificate, other smart hosts, no loop-header exception). Repair at
+    once."""
     PAUSED = "paused"
     """Every object exists and the routing rule is disabled: mail flows untouched."""
     PARTIAL = "partial"
-    """Some objects exist, some do not."""
+    """Some objects exist, some do not, and no mail is routed."""
     ABSENT = "absent"
     """None of sigsync's objects exist."""
 
@@ -218,8 +226,12 @@ class StepOutcome(enum.Enum):
 
     DONE = "done"
     """It was applied."""
+    ADOPTED = "adopted"
+    """A create found the object already there as sigsync's and took it over."""
     FAILED = "failed"
-    """It failed."""
+    """It failed and was not applied."""
+    UNKNOWN = "unknown"
+    """It failed in a way that may have been applied (a 5xx, a timeout, a lost response)."""
     UNDONE = "undone"
     """It was applied, then undone after a later failure."""
     UNDO_FAILED = "undo_failed"
@@ -233,6 +245,8 @@ class ProgressKind(enum.Enum):
     """A step started."""
     FINISHED = "finished"
     """A step finished."""
+    ADOPTED = "adopted"
+    """A create found the object already there as sigsync's and took it over."""
     FAILED = "failed"
     """A step failed."""
     UNDOING = "undoing"

@@ -27,6 +27,7 @@ from sigsync._util import awaitable
 
 __all__ = [
     "ServiceProfile",
+    "Reason",
     "ConnectorSetup",
     "SetupEngine",
     "Plan",
@@ -39,12 +40,18 @@ __all__ = [
     "ProgressEvent",
 ]
 
-_MINIMAL_PROFILE = {"smart_hosts": ["smtp.example.com"], "certificate_name": "relay.example.com", "tls_domain": ""}
+_MINIMAL_PROFILE = {"smart_hosts": ["smtp.example.com"], "certificate_name": "relay.example.com"}
 
 
 class ServiceProfile:
     """The signature service a tenant routes mail through: its smart hosts, the certificate
     names, the loop header and the names of the objects setup creates.
+
+    Making a profile (this constructor) generates the tenant's random loop-header value
+    unless you pass one; keep the profile (:meth:`to_json`, :meth:`save`) and read it back
+    (:meth:`from_json`, :meth:`from_file`): re-runs must use the same value, and the readers
+    refuse a profile without one rather than make one up. :meth:`load_or_init` completes a
+    profile file once.
 
     Args:
         smart_hosts: The service's smart hosts (the outbound connector's ``SmartHosts``).
@@ -52,7 +59,10 @@ class ServiceProfile:
             (an accepted domain of the tenant).
         tls_domain: The name on the smart host's certificate (default: the first smart host).
         relay_ip_ranges: The service's relay IP ranges, if known.
-        loop_header: ``(name, value)`` of the loop-prevention header.
+        loop_header: ``(name, value)`` of the loop-prevention header (default: the default
+            name and a new random value).
+        extra_loop_header_values: Values the routing rule accepts besides the loop header's,
+            while a rotation is under way.
         names: Object names (``outbound_connector``, ``inbound_connector``, ``routing_rule``,
             ``auto_reply_rule``); missing ones keep their defaults.
         comment_marker: The marker written into each object's comment.
@@ -70,6 +80,7 @@ class ServiceProfile:
         tls_domain: str | None = None,
         relay_ip_ranges: Iterable[str] = (),
         loop_header: tuple[str, str] | None = None,
+        extra_loop_header_values: Iterable[str] = (),
         names: Mapping[str, str] | None = None,
         comment_marker: str | None = None,
         cloud_services_mail_enabled: bool = True,
@@ -83,12 +94,15 @@ class ServiceProfile:
         }
         if loop_header is not None:
             d["loop_header"] = {"name": loop_header[0], "value": loop_header[1]}
+        extra = list(extra_loop_header_values)
+        if extra:
+            d["extra_loop_header_values"] = extra
         if names is not None:
-            defaults = json.loads(_sigsync.normalize_profile(json.dumps(_MINIMAL_PROFILE)))["names"]
+            defaults = json.loads(_sigsync.create_profile(json.dumps(_MINIMAL_PROFILE)))["names"]
             d["names"] = {**defaults, **dict(names)}
         if comment_marker is not None:
             d["comment_marker"] = comment_marker
-        self._data: dict[str, Any] = json.loads(_sigsync.normalize_profile(json.dumps(d)))
+        self._data: dict[str, Any] = json.loads(_sigsync.create_profile(json.dumps(d)))
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ServiceProfile:
@@ -97,24 +111,34 @@ class ServiceProfile:
 
     @classmethod
     def from_json(cls, text: str) -> ServiceProfile:
-        """A profile from JSON (the ``--profile`` file of the setup example)."""
-        try:
-            data = json.loads(text)
-        except ValueError:
-            data = None
-        if isinstance(data, dict):
-            # The file may leave out tls_domain: it defaults to the first smart host.
-            data.setdefault("tls_domain", "")
-            text = json.dumps(data)
-        obj = cls.__new__(cls)
-        obj._data = json.loads(_sigsync.normalize_profile(text))
-        return obj
+        """A saved profile from JSON (the ``--profile`` file of the setup example; the same
+        reader as Rust's and C's): ``tls_domain`` may be left out (the first smart host); a
+        missing ``loop_header.value`` raises :class:`ValidationError`."""
+        return cls._from_native(_sigsync.normalize_profile(text))
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str]) -> ServiceProfile:
-        """A profile from a JSON file."""
+        """A saved profile from a JSON file (see :meth:`from_json`)."""
         with open(path, encoding="utf-8") as f:
             return cls.from_json(f.read())
+
+    @classmethod
+    def load_or_init(cls, path: str | os.PathLike[str]) -> ServiceProfile:
+        """A profile from a JSON file that may not have its loop-header value yet: then one
+        is generated and the completed profile written back to the file, once."""
+        text, _written = _sigsync.load_or_init_profile(os.fspath(path))
+        return cls._from_native(text)
+
+    @classmethod
+    def _from_native(cls, text: str) -> ServiceProfile:
+        obj = cls.__new__(cls)
+        obj._data = json.loads(text)
+        return obj
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Writes the profile as JSON (keep it: it holds the tenant's loop-header value)."""
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(self.to_json() + "\n")
 
     @property
     def smart_hosts(self) -> list[str]:
@@ -136,6 +160,11 @@ class ServiceProfile:
         """The loop-prevention header as ``(name, value)``."""
         h = self._data["loop_header"]
         return (h["name"], h["value"])
+
+    @property
+    def extra_loop_header_values(self) -> list[str]:
+        """Values the routing rule accepts besides the loop header's (a rotation)."""
+        return list(self._data.get("extra_loop_header_values", []))
 
     @property
     def names(self) -> dict[str, str]:
@@ -382,6 +411,23 @@ class Plan:
 
 
 @dataclasses.dataclass(frozen=True)
+class Reason:
+    """Why a setup has its status: one thing that is not as set up."""
+
+    code: str
+    """A stable identifier, e.g. ``outbound_disabled``, ``inbound_missing``, ``loop_header``."""
+    message: str
+    """What is wrong and what it does to mail."""
+
+    @classmethod
+    def _from_json(cls, d: Mapping[str, Any]) -> Reason:
+        return cls(d["code"], d["message"])
+
+    def __str__(self) -> str:
+        return f"[{self.code}] {self.message}"
+
+
+@dataclasses.dataclass(frozen=True)
 class StepReport:
     """A step of an apply and how it ended."""
 
@@ -394,7 +440,17 @@ class StepReport:
 
 
 class Report:
-    """What configure, apply, pause, resume or remove did."""
+    """What configure, apply, pause, resume or remove did.
+
+    The engine's methods return it when the action succeeded and raise the failure's
+    :class:`SigsyncError` otherwise, with this report as the exception's ``report``
+    attribute (where the tenant stands, why, and the repair plan)::
+
+        try:
+            report = engine.configure(setup)
+        except sigsync.SigsyncError as e:
+            report = e.report  # None when the action failed before any write
+    """
 
     def __init__(self, native: Any) -> None:
         self._native = native
@@ -414,6 +470,10 @@ class Report:
         """The first failure, if any (nothing was written after it), as an exception."""
         self.findings: list[Finding] = [Finding._from_json(f) for f in data.get("findings", ())]
         """Preflight findings (configure only)."""
+        self.reasons: list[Reason] = [Reason._from_json(r) for r in data.get("reasons", ())]
+        """Why the status is what it is, when it is not the one the action aims for."""
+        self.repair: Plan = Plan(data.get("repair", {}))
+        """The plan that would finish the job or repair the tenant (run configure)."""
 
     @property
     def succeeded(self) -> bool:
@@ -442,7 +502,9 @@ class StatusReport:
     def __init__(self, data: Mapping[str, Any]) -> None:
         self._data = dict(data)
         self.status: SetupStatus = SetupStatus(data["status"])
-        """Configured, paused, partial or absent."""
+        """Configured, degraded, at risk, paused, partial or absent."""
+        self.reasons: list[Reason] = [Reason._from_json(r) for r in data.get("reasons", ())]
+        """Why it is not configured (one reason per problem)."""
         self.drift: list[Step] = [Step._from_json(s) for s in data["drift"]]
         """Update steps for fields someone changed (in the admin center, say)."""
         self.findings: list[Finding] = [Finding._from_json(f) for f in data["findings"]]
@@ -479,6 +541,15 @@ class ProgressEvent:
 
 
 ProgressCallback = Callable[[ProgressEvent], object]
+
+
+def _checked(report: Report) -> Report:
+    """The report of a successful action; the failure, with the report attached, otherwise."""
+    if report.error is not None:
+        error = report.error
+        error.report = report  # type: ignore[attr-defined]
+        raise error
+    return report
 
 
 def _progress(callback: ProgressCallback | None) -> Callable[[str, str, Any], None] | None:
@@ -518,30 +589,36 @@ class SetupEngine:
         return Plan(json.loads(native.to_json()), findings, native)
 
     def apply(self, setup: ConnectorSetup, plan: Plan, *, progress: ProgressCallback | None = None) -> Report:
-        """Applies a plan from :meth:`plan` in mail-safe phases; after a failure nothing more
-        is written and what this apply created is removed again."""
+        """Applies a plan from :meth:`plan` in mail-safe phases. After a failure nothing more
+        is written, what this apply created is removed again only when nothing can route
+        through it, and the failure is raised with the report attached (``e.report``)."""
         if plan._native is None:
             raise TypeError("only a plan from SetupEngine.plan() can be applied")
-        return Report(self._native.apply(setup._json, plan._native, _progress(progress)))
+        return _checked(Report(self._native.apply(setup._json, plan._native, _progress(progress))))
 
     def configure(self, setup: ConnectorSetup, *, progress: ProgressCallback | None = None) -> Report:
         """Reads, checks, plans and applies. Raises :class:`ValidationError` before any write
         when preflight finds an error, :class:`ConflictError` when a foreign object holds
-        one of sigsync's names."""
-        return Report(self._native.configure(setup._json, _progress(progress)))
+        one of sigsync's names, and the failure of a step with the report attached
+        (``e.report``: the status afterwards, its reasons and the repair plan)."""
+        return _checked(Report(self._native.configure(setup._json, _progress(progress))))
 
     def pause(self, setup: ConnectorSetup, *, progress: ProgressCallback | None = None) -> Report:
-        """Disables sigsync's rules: mail flows normally and untouched."""
-        return Report(self._native.pause(setup._json, _progress(progress)))
+        """Disables sigsync's rules: mail flows normally and untouched. A failure is raised
+        with the report attached (``e.report``)."""
+        return _checked(Report(self._native.pause(setup._json, _progress(progress))))
 
     def resume(self, setup: ConnectorSetup, *, progress: ProgressCallback | None = None) -> Report:
-        """Enables sigsync's rules again (once both connectors are in place)."""
-        return Report(self._native.resume(setup._json, _progress(progress)))
+        """Enables sigsync's rules again, only when mail routed by them can come back
+        (raises :class:`ConflictError` with the reasons otherwise). A failure is raised with
+        the report attached (``e.report``)."""
+        return _checked(Report(self._native.resume(setup._json, _progress(progress))))
 
     def remove(self, setup: ConnectorSetup, *, progress: ProgressCallback | None = None) -> Report:
         """Removes what sigsync created and nothing else: rules, then the outbound connector,
-        then the inbound connector."""
-        return Report(self._native.remove(setup._json, _progress(progress)))
+        then the inbound connector. A failure is raised with the report attached
+        (``e.report``)."""
+        return _checked(Report(self._native.remove(setup._json, _progress(progress))))
 
     def status(self, setup: ConnectorSetup) -> StatusReport:
         """Where the setup stands, drift, and the repair plan."""

@@ -22,10 +22,10 @@ __all__ = ["Simulator", "SimCall", "EXAMPLE_PROFILE"]
 
 EXAMPLE_PROFILE: dict[str, Any] = {
     "smart_hosts": ["smtp.signatures.example.com"],
-    "tls_domain": "smtp.signatures.example.com",
     "certificate_name": "tenant1.smtp.signatures.example.com",
 }
-"""The example signature service the seeded simulator is set up for."""
+"""The example signature service the seeded simulator is set up for (without a loop-header
+value: ``ServiceProfile(**EXAMPLE_PROFILE)`` makes a profile with a new one)."""
 
 
 class SimCall(NamedTuple):
@@ -79,6 +79,7 @@ class Simulator:
         client_secret: str | None = None,
     ) -> None:
         state_json = None
+        self._example_profile: ServiceProfile | None = None
         if state is not None:
             with open(state, encoding="utf-8") as f:
                 state_json = f.read()
@@ -163,8 +164,11 @@ class Simulator:
 
     def example_profile(self) -> ServiceProfile:
         """The example signature service's profile (its certificate domain is an accepted
-        domain of the seeded tenant)."""
-        return ServiceProfile.from_dict(EXAMPLE_PROFILE)
+        domain of the seeded tenant), made once per simulator: the same loop-header value on
+        every call."""
+        if self._example_profile is None:
+            self._example_profile = ServiceProfile(**EXAMPLE_PROFILE)
+        return self._example_profile
 
     def sign_in(
         self,
