@@ -8,10 +8,23 @@ mod support;
 
 use std::sync::Mutex;
 
-use sigsync_core::exchange::sim::{Fault, SimSettings};
+use sigsync_core::exchange::sim::{Fault, SimSettings, SimTenant};
 use sigsync_core::setup::*;
 use sigsync_core::{ErrorKind, LoopHeader};
 use support::*;
+
+/// A tenant whose reads lag one read behind, configured through the retry layer (which lag
+/// needs), and that engine.
+fn configured_under_lag() -> (SimTenant, SetupEngine) {
+    let t = tenant(SimSettings {
+        replication_lag_reads: 1,
+        ..Default::default()
+    });
+    let e = retrying_engine(t.clone());
+    let first = rt().block_on(e.configure(&setup(), &no_progress)).unwrap();
+    assert!(first.succeeded(), "{first}");
+    (t, e)
+}
 
 fn outcomes(report: &Report) -> Vec<String> {
     report
@@ -50,17 +63,8 @@ fn failed_rule_creation_undoes_the_new_connectors() {
 /// them, the rule write keeps failing, and undo must not remove what existed before.
 #[test]
 fn rerun_under_lag_with_a_failing_rule_write_leaves_the_adopted_connectors() {
+    let (t, e) = configured_under_lag();
     rt().block_on(async {
-        let t = tenant(SimSettings {
-            replication_lag_reads: 1,
-            ..Default::default()
-        });
-        let e = retrying_engine(t.clone());
-        assert!(e
-            .configure(&setup(), &no_progress)
-            .await
-            .unwrap()
-            .succeeded());
         t.inject(Fault::on_cmdlet("New-TransportRule", ErrorKind::Transient));
         let events = Mutex::new(Vec::new());
         let progress = |p: Progress<'_>| {
@@ -94,17 +98,8 @@ fn rerun_under_lag_with_a_failing_rule_write_leaves_the_adopted_connectors() {
 
 #[test]
 fn rerun_under_replication_lag_adopts_its_own_objects() {
+    let (t, e) = configured_under_lag();
     rt().block_on(async {
-        let t = tenant(SimSettings {
-            replication_lag_reads: 1,
-            ..Default::default()
-        });
-        let e = retrying_engine(t.clone());
-        assert!(e
-            .configure(&setup(), &no_progress)
-            .await
-            .unwrap()
-            .succeeded());
         // The next read does not see the new objects yet, so the plan creates them again:
         // each create meets "already exists" and adopts the object instead.
         let again = e.configure(&setup(), &no_progress).await.unwrap();
@@ -129,17 +124,8 @@ fn rerun_under_replication_lag_adopts_its_own_objects() {
 
 #[test]
 fn adoption_that_would_move_mail_stops_instead() {
+    let (t, e) = configured_under_lag();
     rt().block_on(async {
-        let t = tenant(SimSettings {
-            replication_lag_reads: 1,
-            ..Default::default()
-        });
-        let e = retrying_engine(t.clone());
-        assert!(e
-            .configure(&setup(), &no_progress)
-            .await
-            .unwrap()
-            .succeeded());
         // The read misses what was just made; the new profile moves mail elsewhere.
         let report = e
             .configure(&setup_for(moved(Move::All)), &no_progress)

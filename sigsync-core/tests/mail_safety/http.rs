@@ -52,7 +52,8 @@ fn mail_stays_safe_whichever_single_call_fails_over_http() {
     let prepared_tenants: Vec<Vec<SimTenant>> = SCENARIOS
         .iter()
         .map(|s| {
-            LAGS.iter()
+            lags()
+                .iter()
                 .map(|(_, settings)| prepared(s, settings))
                 .collect()
         })
@@ -77,7 +78,7 @@ async fn all_cases(prepared_tenants: &[Vec<SimTenant>]) -> usize {
             SimServer::start(tenant(Default::default()), SimServerOptions::default()).await;
         let http = Http::new(&server);
         let served = server.tenant();
-        for ((lag, _), prepared) in LAGS.iter().zip(prepared_for_lags) {
+        for ((lag, _), prepared) in lags().into_iter().zip(prepared_for_lags) {
             let before = prepared.snapshot();
             let setup = (scenario.setup)();
             served.restore_from(prepared);

@@ -32,8 +32,8 @@ fn run_case(
 fn mail_stays_safe_whichever_single_call_fails_in_memory() {
     let mut checked = 0;
     for scenario in SCENARIOS {
-        for (lag, settings) in LAGS {
-            let prepared = prepared(scenario, settings);
+        for (lag, settings) in lags() {
+            let prepared = prepared(scenario, &settings);
             let before = prepared.snapshot();
             for retry in [false, true] {
                 let clean = run_case(scenario, &prepared, None, retry);

@@ -135,47 +135,27 @@ pub const SCENARIOS: &[Scenario] = &[
 /// at once or every write kind (create, update, enable, disable, remove) one read late from
 /// the preparation on; and with Exchange's own checks on, whose connector lookups are reads
 /// too (so objects become visible unevenly).
-pub const LAGS: &[(&str, SimSettings)] = &[
-    (
-        "no lag",
-        SimSettings {
-            permissive: true,
-            check_rule_connector: true,
-            shared_connector_names: false,
-            max_rules: 300,
-            replication_lag_reads: 0,
-            change_lag_reads: 0,
-            removal_lag_reads: 0,
-            throttle_retry_after_ms: 1000,
-        },
-    ),
-    (
-        "lag on every write kind",
-        SimSettings {
-            permissive: true,
-            check_rule_connector: true,
-            shared_connector_names: false,
-            max_rules: 300,
-            replication_lag_reads: 1,
-            change_lag_reads: 1,
-            removal_lag_reads: 1,
-            throttle_retry_after_ms: 1000,
-        },
-    ),
-    (
-        "lag with Exchange's checks",
-        SimSettings {
-            permissive: false,
-            check_rule_connector: true,
-            shared_connector_names: false,
-            max_rules: 300,
-            replication_lag_reads: 1,
-            change_lag_reads: 1,
-            removal_lag_reads: 1,
-            throttle_retry_after_ms: 1000,
-        },
-    ),
-];
+pub fn lags() -> Vec<(&'static str, SimSettings)> {
+    let permissive = SimSettings {
+        permissive: true,
+        ..SimSettings::default()
+    };
+    let lagging = SimSettings {
+        replication_lag_reads: 1,
+        change_lag_reads: 1,
+        removal_lag_reads: 1,
+        ..permissive.clone()
+    };
+    let checked = SimSettings {
+        permissive: false,
+        ..lagging.clone()
+    };
+    vec![
+        ("no lag", permissive),
+        ("lag on every write kind", lagging),
+        ("lag with Exchange's checks", checked),
+    ]
+}
 
 const CLASSES: &[ErrorKind] = &[
     ErrorKind::NotFound,

@@ -5,6 +5,9 @@
 #[path = "../common/mod.rs"]
 mod defs;
 
+#[path = "../setup_support/mod.rs"]
+mod setup_support;
+
 mod common;
 mod graph;
 mod invoke;

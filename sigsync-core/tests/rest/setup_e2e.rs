@@ -4,62 +4,24 @@
 
 use std::sync::Arc;
 
-use sigsync_core::exchange::sim::{
-    Fault, SimGroup, SimServer, SimServerOptions, SimSettings, SimTenant,
-};
-use sigsync_core::exchange::{GroupKind, RetryPolicy, RetryingClient};
-use sigsync_core::setup::{
-    no_progress, ConnectorSetup, SenderScope, ServiceProfile, SetupEngine, SetupStatus,
-};
+use sigsync_core::exchange::sim::{Fault, SimServer, SimServerOptions, SimSettings, SimTenant};
+use sigsync_core::exchange::{RetryPolicy, RetryingClient};
+use sigsync_core::setup::{no_progress, ConnectorSetup, SetupEngine, SetupStatus};
 use sigsync_core::ErrorKind;
 
 use crate::common::*;
+use crate::setup_support::{groups_external_setup as sales_and_marketing_external, setup};
 use crate::simulator::{rest, sign_in};
 
-const CERT: &str = "tenant1.smtp.signatures.example.com";
-
-fn profile() -> ServiceProfile {
-    ServiceProfile::builder()
-        .smart_hosts(["smtp.signatures.example.com"])
-        .certificate_name(CERT)
-        .loop_header(sigsync_core::LoopHeader::new("X-Sigsync-Processed", "e2e-tenant").unwrap())
-        .build()
-        .unwrap()
-}
-
 fn all_users() -> ConnectorSetup {
-    ConnectorSetup::builder(profile()).build().unwrap()
-}
-
-fn sales_and_marketing_external() -> ConnectorSetup {
-    ConnectorSetup::builder(profile())
-        .scope(SenderScope::Groups(vec![
-            "Sales".into(),
-            "marketing@contoso.com".into(),
-        ]))
-        .include_internal(false)
-        .build()
-        .unwrap()
+    setup()
 }
 
 fn tenant() -> SimTenant {
-    let t = SimTenant::with_settings(SimSettings {
+    crate::setup_support::tenant(SimSettings {
         replication_lag_reads: 1,
         ..Default::default()
-    });
-    t.add_accepted_domain("contoso.com", true);
-    t.add_accepted_domain(CERT, false);
-    t.add_group(SimGroup::new(
-        "Sales",
-        Some("sales@contoso.com"),
-        GroupKind::Distribution,
-    ));
-    t.add_group(SimGroup::new(
-        "Marketing",
-        Some("marketing@contoso.com"),
-        GroupKind::Microsoft365,
-    ));
-    t
+    })
 }
 
 /// Reads the status until the tenant shows `want` (replication lag hides new objects from
