@@ -4,11 +4,12 @@
 use std::sync::Arc;
 
 use super::config::{ConnectorSetup, SenderScope};
+use super::order;
 use super::plan::{self, compute, Op, Plan, PlanContext, RuleState, Step, TenantView};
 use super::preflight::{self, Finding, Severity};
 use super::report::{Progress, Report, SetupStatus, StatusReport};
 use super::run::Run;
-use super::status::{self, moves_mail};
+use super::status;
 use crate::exchange::ExchangeClient;
 use crate::model::ObjectKind;
 use crate::{Error, Result};
@@ -144,83 +145,10 @@ impl SetupEngine {
                 routing_enabled: !setup.staged,
             }),
         };
-        let names = &setup.profile.names;
-        let routing = names.routing_rule.as_str();
-        let is_routing =
-            |s: &Step| s.kind == ObjectKind::TransportRule && s.name.eq_ignore_ascii_case(routing);
-        let moving = plan
-            .steps
-            .iter()
-            .filter(|s| s.kind != ObjectKind::TransportRule)
-            .filter(|s| match s.op {
-                Op::Create => true,
-                Op::Update => moves_mail(s.kind, &s.params),
-                _ => false,
-            })
-            .count();
-        let existing_rule = context
-            .view
-            .rule(routing)
-            .filter(|r| plan::owned(r, &setup.profile.comment_marker))
-            .map(|r| r.name().to_owned());
-        let rule_seen = existing_rule.is_some();
-        let rule_off = match existing_rule {
-            Some(name) if moving >= 2 => Some((
-                Step::new(Op::Disable, ObjectKind::TransportRule, &name),
-                Step::new(Op::Enable, ObjectKind::TransportRule, &name),
-            )),
-            _ => None,
-        };
-        let plan_disables = plan
-            .steps
-            .iter()
-            .any(|s| is_routing(s) && s.op == Op::Disable);
-        let plan_enables = plan
-            .steps
-            .iter()
-            .any(|s| is_routing(s) && s.op == Op::Enable);
-        let mut first: Vec<&Step> = plan
-            .steps
-            .iter()
-            .filter(|s| matches!(s.op, Op::Disable | Op::Remove))
-            .collect();
-        let mut last: Vec<&Step> = plan.steps.iter().filter(|s| s.op == Op::Enable).collect();
-        if let Some((off, on)) = &rule_off {
-            if !plan_disables {
-                first.push(off);
-            }
-            if context.routing_enabled && !plan_enables {
-                last.push(on);
-            }
-        }
-        // Without a routing rule in sight, a read may have missed one (replication lag): then
-        // the creates go first, so that an object found to exist already (and adopted only if
-        // that moves no mail) stops the run before any update moves mail.
-        let unseen_rule = !rule_seen && moving >= 2;
-        let objects = |ops: &[Op]| -> Vec<&Step> {
-            plan.steps
-                .iter()
-                .filter(|s| !is_routing(s) && ops.contains(&s.op))
-                .collect()
-        };
-        let (objects_first, objects_then) = if unseen_rule {
-            (objects(&[Op::Create]), objects(&[Op::Update]))
-        } else {
-            (objects(&[Op::Create, Op::Update]), Vec::new())
-        };
-        let phases: [Vec<&Step>; 5] = [
-            first,
-            objects_first,
-            objects_then,
-            plan.steps
-                .iter()
-                .filter(|s| matches!(s.op, Op::Create | Op::Update) && is_routing(s))
-                .collect(),
-            last,
-        ];
+        let phases = order::phases(setup, plan, &context);
         let mut run = Run::new(self, setup, progress);
         for phase in phases.iter().filter(|p| !p.is_empty()) {
-            if !run.phase(phase).await {
+            if !run.phase(&phase.iter().collect::<Vec<_>>()).await {
                 break;
             }
         }

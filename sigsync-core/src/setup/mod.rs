@@ -36,6 +36,7 @@
 
 mod config;
 mod engine;
+mod order;
 mod plan;
 pub mod preflight;
 mod profile;
