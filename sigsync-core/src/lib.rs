@@ -11,7 +11,10 @@
 //! |---|---|
 //! | the connector wizard: plan, apply, pause, resume, remove, status | [`setup`] |
 //! | sign-in: device code, client credentials, national clouds | [`auth`] |
-//! | the Exchange admin API and Graph over HTTPS; the retry layer | [`exchange`] |
+//! | the Exchange admin API over HTTPS; the retry layer | [`exchange`] |
+//! | Microsoft Graph (groups for setup, users for signatures) | [`graph`] |
+//! | the one HTTP policy (HTTPS, no redirects followed, tokens to one host) | [`http`] |
+//! | the loop-prevention header, random per tenant | [`loop_header`] |
 //! | the simulated tenant (feature `sim`) | [`exchange::sim`] |
 //! | typed connectors and rules that validate what Exchange validates | [`model`] |
 //! | signature templates, policy and client-side rendering | [`signature`] |
@@ -237,7 +240,8 @@
 //!
 //! ## Security
 //!
-//! Only HTTPS to Microsoft sign-in, the Exchange admin API and Graph; no redirects followed;
+//! Only HTTPS to Microsoft sign-in, the Exchange admin API and Graph; no redirects followed (a
+//! redirected request is sent again to the configured host); access tokens treated as opaque;
 //! tokens and secrets kept in memory as [`Secret`]s that print `[redacted]` and never appear in
 //! errors or logs; nothing written to disk (a product persists a sign-in through
 //! [`auth::TokenCache`]).

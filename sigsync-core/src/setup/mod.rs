@@ -4,10 +4,15 @@
 //! exceptions) becomes the desired outbound connector, inbound connector and rules;
 //! [`SetupEngine`] reads the tenant in one concurrent round, plans ([`Plan`]) against it,
 //! and applies in mail-safe order: both connectors exist before the rule that routes to them
-//! is created or enabled, and on removal the rule goes first and the inbound connector last.
-//! Objects are matched by name, case-insensitively, and recognised as sigsync's by the
-//! profile's comment marker; a foreign object with one of sigsync's names is a
-//! [`crate::Error::Conflict`], never taken over.
+//! is created or enabled, a change that moves mail through both connectors happens with the
+//! routing rule off, and on removal the rule goes first and the inbound connector last. After
+//! a failure, undo removes only what the run created and nothing can route through; writes of
+//! unknown outcome count as applied. Objects are matched by name, case-insensitively, and
+//! recognised as sigsync's by the profile's comment marker; a foreign object with one of
+//! sigsync's names is a [`crate::Error::Conflict`], never taken over; one an earlier run made
+//! that a lagging read missed is adopted (and reported so). [`SetupStatus`] says whether mail
+//! is actually routed through the service and can come back (`configured`), flows unsigned
+//! (`degraded`), or may not come back (`at_risk`), with the reasons and the repair plan.
 //!
 //! ```
 //! # #[cfg(feature = "sim")] // the simulated tenant
