@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use rustls::pki_types::ServerName;
 use tokio::net::TcpStream;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
 use super::config::{secs, RelayConfig};
 use super::io::{Conn, Stream};
@@ -321,10 +321,13 @@ async fn ehlo(conn: &mut Conn, name: &str, t: Duration) -> Result<Capabilities, 
 /// Bytes written per call when sending a message.
 const PIECE: usize = 64 * 1024;
 
-/// One tenant's connections: idle ones for reuse and a cap on how many are open.
+/// One tenant's connections: idle ones for reuse and a cap on how many are open. An idle
+/// connection keeps its slot, so a waiter takes either a returned connection or a freed slot,
+/// whichever comes first.
 pub(crate) struct Pool {
     idle: Mutex<Vec<Client>>,
     slots: Arc<Semaphore>,
+    returned: Notify,
 }
 
 impl Pool {
@@ -332,25 +335,36 @@ impl Pool {
         Pool {
             idle: Mutex::new(Vec::new()),
             slots: Arc::new(Semaphore::new(max_connections)),
+            returned: Notify::new(),
         }
     }
 
-    /// A reused connection (`true`) or a new one (`false`).
+    /// A reused connection (`true`) or a new one (`false`), within `timeouts.tenant_slot`.
     pub(crate) async fn get(
         &self,
         target: &HopTarget<'_>,
         resolver: &dyn Resolver,
         cfg: &RelayConfig,
     ) -> Result<(Client, bool), HopError> {
-        if let Some(c) = self.take_idle(cfg) {
-            return Ok((c, true));
+        let deadline = tokio::time::Instant::now() + secs(cfg.timeouts.tenant_slot);
+        loop {
+            if let Some(c) = self.take_idle(cfg) {
+                return Ok((c, true));
+            }
+            let returned = self.returned.notified();
+            let slot = tokio::select! {
+                slot = self.slots.clone().acquire_owned() => slot.map_err(|_| HopError::Busy)?,
+                _ = returned => continue,
+                _ = tokio::time::sleep_until(deadline) => return Err(HopError::Busy),
+            };
+            return Client::open(target, resolver, cfg, slot)
+                .await
+                .map(|c| (c, false));
         }
-        self.connect(target, resolver, cfg)
-            .await
-            .map(|c| (c, false))
     }
 
-    /// A new connection (once a slot is free, within the wait).
+    /// A new connection, for when a reused one turned out to be closed (drop that one first:
+    /// it holds a slot).
     pub(crate) async fn connect(
         &self,
         target: &HopTarget<'_>,
@@ -360,10 +374,8 @@ impl Pool {
         let slot = match self.slots.clone().try_acquire_owned() {
             Ok(p) => p,
             Err(_) => {
-                // Idle connections hold slots: close the oldest to make room.
-                if let Some(c) = self.idle.lock().expect("pool lock").pop() {
-                    drop(c);
-                }
+                // Close an idle connection to make room, or wait for a slot.
+                drop(self.idle.lock().expect("pool lock").pop());
                 tokio::time::timeout(
                     secs(cfg.timeouts.tenant_slot),
                     self.slots.clone().acquire_owned(),
@@ -393,6 +405,7 @@ impl Pool {
             && client.opened.elapsed() < secs(cfg.next_hop.max_connection_age)
         {
             self.idle.lock().expect("pool lock").push(client);
+            self.returned.notify_one();
         } else {
             tokio::spawn(client.quit());
         }

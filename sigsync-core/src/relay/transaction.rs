@@ -168,6 +168,7 @@ pub(crate) async fn mail(
                 // A reused connection the next hop closed meanwhile: once more on a new one.
                 Err(e) if reused => {
                     tracing::debug!(error = %e, "reused next-hop connection failed; reconnecting");
+                    drop(client);
                     client = tenant.pool.connect(&target, &*rt.resolver, cfg).await?;
                     reused = false;
                 }

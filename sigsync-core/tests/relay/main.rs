@@ -5,3 +5,5 @@
 mod support;
 
 mod e2e;
+mod faults;
+mod lifecycle;

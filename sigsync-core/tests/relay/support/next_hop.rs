@@ -165,11 +165,15 @@ impl NextHop {
                         log.max_open = log.max_open.max(log.open);
                     }
                     let stop = h.stop.clone();
-                    tokio::select! {
-                        _ = h.serve(tcp, acceptor) => {}
-                        _ = stop.cancelled() => {}
+                    // A QUIT counts the connection closed before the 221 goes out, so that the
+                    // client cannot open the next one before this one is counted out.
+                    let counted = tokio::select! {
+                        quit = h.serve(tcp, acceptor) => quit,
+                        _ = stop.cancelled() => false,
+                    };
+                    if !counted {
+                        h.log.lock().unwrap().open -= 1;
                     }
-                    h.log.lock().unwrap().open -= 1;
                 });
             }
         });
@@ -197,19 +201,20 @@ impl NextHop {
         self.script.lock().unwrap().clone()
     }
 
-    async fn serve(&self, tcp: TcpStream, acceptor: TlsAcceptor) {
+    /// Serves one connection; `true` when it ended with QUIT (and was counted out then).
+    async fn serve(&self, tcp: TcpStream, acceptor: TlsAcceptor) -> bool {
         let script = self.current();
         let mut io: Box<dyn Io> = Box::new(BufReader::new(tcp));
         if write(&mut io, &format!("{}\r\n", script.greeting))
             .await
             .is_err()
         {
-            return;
+            return false;
         }
         let mut st = Conn::default();
         loop {
             let Ok(line) = read_line(&mut io).await else {
-                return;
+                return false;
             };
             let script = self.current();
             let req = Request::parse(&mut line.iter()).map(|r| r.into_owned());
@@ -246,9 +251,11 @@ impl NextHop {
                         .await
                         .is_err()
                     {
-                        return;
+                        return false;
                     }
-                    let Some(tcp) = io.into_tcp() else { return };
+                    let Some(tcp) = io.into_tcp() else {
+                        return false;
+                    };
                     match acceptor.accept(tcp).await {
                         Ok(tls) => {
                             st.client_cn = tls
@@ -263,7 +270,7 @@ impl NextHop {
                         }
                         Err(_) => {
                             self.log.lock().unwrap().tls_failures += 1;
-                            return;
+                            return false;
                         }
                     }
                 }
@@ -307,13 +314,13 @@ impl NextHop {
                             .await
                             .is_err()
                         {
-                            return;
+                            return false;
                         }
                         match read_data(&mut io, script.drop_after_bytes).await {
                             Some(data) => self.end_of_data(&mut st, &script, data, false).await,
                             None => {
                                 self.log.lock().unwrap().cut_data += 1;
-                                return;
+                                return false;
                             }
                         }
                     }
@@ -328,11 +335,11 @@ impl NextHop {
                             .read_exact(&mut chunk[..script.drop_after_bytes.unwrap()])
                             .await;
                         self.log.lock().unwrap().cut_data += 1;
-                        return;
+                        return false;
                     }
                     if io.read_exact(&mut chunk).await.is_err() {
                         self.log.lock().unwrap().cut_data += 1;
-                        return;
+                        return false;
                     }
                     st.bdat.extend_from_slice(&chunk);
                     if !is_last {
@@ -353,18 +360,19 @@ impl NextHop {
                 }
                 Ok(Request::Noop { .. }) => "250 2.0.0 OK\r\n".into(),
                 Ok(Request::Quit) => {
+                    self.log.lock().unwrap().open -= 1;
                     let _ = write(
                         &mut io,
                         "221 2.0.0 Service closing transmission channel\r\n",
                     )
                     .await;
-                    return;
+                    return true;
                 }
                 Ok(_) => "502 5.5.1 Not implemented\r\n".into(),
                 Err(_) => "500 5.5.2 Syntax error\r\n".into(),
             };
             if write(&mut io, &reply).await.is_err() {
-                return;
+                return false;
             }
         }
     }
