@@ -4,6 +4,8 @@
 
 mod support;
 
+#[cfg(feature = "sim")]
+mod directory;
 mod e2e;
 mod faults;
 mod lifecycle;
