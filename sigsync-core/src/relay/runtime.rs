@@ -139,7 +139,7 @@ pub(crate) struct Reservation {
 }
 
 /// Reservations grow in steps of at least this much.
-const STEP: u64 = 256 * 1024;
+const STEP: u64 = 16 * 1024;
 
 impl Budget {
     pub(crate) fn new(bytes: u64, gauge: Gauge) -> Self {
@@ -261,6 +261,7 @@ mod tests {
         let mut r2 = b.reservation();
         assert!(!r2.ensure(600 * 1024), "over the budget");
         assert!(r2.ensure(100 * 1024));
+        assert!(r2.ensure(101 * 1024), "grows by a step");
         assert!(gauge.get() > 0);
         drop(r1);
         drop(r2);

@@ -9,3 +9,4 @@ mod directory;
 mod e2e;
 mod faults;
 mod lifecycle;
+mod load;
