@@ -8,5 +8,6 @@ mod support;
 mod directory;
 mod e2e;
 mod faults;
+mod interop;
 mod lifecycle;
 mod load;

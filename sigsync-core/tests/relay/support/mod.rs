@@ -2,6 +2,7 @@
 //! configuration), the relay's configuration, next hops and a sending client, all on loopback.
 #![allow(dead_code)]
 
+pub mod mta;
 pub mod next_hop;
 pub mod sender;
 
