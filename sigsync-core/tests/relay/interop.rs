@@ -177,7 +177,7 @@ async fn smtp_sink_as_the_next_hop_gets_signed_mail_and_its_replies_delays_and_d
     drop(sink);
 
     // Refusals, a drop after the data, and delays.
-    let cases: Vec<(&[&str], &str, fn(&sender_t::Transcript) -> Option<u16>, u16)> = vec![
+    let cases: Vec<(&[&str], &str, Code, u16)> = vec![
         (&["-f", "mail"], "mail 5xx", |t| Some(t.mail.code), 500),
         (&["-r", "rcpt"], "rcpt 4xx", |t| Some(t.rcpts[0].code), 450),
         (&["-f", "rcpt"], "rcpt 5xx", |t| Some(t.rcpts[0].code), 500),
@@ -223,10 +223,8 @@ async fn smtp_sink_as_the_next_hop_gets_signed_mail_and_its_replies_delays_and_d
     assert_eq!(stats.tenants["contoso"].accepted, 2, "{stats:?}");
 }
 
-/// The sender-side types the case table names.
-mod sender_t {
-    pub use crate::support::sender::Transcript;
-}
+/// Which reply of a transaction a case looks at.
+type Code = fn(&crate::support::sender::Transcript) -> Option<u16>;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn smtp_source_sends_through_the_relay_to_smtp_sink() {
