@@ -257,6 +257,31 @@ impl Relay {
     }
 }
 
+impl RelayConfig {
+    /// Checks everything start would, without listening: every file is read and every
+    /// certificate checked (names, key types, the loop header against the profile). For
+    /// operators before a reload, and for `--check`.
+    pub fn check(&self) -> Result<()> {
+        self.validate()?;
+        let snapshot = Snapshot::build(self.clone())?;
+        for t in &snapshot.tenants.list {
+            if t.certificate.seconds_left() <= 0 {
+                return Err(Error::validation(
+                    format!(
+                        "tenants[{}].client_certificate",
+                        self.tenants
+                            .iter()
+                            .position(|c| c.name == t.name)
+                            .unwrap_or(0)
+                    ),
+                    "the certificate has expired",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Closes idle next-hop connections that are too old or idle too long.
 async fn reap_pools(rt: Arc<Runtime>, stop: CancellationToken) {
     loop {
