@@ -95,8 +95,12 @@ pub struct Limits {
     /// Bytes of messages held in memory at once, over all connections; each message counts
     /// twice its size (received and signed copy). Past it: `452 4.3.1`.
     pub bytes_in_flight: u64,
-    /// Threads that inject at once (default: the number of CPUs).
+    /// Threads that inject larger messages at once (default: the number of CPUs).
     pub injection_threads: Option<usize>,
+    /// Messages up to this size are signed on the network thread that received them (tens of
+    /// microseconds, less than a hand-off to another thread costs); larger ones on the
+    /// injection threads, within `timeouts.injection`. 0 sends every message to them.
+    pub inline_injection_bytes: u64,
 }
 
 impl Default for Limits {
@@ -106,6 +110,7 @@ impl Default for Limits {
             max_message_size: 157_286_400,
             bytes_in_flight: 2 << 30,
             injection_threads: None,
+            inline_injection_bytes: 64 * 1024,
         }
     }
 }
@@ -133,7 +138,8 @@ pub struct Timeouts {
     /// From the sender's end of data to ours towards the next hop: after it the transaction
     /// is deferred (4xx) instead of sent. Keep it well below the sender's own timeout.
     pub processing: f64,
-    /// Injection of one message; past it the message goes on unsigned (with the loop header).
+    /// Injection of one message on the injection threads; past it the message goes on unsigned
+    /// (with the loop header).
     pub injection: f64,
     /// The sender's directory lookup (started at MAIL FROM); past it the signature is rendered
     /// without directory data.

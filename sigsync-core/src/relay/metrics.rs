@@ -23,6 +23,7 @@ use tokio_util::sync::CancellationToken;
 
 /// What became of a message, for the counters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(usize)]
 pub(crate) enum Event {
     /// The next hop's 250 was passed on.
     Accepted,
@@ -57,6 +58,34 @@ impl Event {
             Event::Deferred => "deferred",
             Event::Rejected => "rejected",
         }
+    }
+}
+
+/// One tenant's metric handles, looked up once (the families hash their labels on every
+/// lookup).
+#[derive(Clone)]
+pub(crate) struct TenantMetrics {
+    counters: [Counter; 6],
+    transaction: Histogram,
+    injection: Histogram,
+    next_hop: Histogram,
+}
+
+impl TenantMetrics {
+    pub(crate) fn event(&self, event: Event) {
+        self.counters[event as usize].inc();
+    }
+
+    pub(crate) fn transaction_time(&self, seconds: f64) {
+        self.transaction.observe(seconds);
+    }
+
+    pub(crate) fn injection_time(&self, seconds: f64) {
+        self.injection.observe(seconds);
+    }
+
+    pub(crate) fn next_hop_time(&self, seconds: f64) {
+        self.next_hop.observe(seconds);
     }
 }
 
@@ -174,6 +203,26 @@ impl Metrics {
         }
     }
 
+    /// The handles of one tenant's counters and histograms.
+    pub(crate) fn tenant(&self, tenant: &str) -> TenantMetrics {
+        let labels = TenantLabels {
+            tenant: tenant.to_owned(),
+        };
+        TenantMetrics {
+            counters: Event::ALL.map(|e| {
+                self.messages
+                    .get_or_create(&MessageLabels {
+                        tenant: tenant.to_owned(),
+                        outcome: e.label().to_owned(),
+                    })
+                    .clone()
+            }),
+            transaction: self.transaction_seconds.get_or_create(&labels).clone(),
+            injection: self.injection_seconds.get_or_create(&labels).clone(),
+            next_hop: self.next_hop_seconds.get_or_create(&labels).clone(),
+        }
+    }
+
     pub(crate) fn event(&self, tenant: &str, event: Event) {
         self.messages
             .get_or_create(&MessageLabels {
@@ -190,26 +239,6 @@ impl Metrics {
                 reason: reason.to_owned(),
             })
             .inc();
-    }
-
-    fn observe(family: &HistogramFamily, tenant: &str, seconds: f64) {
-        family
-            .get_or_create(&TenantLabels {
-                tenant: tenant.to_owned(),
-            })
-            .observe(seconds);
-    }
-
-    pub(crate) fn transaction_time(&self, tenant: &str, seconds: f64) {
-        Self::observe(&self.transaction_seconds, tenant, seconds);
-    }
-
-    pub(crate) fn injection_time(&self, tenant: &str, seconds: f64) {
-        Self::observe(&self.injection_seconds, tenant, seconds);
-    }
-
-    pub(crate) fn next_hop_time(&self, tenant: &str, seconds: f64) {
-        Self::observe(&self.next_hop_seconds, tenant, seconds);
     }
 
     pub(crate) fn certificate_expiry(&self, tenant: &str, seconds_left: i64) {
@@ -379,7 +408,8 @@ mod tests {
         m.event("contoso", Event::Injected);
         m.event(UNATTRIBUTED, Event::Deferred);
         m.config_reply("contoso", "5.7.64");
-        m.transaction_time("contoso", 0.01);
+        m.tenant("contoso").transaction_time(0.01);
+        m.tenant("contoso").event(Event::Rejected);
         m.certificate_expiry("contoso", -5);
         let text = m.encode();
         assert!(
@@ -398,6 +428,7 @@ mod tests {
         let s = m.stats(["contoso", "fabrikam"]);
         assert_eq!(s.tenants["contoso"].accepted, 1);
         assert_eq!(s.tenants["contoso"].injected, 1);
+        assert_eq!(s.tenants["contoso"].rejected, 1);
         assert_eq!(s.tenants["fabrikam"], TenantStats::default());
         assert_eq!(s.tenants[UNATTRIBUTED].deferred, 1);
     }

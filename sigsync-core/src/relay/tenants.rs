@@ -3,11 +3,12 @@
 //! attribution of a transaction to a tenant by MAIL FROM domain or XOORG.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use rustls::RootCertStore;
 
 use super::config::{parse_endpoint, DkimArc, GraphCredentials, RelayConfig, TenantConfig};
+use super::metrics::{Metrics, TenantMetrics};
 use super::next_hop::{HopTarget, Pool};
 use super::proto::command::PathCommand;
 use super::resolver::Endpoint;
@@ -32,9 +33,15 @@ pub(crate) struct Tenant {
     pub dkim_arc: DkimArc,
     pub certificate: CertInfo,
     pub pool: Pool,
+    metrics: OnceLock<TenantMetrics>,
 }
 
 impl Tenant {
+    /// This tenant's metric handles.
+    pub(crate) fn metrics(&self, all: &Metrics) -> &TenantMetrics {
+        self.metrics.get_or_init(|| all.tenant(&self.name))
+    }
+
     pub(crate) fn hop_target(&self) -> HopTarget<'_> {
         HopTarget {
             endpoint: &self.endpoint,
@@ -214,6 +221,7 @@ fn build_tenant(
             tc.max_connections
                 .unwrap_or(config.next_hop.max_connections_per_tenant),
         ),
+        metrics: OnceLock::new(),
     })
 }
 

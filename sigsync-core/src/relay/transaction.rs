@@ -7,6 +7,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
+use futures::FutureExt;
 use tokio::task::JoinHandle;
 use tracing::Instrument;
 
@@ -20,7 +21,7 @@ use super::proto::ehlo::Capabilities;
 use super::proto::reply::Reply;
 use super::runtime::{Reservation, Runtime, Snapshot};
 use super::tenants::Tenant;
-use crate::inject::{Envelope, Outcome};
+use crate::inject::{Envelope, InjectError, Outcome, SignatureInjector};
 use crate::signature::SenderData;
 
 /// A transaction between MAIL FROM and its final reply.
@@ -35,7 +36,23 @@ pub(crate) struct Txn {
     pub broken: Option<Reply>,
     pub rcpts: Vec<String>,
     pub reservation: Reservation,
-    sender: Option<JoinHandle<Option<SenderData>>>,
+    sender: Option<SenderLookup>,
+}
+
+/// The sender's directory data: already there, or still being looked up.
+enum SenderLookup {
+    Ready(Option<SenderData>),
+    Pending(JoinHandle<Option<SenderData>>),
+}
+
+/// A short id for the log lines of one transaction on both legs: a random start, then a
+/// counter (no system call per transaction).
+fn transaction_id() -> String {
+    static BASE: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let base = *BASE.get_or_init(|| uuid::Uuid::new_v4().as_u64_pair().0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{:016x}", base.wrapping_add(n))
 }
 
 /// What the message data came as, and what happened while receiving it.
@@ -97,7 +114,7 @@ pub(crate) async fn mail(
 ) -> MailResult {
     let snapshot = rt.snapshot();
     let cfg = &snapshot.config;
-    let id = uuid::Uuid::new_v4().simple().to_string()[..16].to_owned();
+    let id = transaction_id();
     let fail = |reply: Reply| MailResult {
         txn: None,
         replies: std::iter::once(reply)
@@ -123,7 +140,7 @@ pub(crate) async fn mail(
     let span = tracing::info_span!("txn", id = %id, tenant = %tenant.name);
     let max = cfg.limits.max_message_size;
     if cmd.size.is_some_and(|s| s > max) {
-        rt.metrics.event(&tenant.name, Event::Rejected);
+        tenant.metrics(&rt.metrics).event(Event::Rejected);
         return fail(Reply::new(
             552,
             "5.3.4",
@@ -132,7 +149,7 @@ pub(crate) async fn mail(
     }
     let mut reservation = rt.budget.reservation();
     if !reservation.ensure(2 * cmd.size.unwrap_or(0)) {
-        rt.metrics.event(&tenant.name, Event::Deferred);
+        tenant.metrics(&rt.metrics).event(Event::Deferred);
         span.in_scope(|| {
             tracing::warn!("the byte budget for messages in flight is exhausted; deferring")
         });
@@ -184,7 +201,7 @@ pub(crate) async fn mail(
             span.in_scope(
                 || tracing::warn!(error = %e, "the next hop is not available; deferring"),
             );
-            rt.metrics.event(&tenant.name, Event::Deferred);
+            tenant.metrics(&rt.metrics).event(Event::Deferred);
             return fail(e.reply());
         }
     };
@@ -197,14 +214,13 @@ pub(crate) async fn mail(
     );
     if !mail_reply.is_positive() {
         span.in_scope(|| tracing::info!(reply = %mail_reply, "the next hop refused MAIL"));
-        rt.metrics.event(
-            &tenant.name,
-            if mail_reply.is_permanent() {
+        tenant
+            .metrics(&rt.metrics)
+            .event(if mail_reply.is_permanent() {
                 Event::Rejected
             } else {
                 Event::Deferred
-            },
-        );
+            });
         tenant.pool.put(client, cfg);
         return fail(mail_reply);
     }
@@ -212,7 +228,7 @@ pub(crate) async fn mail(
         let tenant = tenant.clone();
         let address = cmd.address.clone();
         let deadline = secs(cfg.timeouts.directory);
-        tokio::spawn(
+        let mut lookup = Box::pin(
             async move {
                 let lookup = tenant.injector.engine().sender_data(&address);
                 match tokio::time::timeout(deadline, lookup).await {
@@ -226,7 +242,12 @@ pub(crate) async fn mail(
                 }
             }
             .instrument(span.clone()),
-        )
+        );
+        // An in-memory directory, or a cached Graph entry, answers at once: no task for it.
+        match (&mut lookup).now_or_never() {
+            Some(data) => SenderLookup::Ready(data),
+            None => SenderLookup::Pending(tokio::spawn(lookup)),
+        }
     });
     span.in_scope(|| tracing::debug!(%peer, from = %cmd.address, next_hop = %client.host, "transaction opened"));
     let mut txn = Txn {
@@ -310,7 +331,7 @@ impl Txn {
                 self.tenant.pool.put(client, cfg);
             }
         }
-        if let Some(h) = self.sender.take() {
+        if let Some(SenderLookup::Pending(h)) = self.sender.take() {
             h.abort();
         }
     }
@@ -338,9 +359,9 @@ impl Txn {
         } else {
             Event::Deferred
         };
-        rt.metrics.event(&tenant.name, event);
-        rt.metrics
-            .transaction_time(&tenant.name, t0.elapsed().as_secs_f64());
+        let m = tenant.metrics(&rt.metrics);
+        m.event(event);
+        m.transaction_time(t0.elapsed().as_secs_f64());
         span.in_scope(|| tracing::info!(from = %self.mail_from, rcpts = self.rcpts.len(), reply = %reply, "transaction done"));
         reply
     }
@@ -389,7 +410,8 @@ impl Txn {
         let processing = secs(cfg.timeouts.processing);
         let left = || processing.saturating_sub(t0.elapsed());
         let sender = match self.sender.take() {
-            Some(h) => tokio::time::timeout(left(), h)
+            Some(SenderLookup::Ready(data)) => data,
+            Some(SenderLookup::Pending(h)) => tokio::time::timeout(left(), h)
                 .await
                 .ok()
                 .and_then(Result::ok)
@@ -432,8 +454,9 @@ impl Txn {
             .await;
         match result {
             Ok(Some(reply)) => {
-                rt.metrics
-                    .next_hop_time(&self.tenant.name, sent.elapsed().as_secs_f64());
+                self.tenant
+                    .metrics(&rt.metrics)
+                    .next_hop_time(sent.elapsed().as_secs_f64());
                 let client = self.client.take().expect("checked above");
                 self.tenant.pool.put(client, cfg);
                 mirror(rt, &self.tenant.name, reply, "end of data")
@@ -459,8 +482,9 @@ impl Txn {
         }
     }
 
-    /// Runs the injector off the async workers, within its deadline; whatever happens the
-    /// message goes on (past the deadline: unchanged but for the loop header).
+    /// Runs the injector; whatever happens the message goes on. Messages up to
+    /// `limits.inline_injection_bytes` are signed right here (tens of microseconds: less than
+    /// handing them to another thread and back); larger ones off the async workers.
     async fn inject(
         &self,
         rt: &Runtime,
@@ -469,50 +493,19 @@ impl Txn {
         sender: SenderData,
     ) -> (Outcome, Vec<u8>) {
         let started = Instant::now();
-        let deadline = secs(self.snapshot.config.timeouts.injection);
-        let body = Arc::new(body);
-        let injector = self.tenant.injector.clone();
-        let work = {
-            let body = body.clone();
-            let permit = rt.injection.clone();
-            async move {
-                let _permit = permit.acquire_owned().await;
-                tokio::task::spawn_blocking(move || {
-                    let (outcome, output) =
-                        injector.prepare_with_sender(&body, Some(&envelope), Some(&sender));
-                    let mut out = Vec::with_capacity(output.len());
-                    output.write_to(&mut out);
-                    (outcome, out)
-                })
-                .await
-            }
-        };
-        let (outcome, out) = match tokio::time::timeout(deadline, work).await {
-            Ok(Ok(done)) => done,
-            other => {
-                let why = match other {
-                    Err(_) => "injection ran past its deadline".to_owned(),
-                    Ok(Err(e)) => format!("injection stopped: {e}"),
-                    Ok(Ok(_)) => unreachable!(),
-                };
-                tracing::error!(%why, "passing the message on unsigned");
-                let output = self.tenant.injector.injector().pass_through(&body);
-                let mut out = Vec::with_capacity(output.len());
-                output.write_to(&mut out);
-                (
-                    Outcome::Failed(crate::inject::InjectError::Internal(why)),
-                    out,
-                )
-            }
-        };
-        rt.metrics
-            .injection_time(&self.tenant.name, started.elapsed().as_secs_f64());
-        let event = match &outcome {
+        let (outcome, out) =
+            if body.len() as u64 <= self.snapshot.config.limits.inline_injection_bytes {
+                inject(&self.tenant.injector, &body, &envelope, &sender)
+            } else {
+                self.inject_off_thread(rt, body, envelope, sender).await
+            };
+        let m = self.tenant.metrics(&rt.metrics);
+        m.injection_time(started.elapsed().as_secs_f64());
+        m.event(match &outcome {
             Outcome::Injected(_) => Event::Injected,
             Outcome::Skipped(_) => Event::Skipped,
             Outcome::Failed(_) => Event::Failed,
-        };
-        rt.metrics.event(&self.tenant.name, event);
+        });
         match &outcome {
             Outcome::Failed(e) => {
                 tracing::warn!(error = %e, "injection failed; the message goes on unsigned")
@@ -525,4 +518,55 @@ impl Txn {
         }
         (outcome, out)
     }
+
+    /// Injection on the blocking pool, at most `limits.injection_threads` at once, within
+    /// `timeouts.injection`; past it the message goes on unchanged but for the loop header.
+    async fn inject_off_thread(
+        &self,
+        rt: &Runtime,
+        body: Vec<u8>,
+        envelope: Envelope,
+        sender: SenderData,
+    ) -> (Outcome, Vec<u8>) {
+        let deadline = secs(self.snapshot.config.timeouts.injection);
+        let body = Arc::new(body);
+        let injector = self.tenant.injector.clone();
+        let work = {
+            let body = body.clone();
+            let permit = rt.injection.clone();
+            async move {
+                let _permit = permit.acquire_owned().await;
+                tokio::task::spawn_blocking(move || inject(&injector, &body, &envelope, &sender))
+                    .await
+            }
+        };
+        match tokio::time::timeout(deadline, work).await {
+            Ok(Ok(done)) => done,
+            other => {
+                let why = match other {
+                    Err(_) => "injection ran past its deadline".to_owned(),
+                    Ok(Err(e)) => format!("injection stopped: {e}"),
+                    Ok(Ok(_)) => unreachable!(),
+                };
+                tracing::error!(%why, "passing the message on unsigned");
+                let output = self.tenant.injector.injector().pass_through(&body);
+                let mut out = Vec::with_capacity(output.len());
+                output.write_to(&mut out);
+                (Outcome::Failed(InjectError::Internal(why)), out)
+            }
+        }
+    }
+}
+
+/// The message the tenant's injector makes, written out.
+fn inject(
+    injector: &SignatureInjector,
+    body: &[u8],
+    envelope: &Envelope,
+    sender: &SenderData,
+) -> (Outcome, Vec<u8>) {
+    let (outcome, output) = injector.prepare_with_sender(body, Some(envelope), Some(sender));
+    let mut out = Vec::with_capacity(output.len());
+    output.write_to(&mut out);
+    (outcome, out)
 }

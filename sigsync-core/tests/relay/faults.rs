@@ -455,3 +455,70 @@ async fn a_next_hop_without_chunking_or_pipelining_still_gets_every_message() {
         "bare LF sent as CRLF over DATA"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_signed_off_thread_go_on_unsigned_with_the_loop_header_past_the_injection_deadline(
+) {
+    // Every message to the injection threads; first with time enough, then with none.
+    let env = Env::start(|c| c.limits.inline_injection_bytes = 0)
+        .await
+        .relay()
+        .await;
+    let t = one(&env, "off-thread").await;
+    assert!(t.1.acknowledged());
+    assert!(env.contoso.delivered()[0].text().contains("Retail Manager"));
+
+    // A large quoted-printable HTML body takes the injector (a debug build here) far longer
+    // than a microsecond to decode, place and encode again.
+    let env = Env::start(|c| {
+        c.limits.inline_injection_bytes = 0;
+        c.limits.max_message_size = 8 << 20;
+        c.limits.bytes_in_flight = 64 << 20;
+        c.timeouts.injection = 1e-6;
+    })
+    .await
+    .relay()
+    .await;
+    let head = String::from_utf8(message(
+        CONTOSO_ID,
+        "adele@contoso.com",
+        "bob@example.org",
+        "late-inject",
+    ))
+    .unwrap();
+    let mut big = head.replace(
+        "Content-Type: text/plain; charset=utf-8\r\n",
+        "Content-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n",
+    );
+    big.truncate(big.find("\r\n\r\n").unwrap() + 4);
+    big.push_str("<html><body>\r\n");
+    while big.len() < 6_000_000 {
+        big.push_str(
+            "<p>The quarter closed well in every region =E2=80=94 the numbers show it.</p>\r\n",
+        );
+    }
+    big.push_str("</body></html>\r\n");
+    let t = env
+        .send("adele@contoso.com", &["bob@example.org"], big.as_bytes())
+        .await;
+    assert!(t.acknowledged(), "the message goes on: {t:?}");
+    let d = &env.contoso.delivered()[0];
+    assert!(
+        d.text()
+            .contains(&format!("X-Sigsync-Processed: {CONTOSO_LOOP}\r\n")),
+        "with the loop header"
+    );
+    assert!(!d.text().contains("Retail Manager"), "unsigned");
+    let stats = env.relay.as_ref().unwrap().stats();
+    assert_eq!(
+        (
+            stats.tenants["contoso"].failed,
+            stats.tenants["contoso"].accepted
+        ),
+        (1, 1)
+    );
+    // What went on is the original message but for our Received line and the loop header.
+    let text = d.text();
+    let body_start = text.find("\r\nDKIM-Signature:").unwrap() + 2;
+    assert!(text[body_start..] == big, "the original bytes");
+}

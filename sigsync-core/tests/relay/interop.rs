@@ -85,7 +85,7 @@ async fn swaks_sends_through_the_relay_with_starttls_and_a_client_certificate() 
     assert!(d[0]
         .text()
         .contains(&format!("X-Sigsync-Processed: {CONTOSO_LOOP}")));
-    assert!(d[0].text().contains("Adele Vance"));
+    assert!(d[0].text().contains("Retail Manager"), "signed");
     // Without STARTTLS swaks gets the relay's refusal.
     let out = tokio::task::spawn_blocking(move || run(false))
         .await
@@ -272,7 +272,7 @@ async fn smtp_source_sends_through_the_relay_to_smtp_sink() {
     assert_eq!(dumped.len(), 40);
     assert!(dumped.iter().all(
         |d| d.contains(&format!("X-Sigsync-Processed: {CONTOSO_LOOP}"))
-            && d.contains("Adele Vance")
+            && d.contains("Retail Manager")
     ));
     let stats = env.relay.as_ref().unwrap().stats();
     assert_eq!(

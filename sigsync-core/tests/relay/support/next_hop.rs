@@ -24,6 +24,8 @@ use super::pki;
 pub struct Script {
     /// STARTTLS offered and required before MAIL.
     pub tls: bool,
+    /// A client certificate of the test CA is required in the TLS handshake (read at start).
+    pub require_client_certificate: bool,
     /// The name the client certificate must carry (the inbound connector's certificate name).
     pub certificate_name: Option<String>,
     pub pipelining: bool,
@@ -49,6 +51,7 @@ impl Default for Script {
     fn default() -> Self {
         Script {
             tls: true,
+            require_client_certificate: true,
             certificate_name: None,
             pipelining: true,
             chunking: true,
@@ -147,13 +150,13 @@ impl NextHop {
             log: Arc::new(Mutex::new(Log::default())),
             stop: tokio_util::sync::CancellationToken::new(),
         };
-        let acceptor = TlsAcceptor::from(server_tls(true));
+        let acceptor = TlsAcceptor::from(server_tls(hop.current().require_client_certificate));
         let h = hop.clone();
         tokio::spawn(async move {
             loop {
                 let tcp = tokio::select! {
                     _ = h.stop.cancelled() => return,
-                    a = listener.accept() => match a { Ok((tcp, _)) => tcp, Err(_) => continue },
+                    a = listener.accept() => match a { Ok((tcp, _)) => { let _ = tcp.set_nodelay(true); tcp } Err(_) => continue },
                 };
                 let h = h.clone();
                 let acceptor = acceptor.clone();

@@ -95,12 +95,17 @@ impl Sender {
         Ok(s)
     }
 
-    pub async fn starttls(mut self) -> std::io::Result<Sender> {
+    pub async fn starttls(self) -> std::io::Result<Sender> {
+        self.starttls_as("relay.test").await
+    }
+
+    /// STARTTLS, verifying the server's certificate for `name` against the test CA.
+    pub async fn starttls_as(mut self, name: &'static str) -> std::io::Result<Sender> {
         let r = self.cmd("STARTTLS").await?;
         assert_eq!(r.code, 220, "{r}");
         let inner: Box<dyn Io> = self.io.into_inner();
         let tls = TlsConnector::from(tls_client())
-            .connect(ServerName::try_from("relay.test").unwrap(), inner)
+            .connect(ServerName::try_from(name).unwrap(), inner)
             .await?;
         Ok(Sender {
             io: BufReader::new(Box::new(tls)),
