@@ -13,7 +13,9 @@
 //!    through the relay (STARTTLS in, the tenant's client certificate out).
 //!
 //! Environment: `RELAY_BENCH_MESSAGES` (per smtp-source run, default 6000),
-//! `RELAY_BENCH_SESSIONS` (parallel sessions, default 20), `RELAY_BENCH_ROUNDS` (default 3).
+//! `RELAY_BENCH_SESSIONS` (parallel sessions, default 20), `RELAY_BENCH_ROUNDS` (default 3),
+//! `RELAY_BENCH_ONLY=relay` (only the relay's smtp-source runs, for a profiler),
+//! `RELAY_BENCH_WORKERS` (tokio worker threads, default 2).
 
 #[path = "../tests/relay/support/mod.rs"]
 #[allow(dead_code, unused_imports)]
@@ -339,8 +341,12 @@ async fn run() {
     let mut counts = [0u64; 3];
     let mut failed = [0usize; 3];
     let before = relay.stats().tenants["contoso"];
+    let only = std::env::var("RELAY_BENCH_ONLY").ok();
     for _ in 0..rounds {
-        for (i, (_, addr)) in paths.iter().enumerate() {
+        for (i, (name, addr)) in paths.iter().enumerate() {
+            if only.as_deref().is_some_and(|o| o != *name) {
+                continue;
+            }
             let c0 = sink.count();
             let (secs, ok) = smtp_source(&tools, &file, *addr, messages, sessions).await;
             tokio::time::sleep(Duration::from_millis(200)).await;
@@ -350,6 +356,14 @@ async fn run() {
         }
     }
     let after = relay.stats().tenants["contoso"];
+    if only.is_some() {
+        println!(
+            "relay {:.0} msg/s ({})",
+            messages as f64 / best[2],
+            delta(&before, &after)
+        );
+        return;
+    }
     println!("\nsmtp-source -> smtp-sink (best of {rounds}):");
     let rate = |i: usize| messages as f64 / best[i];
     for (i, (name, _)) in paths.iter().enumerate() {

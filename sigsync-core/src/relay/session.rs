@@ -299,9 +299,12 @@ impl Session {
                 .reply(&Reply::new(503, "5.5.1", "DATA after BDAT"))
                 .await;
         }
+        if let Some(txn) = self.txn.as_mut() {
+            txn.start_data().await;
+        }
         self.reply(&Reply::plain(354, "End data with <CR><LF>.<CR><LF>"))
             .await?;
-        let mut received = Received::new(false);
+        let mut received = Received::new();
         let mut decoder = DataDecoder::new();
         let t = secs(self.rt.snapshot.load().config.timeouts.data_block);
         loop {
@@ -320,7 +323,7 @@ impl Session {
         let refusal = self.data_refusal();
         let mut received = match (&refusal, self.chunks.take()) {
             (None, Some(r)) => r,
-            _ => Received::new(true),
+            _ => Received::new(),
         };
         let mut reader = ChunkReader::new(size);
         let t = secs(self.rt.snapshot.load().config.timeouts.data_block);

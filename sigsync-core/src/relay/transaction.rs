@@ -33,6 +33,8 @@ pub(crate) struct Txn {
     pub mail_from: String,
     /// The next hop; `None` once it failed (then `broken` says what to answer).
     client: Option<Client>,
+    /// DATA went to the next hop ahead of the message (its 354 not read yet).
+    data_sent: bool,
     pub broken: Option<Reply>,
     pub rcpts: Vec<String>,
     pub reservation: Reservation,
@@ -55,19 +57,17 @@ fn transaction_id() -> String {
     format!("{:016x}", base.wrapping_add(n))
 }
 
-/// What the message data came as, and what happened while receiving it.
+/// The message data, and what happened while receiving it.
 pub(crate) struct Received {
     pub body: Vec<u8>,
-    pub bdat: bool,
     pub too_big: bool,
     pub no_memory: bool,
 }
 
 impl Received {
-    pub(crate) fn new(bdat: bool) -> Self {
+    pub(crate) fn new() -> Self {
         Received {
             body: Vec::new(),
-            bdat,
             too_big: false,
             no_memory: false,
         }
@@ -257,6 +257,7 @@ pub(crate) async fn mail(
         tenant,
         mail_from: cmd.address,
         client: Some(client),
+        data_sent: false,
         broken: None,
         rcpts: Vec::new(),
         reservation,
@@ -313,6 +314,28 @@ impl Txn {
         }
     }
 
+    /// The sender sent DATA: a next hop without CHUNKING gets its DATA now, so that its 354
+    /// is back by the time the message is (with CHUNKING the message goes by BDAT, one round
+    /// trip anyway).
+    pub(crate) async fn start_data(&mut self) {
+        let Some(client) = self.client.as_mut() else {
+            return;
+        };
+        if client.caps.chunking || self.broken.is_some() {
+            return;
+        }
+        match client
+            .data_command(&self.snapshot.config)
+            .instrument(self.span.clone())
+            .await
+        {
+            Ok(()) => self.data_sent = true,
+            Err(e) => {
+                self.fail(HopError::Io(e));
+            }
+        }
+    }
+
     fn fail(&mut self, e: HopError) -> Reply {
         self.span
             .in_scope(|| tracing::warn!(error = %e, "the next hop failed mid-transaction"));
@@ -325,6 +348,10 @@ impl Txn {
     /// Ends the transaction without a message: RSET on the next hop, and the connection back
     /// to the pool (dropped when that fails).
     pub(crate) async fn abort(mut self) {
+        if self.data_sent {
+            // In the middle of DATA: only closing the connection ends it.
+            self.client = None;
+        }
         if let Some(mut client) = self.client.take() {
             let cfg = &self.snapshot.config;
             if client.rset(cfg).instrument(self.span.clone()).await.is_ok() {
@@ -447,10 +474,18 @@ impl Txn {
             .client
             .as_mut()
             .expect("a live transaction has a client");
-        let bdat = client.caps.chunking && (data.bdat || has_bare_lf(&out));
+        // BDAT whenever the next hop offers CHUNKING, as Exchange itself does: one round trip,
+        // no dot-stuffing, and bare LFs arrive intact (Exchange refuses them over DATA with
+        // 5.6.11). Without CHUNKING, DATA (bare LFs sent as CRLF).
+        let bdat = client.caps.chunking && !self.data_sent;
+        if !bdat && has_bare_lf(&out) {
+            tracing::debug!("bare line feeds go as CRLF: the next hop has no CHUNKING");
+        }
         let sent = Instant::now();
         let result = client
-            .message(&out, bdat, cfg, || t0.elapsed() < processing)
+            .message(&out, bdat, self.data_sent, cfg, || {
+                t0.elapsed() < processing
+            })
             .await;
         match result {
             Ok(Some(reply)) => {
@@ -474,6 +509,9 @@ impl Txn {
     }
 
     async fn reset_next_hop(&mut self) {
+        if self.data_sent {
+            self.client = None;
+        }
         if let Some(mut client) = self.client.take() {
             let cfg = &self.snapshot.config;
             if client.rset(cfg).await.is_ok() {

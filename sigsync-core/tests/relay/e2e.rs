@@ -89,7 +89,10 @@ async fn a_message_is_delivered_as_the_injector_made_it_with_envelope_and_parame
         "EHLO with the certificate name"
     );
     assert_eq!(d.client_cn.as_deref(), Some("contoso.relay.test"));
-    assert!(d.tls && !d.bdat);
+    assert!(
+        d.tls && d.bdat,
+        "BDAT whenever the next hop offers CHUNKING"
+    );
 
     let expected = injector_output(
         &env,

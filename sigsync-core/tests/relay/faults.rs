@@ -242,7 +242,12 @@ async fn the_sender_dropping_mid_data_sends_nothing_on() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_next_hop_past_the_processing_deadline_is_deferred_before_the_end_of_data() {
-    let env = Env::start(|c| c.timeouts.processing = 1.0)
+    // Without CHUNKING the relay waits for the next hop's 354 before it can send the message.
+    let script = Script {
+        chunking: false,
+        ..Script::default()
+    };
+    let env = Env::start_with(script, |c| c.timeouts.processing = 1.0)
         .await
         .relay()
         .await;
@@ -521,4 +526,45 @@ async fn messages_signed_off_thread_go_on_unsigned_with_the_loop_header_past_the
     let text = d.text();
     let body_start = text.find("\r\nDKIM-Signature:").unwrap() + 2;
     assert!(text[body_start..] == big, "the original bytes");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_chunking_data_goes_ahead_and_a_refusal_after_it_closes_the_connection() {
+    let env = Env::start_with(
+        Script {
+            chunking: false,
+            ..Script::default()
+        },
+        |_| {},
+    )
+    .await
+    .relay()
+    .await;
+    // The next hop refuses DATA itself: that is the final reply.
+    env.contoso
+        .script(|s| s.data_reply = Some("554 5.5.1 Error: no valid recipients".into()));
+    let mut sent = vec![one(&env, "data-refused").await];
+    assert_eq!(
+        sent[0].1.end.as_ref().unwrap().to_string(),
+        "554 5.5.1 Error: no valid recipients"
+    );
+    env.contoso.script(|s| s.data_reply = None);
+    // A message we refuse while the next hop waits in DATA: the connection is closed, not reset.
+    let spoof = message(FABRIKAM_ID, "adele@contoso.com", "bob@example.org", "spoof");
+    let t = env
+        .send("adele@contoso.com", &["bob@example.org"], &spoof)
+        .await;
+    assert_eq!(t.end.as_ref().unwrap().code, 550);
+    sent.push(("spoof".into(), t));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        env.contoso.log(|l| l.cut_data),
+        1,
+        "the next hop saw its DATA cut off"
+    );
+    sent.push(one(&env, "after").await);
+    assert!(sent[2].1.acknowledged());
+    assert!(!env.contoso.delivered()[0].bdat);
+    assert_nothing_acknowledged_that_was_not_delivered(&sent, &[&env.contoso]);
+    assert_eq!(env.contoso.delivered().len(), 1);
 }
