@@ -15,7 +15,8 @@
 //! Environment: `RELAY_BENCH_MESSAGES` (per smtp-source run, default 6000),
 //! `RELAY_BENCH_SESSIONS` (parallel sessions, default 20), `RELAY_BENCH_ROUNDS` (default 3),
 //! `RELAY_BENCH_ONLY=relay` (only the relay's smtp-source runs, for a profiler),
-//! `RELAY_BENCH_WORKERS` (tokio worker threads, default 2).
+//! `RELAY_BENCH_WORKERS` (tokio worker threads, default 2), `RELAY_BENCH_PRESIGNED` (the
+//! message already carries the loop header: the relay's cost without signing).
 
 #[path = "../tests/relay/support/mod.rs"]
 #[allow(dead_code, unused_imports)]
@@ -318,17 +319,19 @@ async fn run() {
     let sink = CountingSink::start(&tools);
     let pass = passthrough(sink.addr).await;
     let relay = start_relay(relay_config(&dir, sink.addr, false)).await;
-    let file = dir.write(
-        "message.eml",
-        &String::from_utf8(message(
-            CONTOSO_ID,
-            "adele@contoso.com",
-            "bob@example.org",
-            "bench",
-        ))
-        .unwrap()
-        .replace("\r\n", "\n"),
-    );
+    let mut text = String::from_utf8(message(
+        CONTOSO_ID,
+        "adele@contoso.com",
+        "bob@example.org",
+        "bench",
+    ))
+    .unwrap()
+    .replace("\r\n", "\n");
+    if std::env::var_os("RELAY_BENCH_PRESIGNED").is_some() {
+        // Already processed: the injector stops at the loop header (the relay without signing).
+        text = format!("X-Sigsync-Processed: {CONTOSO_LOOP}\n{text}");
+    }
+    let file = dir.write("message.eml", &text);
     println!("relay benchmark: {messages} messages per run, {sessions} sessions, {rounds} rounds in turns, message {} bytes", std::fs::metadata(&file).unwrap().len());
 
     // 1. smtp-source → smtp-sink.
@@ -357,11 +360,12 @@ async fn run() {
     }
     let after = relay.stats().tenants["contoso"];
     if only.is_some() {
-        println!(
-            "relay {:.0} msg/s ({})",
-            messages as f64 / best[2],
-            delta(&before, &after)
-        );
+        for (i, (name, _)) in paths.iter().enumerate() {
+            if only.as_deref() == Some(*name) {
+                let d = delta(&before, &after);
+                println!("{name} {:.0} msg/s (relay: {d})", messages as f64 / best[i]);
+            }
+        }
         return;
     }
     println!("\nsmtp-source -> smtp-sink (best of {rounds}):");
@@ -378,25 +382,36 @@ async fn run() {
     }
     println!("  relay outcomes: {}", delta(&before, &after));
 
-    // 2. Latency over the same paths with the Rust client (plain text).
-    let clients = sessions;
-    let each = (messages / clients).max(1);
-    println!("\nRust load client, plain text, {clients} sessions x {each} messages (latency = MAIL to final reply):");
-    let mut p99 = [0.0; 3];
-    for (i, (name, addr)) in paths.iter().enumerate() {
-        let before = relay.stats().tenants["contoso"];
-        let (lat, ok, secs) = load(*addr, clients, each, None).await;
-        p99[i] = pct(&lat, 0.99);
+    // 2. Latency over the same paths with the Rust client (plain text): at a light load
+    //    (4 sessions, where latency is the path's own) and at the full load (where it is
+    //    mostly queueing for the CPU), the paths in turns.
+    let mut p99 = [[0.0; 3]; 2];
+    for (level, clients) in [4, sessions].into_iter().enumerate() {
+        let each = (messages / clients).max(1).min(2000);
         println!(
-            "  {name:<13} {:>8.0} msg/s  median {:>6.2} ms  p99 {:>6.2} ms  (p99 {:.2}x pass-through)  2xx {ok} of {}{}",
-            lat.len() as f64 / secs,
-            pct(&lat, 0.5) * 1e3,
-            p99[i] * 1e3,
-            if i >= 1 { p99[i] / p99[1] } else { f64::NAN },
-            lat.len(),
-            if *name == "relay" { format!("; relay: {}", delta(&before, &relay.stats().tenants["contoso"])) } else { String::new() }
+            "\nRust load client, plain text, {clients} sessions x {each} messages (latency = MAIL to final reply):"
         );
+        for (i, (name, addr)) in paths.iter().enumerate() {
+            let before = relay.stats().tenants["contoso"];
+            let (lat, ok, secs) = load(*addr, clients, each, None).await;
+            p99[level][i] = pct(&lat, 0.99);
+            println!(
+                "  {name:<13} {:>8.0} msg/s  median {:>6.2} ms  p99 {:>6.2} ms  (p99 {:.2}x pass-through)  2xx {ok} of {}{}",
+                lat.len() as f64 / secs,
+                pct(&lat, 0.5) * 1e3,
+                p99[level][i] * 1e3,
+                if i >= 1 { p99[level][i] / p99[level][1] } else { f64::NAN },
+                lat.len(),
+                if *name == "relay" {
+                    format!("; relay: {}", delta(&before, &relay.stats().tenants["contoso"]))
+                } else {
+                    String::new()
+                }
+            );
+        }
     }
+    let clients = sessions;
+    let each = (messages / clients).max(1).min(2000);
     relay.stop(Some(Duration::from_secs(5))).await;
 
     // 3. TLS on both legs.
@@ -433,12 +448,13 @@ async fn run() {
     tls_relay.stop(Some(Duration::from_secs(5))).await;
 
     let ok_rate = rate(2) / rate(1) >= 0.8;
-    let ok_p99 = p99[2] <= 1.5 * p99[1];
+    let light = p99[0][2] / p99[0][1];
+    let full = p99[1][2] / p99[1][1];
     println!(
-        "\ntargets: relay >= 80% of the pass-through's msg/s: {} ({:.1}%); relay p99 <= 1.5x the pass-through's: {} ({:.2}x)",
+        "\ntargets: relay >= 80% of the pass-through's msg/s: {} ({:.1}%); relay p99 <= 1.5x the pass-through's: {} at 4 sessions ({light:.2}x), {} at {sessions} ({full:.2}x)",
         if ok_rate { "met" } else { "NOT met" },
         100.0 * rate(2) / rate(1),
-        if ok_p99 { "met" } else { "NOT met" },
-        p99[2] / p99[1]
+        if light <= 1.5 { "met" } else { "NOT met" },
+        if full <= 1.5 { "met" } else { "NOT met" },
     );
 }

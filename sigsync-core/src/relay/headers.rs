@@ -177,6 +177,25 @@ pub(crate) fn strip_dkim_arc(msg: &[u8], domains: &[String]) -> Option<Vec<u8>> 
     Some(out)
 }
 
+/// The current time as an RFC 5322 date, formatted once a second (per thread).
+fn rfc5322_now() -> String {
+    use std::cell::RefCell;
+    thread_local! {
+        static LAST: RefCell<(i64, String)> = const { RefCell::new((i64::MIN, String::new())) };
+    }
+    let now = chrono::Utc::now();
+    LAST.with(|last| {
+        let mut last = last.borrow_mut();
+        if last.0 != now.timestamp() {
+            *last = (
+                now.timestamp(),
+                now.format("%a, %d %b %Y %H:%M:%S +0000").to_string(),
+            );
+        }
+        last.1.clone()
+    })
+}
+
 /// Our `Received:` field, ending like the message's lines (CRLF, or LF for a bare-LF message).
 pub(crate) fn received_line(
     helo: &str,
@@ -190,7 +209,7 @@ pub(crate) fn received_line(
         .chars()
         .filter(|c| c.is_ascii_graphic() && !"()\\;".contains(*c))
         .collect();
-    let date = chrono::Utc::now().format("%a, %d %b %Y %H:%M:%S +0000");
+    let date = rfc5322_now();
     let with = if tls { "ESMTPS" } else { "ESMTP" };
     let eol = if crlf { "\r\n" } else { "\n" };
     format!(

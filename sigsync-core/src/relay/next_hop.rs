@@ -222,12 +222,14 @@ impl Client {
             .await
     }
 
-    /// Sends the message and returns the next hop's final reply (or the refusal of DATA).
+    /// Sends `prefix` and then `msg` as one message, and returns the next hop's final reply (or
+    /// the refusal of DATA).
     /// `data_sent`: DATA already went out ([`Client::data_command`]). `go_on` is asked right
     /// before the end of the data goes out; `false` (past the processing deadline) returns
     /// `Ok(None)` and leaves the connection unusable.
     pub(crate) async fn message(
         &mut self,
+        prefix: &[u8],
         msg: &[u8],
         bdat: bool,
         data_sent: bool,
@@ -241,16 +243,14 @@ impl Client {
             if !go_on() {
                 return Ok(None);
             }
-            let head = format!("BDAT {} LAST\r\n", msg.len());
+            let head = format!("BDAT {} LAST\r\n", prefix.len() + msg.len());
             if msg.len() <= PIECE {
                 // One write for a small message.
-                self.conn
-                    .send(&[head.as_bytes(), msg].concat(), block, "sending BDAT")
-                    .await?;
+                let all = [head.as_bytes(), prefix, msg].concat();
+                self.conn.send(&all, block, "sending BDAT").await?;
             } else {
-                self.conn
-                    .send(head.as_bytes(), block, "sending BDAT")
-                    .await?;
+                let head = [head.as_bytes(), prefix].concat();
+                self.conn.send(&head, block, "sending BDAT").await?;
                 for piece in msg.chunks(PIECE) {
                     self.conn.send(piece, block, "sending data").await?;
                 }
@@ -273,12 +273,12 @@ impl Client {
         }
         let mut stuffer = DotStuffer::new();
         let mut buf = Vec::with_capacity(PIECE + PIECE / 8);
+        stuffer.stuff(prefix, &mut buf);
         let mut pieces = msg.chunks(PIECE).peekable();
         let mut go_on = Some(go_on);
         loop {
             let piece = pieces.next();
             let last = pieces.peek().is_none();
-            buf.clear();
             if let Some(p) = piece {
                 stuffer.stuff(p, &mut buf);
             }
@@ -290,6 +290,7 @@ impl Client {
                 buf.extend_from_slice(stuffer.finish());
             }
             self.conn.send(&buf, block, "sending data").await?;
+            buf.clear();
             if last {
                 break;
             }

@@ -451,7 +451,7 @@ impl Txn {
             rcpt_to: self.rcpts.clone(),
         };
         let (outcome, signed) = self.inject(rt, data.body, envelope, sender).await;
-        let mut out = match (&outcome, self.tenant.dkim_arc) {
+        let out = match (&outcome, self.tenant.dkim_arc) {
             (Outcome::Injected(_), DkimArc::Strip) => {
                 headers::strip_dkim_arc(&signed, &self.tenant.domains).unwrap_or(signed)
             }
@@ -463,8 +463,10 @@ impl Txn {
         };
         let received =
             headers::received_line(helo, peer, &cfg.listener.hostname, tls, &self.id, crlf);
-        out.splice(0..0, received);
-        if !self.reservation.ensure(2 * out.len() as u64) {
+        if !self
+            .reservation
+            .ensure(2 * (received.len() + out.len()) as u64)
+        {
             tracing::debug!(
                 "the signed message is larger than its reservation; the budget is over by a little"
             );
@@ -483,7 +485,7 @@ impl Txn {
         }
         let sent = Instant::now();
         let result = client
-            .message(&out, bdat, self.data_sent, cfg, || {
+            .message(&received, &out, bdat, self.data_sent, cfg, || {
                 t0.elapsed() < processing
             })
             .await;

@@ -177,6 +177,7 @@ impl Reply {
 
     /// Appends the wire form to `out`.
     pub fn write_to(&self, out: &mut Vec<u8>) {
+        use std::io::Write as _;
         let lines: &[String] = if self.lines.is_empty() {
             &[String::new()]
         } else {
@@ -184,17 +185,23 @@ impl Reply {
         };
         for (i, line) in lines.iter().enumerate() {
             let sep = if i + 1 == lines.len() { ' ' } else { '-' };
+            // Writing to a Vec cannot fail.
+            let _ = write!(out, "{}{sep}", self.code);
+            if let Some(e) = &self.enhanced {
+                let _ = write!(out, "{e}");
+                if !line.is_empty() {
+                    out.push(b' ');
+                }
+            }
             // Text never carries a line break onto the wire.
-            let line: String = line
-                .chars()
-                .map(|c| if c == '\r' || c == '\n' { ' ' } else { c })
-                .collect();
-            let s = match (&self.enhanced, line.is_empty()) {
-                (Some(e), true) => format!("{}{sep}{e}\r\n", self.code),
-                (Some(e), false) => format!("{}{sep}{e} {line}\r\n", self.code),
-                (None, _) => format!("{}{sep}{line}\r\n", self.code),
-            };
-            out.extend_from_slice(s.as_bytes());
+            let start = out.len();
+            out.extend_from_slice(line.as_bytes());
+            for b in &mut out[start..] {
+                if *b == b'\r' || *b == b'\n' {
+                    *b = b' ';
+                }
+            }
+            out.extend_from_slice(b"\r\n");
         }
     }
 
