@@ -87,6 +87,9 @@ pub(crate) struct Client {
     opened: Instant,
     messages: u32,
     idle_since: Instant,
+    /// DATA commands sent whose reply was not read: the connection is not reusable until
+    /// they are (a reply on its way would answer the next transaction's first command).
+    data_pending: u8,
     _slot: OwnedSemaphorePermit,
 }
 
@@ -132,6 +135,7 @@ impl Client {
                             opened: now,
                             messages: 0,
                             idle_since: now,
+                            data_pending: 0,
                             _slot: slot,
                         });
                     }
@@ -189,16 +193,33 @@ impl Client {
         lines: &[String],
         cfg: &RelayConfig,
     ) -> io::Result<Vec<Reply>> {
+        self.commands_then_data(lines, false, cfg).await
+    }
+
+    /// As [`Client::commands`], with DATA sent last in the same write when `data` (a
+    /// pipelining next hop only); its reply is left for [`Client::message`] to read.
+    pub(crate) async fn commands_then_data(
+        &mut self,
+        lines: &[String],
+        data: bool,
+        cfg: &RelayConfig,
+    ) -> io::Result<Vec<Reply>> {
         let t = secs(cfg.timeouts.mail_rcpt);
         let mut replies = Vec::with_capacity(lines.len());
         if self.caps.pipelining {
+            let mut batch = lines.concat();
+            if data {
+                batch.push_str("DATA\r\n");
+                self.data_pending += 1;
+            }
             self.conn
-                .send(lines.concat().as_bytes(), t, "sending commands")
+                .send(batch.as_bytes(), t, "sending commands")
                 .await?;
             for _ in lines {
                 replies.push(self.conn.read_reply(t, "waiting for a reply").await?);
             }
         } else {
+            debug_assert!(!data, "DATA is batched only to a pipelining next hop");
             for line in lines {
                 self.conn
                     .send(line.as_bytes(), t, "sending a command")
@@ -213,6 +234,7 @@ impl Client {
     /// hop without CHUNKING then answers it while the sender's data is still arriving, which
     /// saves a round trip at the end.
     pub(crate) async fn data_command(&mut self, cfg: &RelayConfig) -> io::Result<()> {
+        self.data_pending += 1;
         self.conn
             .send(
                 b"DATA\r\n",
@@ -268,6 +290,7 @@ impl Client {
             .conn
             .read_reply(secs(cfg.timeouts.data_init), "waiting for the DATA reply")
             .await?;
+        self.data_pending -= 1;
         if r.code != 354 {
             return Ok(Some(r));
         }
@@ -435,6 +458,11 @@ impl Pool {
 
     /// Returns a connection that ended its transaction cleanly.
     pub(crate) fn put(&self, mut client: Client, cfg: &RelayConfig) {
+        if client.data_pending > 0 {
+            // A reply still on its way would answer the next transaction's first command.
+            tracing::debug!("next-hop connection with an unread DATA reply closed");
+            return;
+        }
         client.idle_since = Instant::now();
         if client.messages < cfg.next_hop.max_messages_per_connection
             && client.opened.elapsed() < secs(cfg.next_hop.max_connection_age)

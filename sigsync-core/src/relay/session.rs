@@ -187,7 +187,12 @@ impl Session {
                         continue;
                     }
                     let rcpts = self.pipelined_rcpts(opts);
-                    let result = transaction::mail(&self.rt, self.peer.ip(), m, rcpts).await;
+                    let data_follows = self
+                        .conn
+                        .buffered_line()
+                        .is_some_and(|l| l.eq_ignore_ascii_case(b"DATA\r\n"));
+                    let result =
+                        transaction::mail(&self.rt, self.peer.ip(), m, rcpts, data_follows).await;
                     self.txn = result.txn;
                     self.replies(&result.replies).await?;
                 }

@@ -111,6 +111,7 @@ pub(crate) async fn mail(
     peer: IpAddr,
     cmd: PathCommand,
     rcpts: Vec<Result<PathCommand, Reply>>,
+    data_follows: bool,
 ) -> MailResult {
     let snapshot = rt.snapshot();
     let cfg = &snapshot.config;
@@ -174,14 +175,20 @@ pub(crate) async fn mail(
                             "5.3.4",
                             format!("Message size exceeds the next hop's limit of {limit} bytes"),
                         )],
+                        false,
                     ));
                 }
             }
             lines.clear();
             lines.push(forward(&cmd, &client.caps));
             lines.extend(rcpts.iter().flatten().map(|r| forward(r, &client.caps)));
-            match client.commands(&lines, cfg).await {
-                Ok(replies) => return Ok((client, replies)),
+            // The sender pipelined DATA behind its RCPTs: a pipelining next hop without
+            // CHUNKING gets it in the same batch (RFC 2920 allows DATA last); its reply is read
+            // when the message is ready, a round trip less at the end. With CHUNKING the
+            // message goes by BDAT.
+            let data = data_follows && client.caps.pipelining && !client.caps.chunking;
+            match client.commands_then_data(&lines, data, cfg).await {
+                Ok(replies) => return Ok((client, replies, data)),
                 // A reused connection the next hop closed meanwhile: once more on a new one.
                 Err(e) if reused => {
                     tracing::debug!(error = %e, "reused next-hop connection failed; reconnecting");
@@ -195,7 +202,7 @@ pub(crate) async fn mail(
     }
     .instrument(span.clone())
     .await;
-    let (client, hop_replies) = match result {
+    let (client, hop_replies, data_sent) = match result {
         Ok(r) => r,
         Err(e) => {
             span.in_scope(
@@ -221,6 +228,7 @@ pub(crate) async fn mail(
             } else {
                 Event::Deferred
             });
+        // (With DATA in the batch its refusal is still unread: `put` closes the connection.)
         tenant.pool.put(client, cfg);
         return fail(mail_reply);
     }
@@ -257,7 +265,7 @@ pub(crate) async fn mail(
         tenant,
         mail_from: cmd.address,
         client: Some(client),
-        data_sent: false,
+        data_sent,
         broken: None,
         rcpts: Vec::new(),
         reservation,
@@ -321,7 +329,7 @@ impl Txn {
         let Some(client) = self.client.as_mut() else {
             return;
         };
-        if client.caps.chunking || self.broken.is_some() {
+        if client.caps.chunking || self.broken.is_some() || self.data_sent {
             return;
         }
         match client

@@ -302,6 +302,12 @@ async fn an_expired_client_certificate_is_refused_by_the_next_hop_and_deferred()
     let t = &sent[0].1;
     assert_eq!(t.mail.code, 454, "{t:?}");
     assert!(t.mail.text.starts_with("4.7.5"), "{t:?}");
+    for _ in 0..50 {
+        if env.contoso.log(|l| l.tls_failures) >= 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     assert!(env.contoso.log(|l| l.tls_failures) >= 1);
     assert_nothing_acknowledged_that_was_not_delivered(&sent, &[&env.contoso]);
     let text = metrics_text(&env).await;
@@ -565,6 +571,15 @@ async fn without_chunking_data_goes_ahead_and_a_refusal_after_it_closes_the_conn
     sent.push(one(&env, "after").await);
     assert!(sent[2].1.acknowledged());
     assert!(!env.contoso.delivered()[0].bdat);
+    // A sender that does not pipeline: DATA goes ahead when the sender sends it.
+    let mut s = Sender::open(env.addr()).await.unwrap();
+    for cmd in ["MAIL FROM:<adele@contoso.com>", "RCPT TO:<bob@example.org>"] {
+        assert_eq!(s.cmd(cmd).await.unwrap().code, 250);
+    }
+    assert_eq!(s.cmd("DATA").await.unwrap().code, 354);
+    let msg = message(CONTOSO_ID, "adele@contoso.com", "bob@example.org", "step");
+    let end = s.data_body(&msg).await.unwrap();
+    assert_eq!(end.code, 250, "{end}");
     assert_nothing_acknowledged_that_was_not_delivered(&sent, &[&env.contoso]);
-    assert_eq!(env.contoso.delivered().len(), 1);
+    assert_eq!(env.contoso.delivered().len(), 2);
 }
