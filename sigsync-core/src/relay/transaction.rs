@@ -43,7 +43,7 @@ pub(crate) struct Txn {
 
 /// The sender's directory data: already there, or still being looked up.
 enum SenderLookup {
-    Ready(Option<SenderData>),
+    Ready(Option<Box<SenderData>>),
     Pending(JoinHandle<Option<SenderData>>),
 }
 
@@ -253,7 +253,7 @@ pub(crate) async fn mail(
         );
         // An in-memory directory, or a cached Graph entry, answers at once: no task for it.
         match (&mut lookup).now_or_never() {
-            Some(data) => SenderLookup::Ready(data),
+            Some(data) => SenderLookup::Ready(data.map(Box::new)),
             None => SenderLookup::Pending(tokio::spawn(lookup)),
         }
     });
@@ -445,7 +445,7 @@ impl Txn {
         let processing = secs(cfg.timeouts.processing);
         let left = || processing.saturating_sub(t0.elapsed());
         let sender = match self.sender.take() {
-            Some(SenderLookup::Ready(data)) => data,
+            Some(SenderLookup::Ready(data)) => data.map(|d| *d),
             Some(SenderLookup::Pending(h)) => tokio::time::timeout(left(), h)
                 .await
                 .ok()
