@@ -19,7 +19,7 @@
 //! message already carries the loop header: the relay's cost without signing).
 
 #[path = "../tests/relay/support/mod.rs"]
-#[allow(dead_code, unused_imports)]
+#[allow(unused_imports)]
 mod support;
 
 use std::io::Read;
@@ -387,7 +387,7 @@ async fn run() {
     //    mostly queueing for the CPU), the paths in turns.
     let mut p99 = [[0.0; 3]; 2];
     for (level, clients) in [4, sessions].into_iter().enumerate() {
-        let each = (messages / clients).max(1).min(2000);
+        let each = (messages / clients).clamp(1, 2000);
         println!(
             "\nRust load client, plain text, {clients} sessions x {each} messages (latency = MAIL to final reply):"
         );
@@ -411,7 +411,7 @@ async fn run() {
         }
     }
     let clients = sessions;
-    let each = (messages / clients).max(1).min(2000);
+    let each = (messages / clients).clamp(1, 2000);
     relay.stop(Some(Duration::from_secs(5))).await;
 
     // 3. TLS on both legs.
