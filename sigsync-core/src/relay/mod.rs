@@ -32,6 +32,7 @@
 
 mod config;
 mod headers;
+mod injection;
 mod io;
 mod listener;
 mod metrics;
