@@ -137,14 +137,7 @@ impl Drop for CountingSink {
 
 fn relay_config(dir: &TempDir, next_hop: SocketAddr, tls: bool) -> RelayConfig {
     dir.write("allow.txt", "127.0.0.0/8\n");
-    dir.write(
-        "contoso/profile.json",
-        &profile_json("contoso.relay.test", CONTOSO_LOOP),
-    );
-    dir.write(
-        "contoso/signature.toml",
-        &signature_toml("contoso.com", "Contoso Ltd"),
-    );
+    write_tenant(dir, "contoso", CONTOSO_LOOP, "contoso.com", "Contoso Ltd");
     let p = |n: &str| pki(n).display().to_string();
     let text = format!(
         r#"

@@ -215,15 +215,7 @@ async fn the_sender_dropping_mid_data_sends_nothing_on() {
     let env = Env::start(|_| {}).await.relay().await;
     let msg = message(CONTOSO_ID, "adele@contoso.com", "bob@example.org", "cut");
     let mut s = Sender::open(env.addr()).await.unwrap();
-    let r = s
-        .pipeline(&[
-            "MAIL FROM:<adele@contoso.com>".into(),
-            "RCPT TO:<bob@example.org>".into(),
-            "DATA".into(),
-        ])
-        .await
-        .unwrap();
-    assert_eq!(r[2].code, 354);
+    s.start_data().await.unwrap();
     s.send_raw(&msg[..msg.len() / 2]).await.unwrap();
     drop(s);
     // The next hop's transaction is reset and the connection kept for the next message.
@@ -333,11 +325,7 @@ async fn oversize_messages_are_refused_by_size_or_after_the_data() {
         .unwrap();
     assert_eq!((r.code, &r.text[..5]), (552, "5.3.4"), "{r}");
     // Without SIZE: read to the end, then refused; the next hop's transaction is reset.
-    let mut big = message(CONTOSO_ID, "adele@contoso.com", "bob@example.org", "big");
-    let line = "x".repeat(998) + "\r\n";
-    while big.len() < 1_200_000 {
-        big.extend_from_slice(line.as_bytes());
-    }
+    let big = large_message(CONTOSO_ID, "big", 1_200_000);
     let t = s
         .transaction(
             "MAIL FROM:<adele@contoso.com>",
@@ -387,11 +375,7 @@ async fn an_exhausted_byte_budget_defers_with_452() {
         .unwrap();
     assert_eq!((r.code, &r.text[..5]), (452, "4.3.1"), "{r}");
     // Without SIZE the budget runs out while the data arrives: 452 after the data.
-    let mut big = message(CONTOSO_ID, "adele@contoso.com", "bob@example.org", "nomem");
-    let line = "y".repeat(998) + "\r\n";
-    while big.len() < 300_000 {
-        big.extend_from_slice(line.as_bytes());
-    }
+    let big = large_message(CONTOSO_ID, "nomem", 300_000);
     let t = s
         .transaction(
             "MAIL FROM:<adele@contoso.com>",

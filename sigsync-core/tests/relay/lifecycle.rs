@@ -23,15 +23,7 @@ async fn stopping_finishes_transactions_in_flight_and_answers_421_to_new_ones() 
         "inflight",
     );
     let mut busy = Sender::open(addr).await.unwrap();
-    let r = busy
-        .pipeline(&[
-            "MAIL FROM:<adele@contoso.com>".into(),
-            "RCPT TO:<bob@example.org>".into(),
-            "DATA".into(),
-        ])
-        .await
-        .unwrap();
-    assert_eq!(r[2].code, 354);
+    busy.start_data().await.unwrap();
     let half = msg.len() / 2;
     busy.send_raw(&msg[..half]).await.unwrap();
     let mut idle = Sender::open(addr).await.unwrap();
@@ -68,15 +60,7 @@ async fn stopping_closes_a_stalled_transaction_after_the_grace_period_without_ac
         "stalled",
     );
     let mut s = Sender::open(env.addr()).await.unwrap();
-    let r = s
-        .pipeline(&[
-            "MAIL FROM:<adele@contoso.com>".into(),
-            "RCPT TO:<bob@example.org>".into(),
-            "DATA".into(),
-        ])
-        .await
-        .unwrap();
-    assert_eq!(r[2].code, 354);
+    s.start_data().await.unwrap();
     s.send_raw(&msg[..100]).await.unwrap();
     let report = env
         .relay

@@ -196,21 +196,13 @@ impl Env {
             "allow.txt",
             "# Exchange Online (here: loopback)\n127.0.0.0/8\n",
         );
-        dir.write(
-            "contoso/profile.json",
-            &profile_json("contoso.relay.test", CONTOSO_LOOP),
-        );
-        dir.write(
-            "contoso/signature.toml",
-            &signature_toml("contoso.com", "Contoso Ltd"),
-        );
-        dir.write(
-            "fabrikam/profile.json",
-            &profile_json("fabrikam.relay.test", FABRIKAM_LOOP),
-        );
-        dir.write(
-            "fabrikam/signature.toml",
-            &signature_toml("fabrikam.com", "Fabrikam Inc"),
+        write_tenant(&dir, "contoso", CONTOSO_LOOP, "contoso.com", "Contoso Ltd");
+        write_tenant(
+            &dir,
+            "fabrikam",
+            FABRIKAM_LOOP,
+            "fabrikam.com",
+            "Fabrikam Inc",
         );
         let text = relay_toml(fabrikam.addr);
         let mut config = RelayConfig::from_toml_str(&text, Some(&dir.0)).unwrap();
@@ -297,6 +289,28 @@ Hello Bob,\r\n\
 \r\n"
     )
     .into_bytes()
+}
+
+/// [`message`] grown with 998-character lines to at least `size` bytes.
+pub fn large_message(tenant_id: &str, id: &str, size: usize) -> Vec<u8> {
+    let mut msg = message(tenant_id, "adele@contoso.com", "bob@example.org", id);
+    let line = "x".repeat(998) + "\r\n";
+    while msg.len() < size {
+        msg.extend_from_slice(line.as_bytes());
+    }
+    msg
+}
+
+/// Writes a tenant's profile and signature configuration under `dir/<name>/`.
+pub fn write_tenant(dir: &TempDir, name: &str, loop_value: &str, domain: &str, company: &str) {
+    dir.write(
+        &format!("{name}/profile.json"),
+        &profile_json(&format!("{name}.relay.test"), loop_value),
+    );
+    dir.write(
+        &format!("{name}/signature.toml"),
+        &signature_toml(domain, company),
+    );
 }
 
 /// The invariant of every fault test: each message the sender was told was taken (2xx after

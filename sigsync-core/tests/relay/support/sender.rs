@@ -214,6 +214,19 @@ impl Transcript {
 }
 
 impl Sender {
+    /// MAIL from adele@contoso.com, RCPT to bob@example.org and DATA pipelined, for a test
+    /// that then sends (part of) the message itself.
+    pub async fn start_data(&mut self) -> std::io::Result<()> {
+        let lines = [
+            "MAIL FROM:<adele@contoso.com>".to_string(),
+            "RCPT TO:<bob@example.org>".to_string(),
+            "DATA".to_string(),
+        ];
+        let r = self.pipeline(&lines).await?;
+        assert_eq!(r[2].code, 354, "{r:?}");
+        Ok(())
+    }
+
     /// MAIL, the RCPTs and DATA pipelined as Exchange does, then the message.
     pub async fn transaction(
         &mut self,
