@@ -38,6 +38,14 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 # --- end C API (issue 8) ---
 
+# --- relay (issue 17) ---
+# The relay's interop tests drive swaks, smtp-sink and smtp-source from Debian's packages,
+# unpacked under target/mta-tools (nothing installed system-wide); they print SKIPPED with the
+# reason only when this fetch fails.
+step "MTA tools for the relay's interop tests (apt-get download + dpkg -x into target/)"
+bash tests/fetch-mta-tools.sh
+# --- end relay (issue 17) ---
+
 step "Rust tests (unit, integration, doc)"
 cargo test --all-features
 

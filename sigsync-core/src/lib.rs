@@ -19,6 +19,7 @@
 //! | typed connectors and rules that validate what Exchange validates | [`model`] |
 //! | signature templates, policy and client-side rendering | [`signature`] |
 //! | putting a signature into a MIME message | [`inject`] |
+//! | the SMTP relay the connectors point at (feature `relay`) | `relay` |
 //! | one error type with a stable [`ErrorKind`] | [`error`] |
 //!
 //! The examples below run as doctests. Those that use the simulated tenant need the cargo
@@ -254,6 +255,8 @@ pub mod http;
 pub mod inject;
 pub mod loop_header;
 pub mod model;
+#[cfg(feature = "relay")]
+pub mod relay;
 pub mod secret;
 pub mod setup;
 pub mod signature;

@@ -194,6 +194,21 @@ impl Injector {
         }
     }
 
+    /// The message passed through unchanged but for the loop header, as a failure would
+    /// leave it (no scan, no policy): for callers that give up on a message, e.g. past a
+    /// deadline, and must still send it on.
+    pub fn pass_through<'a>(&'a self, msg: &'a [u8]) -> Output<'a> {
+        let (top_header_end, _) = header::header_end(msg, 0, msg.len());
+        if classify::has_field(msg, top_header_end, &self.config.loop_header.name) {
+            return Output::pass_through(msg, b"");
+        }
+        let crlf = match memchr::memchr(b'\n', msg) {
+            Some(i) => i > 0 && msg.get(i - 1) == Some(&b'\r'),
+            None => true,
+        };
+        Output::pass_through(msg, if crlf { &self.line_crlf } else { &self.line_lf })
+    }
+
     /// Injects `signature` (no policy) into `msg`; see [`Injector::inject`].
     pub fn inject_with(
         &self,

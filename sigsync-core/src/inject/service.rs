@@ -105,18 +105,27 @@ impl SignatureInjector {
         envelope: Option<&Envelope>,
         user: Option<&UserAttributes>,
     ) -> (Outcome, Output<'a>) {
+        let sender = user.map(|attrs| SenderData {
+            attributes: Some(attrs.clone()),
+            groups: Vec::new(),
+        });
+        self.prepare_with_sender(msg, envelope, sender.as_ref())
+    }
+
+    /// As [`SignatureInjector::prepare`], with the sender's attributes and groups looked up
+    /// beforehand ([`SignatureEngine::sender_data`], asynchronously): no directory call is
+    /// made here. `None` asks the in-memory directory, as `prepare` does.
+    pub fn prepare_with_sender<'a>(
+        &'a self,
+        msg: &'a [u8],
+        envelope: Option<&Envelope>,
+        sender: Option<&SenderData>,
+    ) -> (Outcome, Output<'a>) {
         let policy_error = RefCell::new(None);
         let (outcome, output) = self.injector.prepare(msg, envelope, |info| {
             let ctx = context(info);
-            let chosen = match user {
-                Some(attrs) => self.engine.choose_with(
-                    &ctx,
-                    &SenderData {
-                        attributes: Some(attrs.clone()),
-                        groups: Vec::new(),
-                    },
-                    Origin::Server,
-                ),
+            let chosen = match sender {
+                Some(data) => self.engine.choose_with(&ctx, data, Origin::Server),
                 None => self.engine.choose_sync(&ctx),
             };
             match chosen {

@@ -129,6 +129,46 @@ impl SignatureEngine {
         })
     }
 
+    /// Looks the sender up ahead of the message (e.g. at SMTP `MAIL FROM`, while the data is
+    /// still arriving): the directory's attributes and the groups, among those the enabled
+    /// rules name, that the sender is a member of. Feed the result to
+    /// [`SignatureEngine::choose_with`] (or `SignatureInjector::prepare_with_sender`); it
+    /// decides as [`SignatureEngine::choose`] would. Directory failures never stop mail: they
+    /// are logged and the sender is treated as unknown.
+    pub async fn sender_data(&self, sender: &str) -> SenderData {
+        let dir: Arc<dyn Directory> = match &self.directory {
+            Source::None => return SenderData::default(),
+            Source::Memory(d) => d.clone(),
+            Source::Other(d) => d.clone(),
+        };
+        let attributes = dir.user(sender).await.unwrap_or_else(|e| {
+            tracing::warn!(sender, error = %e, "directory lookup failed; signing without directory data");
+            None
+        });
+        let mut groups: Vec<String> = Vec::new();
+        for g in self
+            .rules
+            .iter()
+            .filter(|r| r.enabled)
+            .flat_map(|r| &r.senders.groups)
+        {
+            if groups
+                .iter()
+                .any(|k| normalize_address(k) == normalize_address(g))
+            {
+                continue;
+            }
+            match dir.is_member(sender, g).await {
+                Ok(true) => groups.push(g.clone()),
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::warn!(sender, group = %g, error = %e, "membership lookup failed; treating as not a member")
+                }
+            }
+        }
+        SenderData { attributes, groups }
+    }
+
     /// Renders one named signature (and optionally a disclaimer) for `user`, bypassing the
     /// policy: for previews and tests.
     pub fn render(

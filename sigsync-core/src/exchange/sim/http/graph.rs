@@ -1,5 +1,5 @@
 //! Simulated Microsoft Graph: `GET /v1.0/groups`, `/v1.0/users/{id or upn}` and
-//! `/v1.0/users/{id}/transitiveMemberOf`, paged with `@odata.nextLink` like Graph.
+//! `/v1.0/users/{id}/transitiveMemberOf[/microsoft.graph.group]`, paged with `@odata.nextLink` like Graph.
 
 use std::collections::HashMap;
 
@@ -50,16 +50,21 @@ pub(super) fn respond(shared: &Shared, path: &[&str], request: &Request) -> Resp
             }
             None => user_not_found(id),
         },
-        ["users", id, "transitiveMemberOf"] => match find_user(shared, id) {
-            Some(user) => {
-                let groups = transitive_groups(&shared.tenant.groups(), &user)
-                    .iter()
-                    .map(group_json)
-                    .collect();
-                page(shared, &request.url, &query, groups)
+        // With or without the type cast the signature directory adds (groups only: all the
+        // simulated directory holds).
+        ["users", id, "transitiveMemberOf"]
+        | ["users", id, "transitiveMemberOf", "microsoft.graph.group"] => {
+            match find_user(shared, id) {
+                Some(user) => {
+                    let groups = transitive_groups(&shared.tenant.groups(), &user)
+                        .iter()
+                        .map(group_json)
+                        .collect();
+                    page(shared, &request.url, &query, groups)
+                }
+                None => user_not_found(id),
             }
-            None => user_not_found(id),
-        },
+        }
         _ => graph_error(
             400,
             "BadRequest",

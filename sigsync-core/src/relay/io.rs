@@ -1,0 +1,251 @@
+//! A buffered SMTP connection over TCP or TLS, for both legs: read a line or a reply, write
+//! bytes, each with its own deadline, and upgrade to TLS in place (STARTTLS).
+
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use rustls::pki_types::ServerName;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::TcpStream;
+use tokio_rustls::{client, server, TlsAcceptor, TlsConnector};
+
+use super::proto::reply::Reply;
+
+/// TCP, or TLS over TCP on either side.
+pub(crate) enum Stream {
+    Plain(TcpStream),
+    Server(Box<server::TlsStream<TcpStream>>),
+    Client(Box<client::TlsStream<TcpStream>>),
+    /// Taken away for a TLS upgrade (only seen if the upgrade failed).
+    Closed,
+}
+
+fn closed() -> io::Error {
+    io::Error::new(io::ErrorKind::NotConnected, "connection closed")
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Server(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            Stream::Client(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            Stream::Closed => Poll::Ready(Err(closed())),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Server(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+            Stream::Client(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+            Stream::Closed => Poll::Ready(Err(closed())),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
+            Stream::Server(s) => Pin::new(s.as_mut()).poll_flush(cx),
+            Stream::Client(s) => Pin::new(s.as_mut()).poll_flush(cx),
+            Stream::Closed => Poll::Ready(Ok(())),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Server(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            Stream::Client(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            Stream::Closed => Poll::Ready(Ok(())),
+        }
+    }
+}
+
+const READ_CHUNK: usize = 64 * 1024;
+
+/// A stream with a read buffer.
+pub(crate) struct Conn {
+    stream: Stream,
+    buf: Vec<u8>,
+    pos: usize,
+}
+
+pub(crate) fn timed_out(what: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::TimedOut, format!("timed out {what}"))
+}
+
+impl Conn {
+    pub(crate) fn new(stream: Stream) -> Self {
+        Conn {
+            stream,
+            buf: Vec::with_capacity(4096),
+            pos: 0,
+        }
+    }
+
+    pub(crate) fn is_tls(&self) -> bool {
+        matches!(self.stream, Stream::Server(_) | Stream::Client(_))
+    }
+
+    /// The bytes read but not consumed yet.
+    pub(crate) fn unread(&self) -> &[u8] {
+        &self.buf[self.pos..]
+    }
+
+    /// Marks `n` unread bytes as consumed.
+    pub(crate) fn consume(&mut self, n: usize) {
+        self.pos += n;
+        debug_assert!(self.pos <= self.buf.len());
+        if self.pos == self.buf.len() {
+            self.buf.clear();
+            self.pos = 0;
+        }
+    }
+
+    /// Forgets whatever was read but not consumed (pipelined plain text before TLS).
+    pub(crate) fn discard_unread(&mut self) -> usize {
+        let n = self.buf.len() - self.pos;
+        self.buf.clear();
+        self.pos = 0;
+        n
+    }
+
+    /// Reads more bytes: an error on EOF or when `timeout` passes first.
+    pub(crate) async fn fill(&mut self, timeout: Duration, what: &str) -> io::Result<()> {
+        if self.pos > 0 && self.pos >= self.buf.len() / 2 {
+            self.buf.drain(..self.pos);
+            self.pos = 0;
+        }
+        self.buf.reserve(READ_CHUNK);
+        match tokio::time::timeout(timeout, self.stream.read_buf(&mut self.buf)).await {
+            Err(_) => Err(timed_out(what)),
+            Ok(Ok(0)) => Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("connection closed {what}"),
+            )),
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(e),
+        }
+    }
+
+    /// The next line (with its LF), at most `max` bytes long.
+    pub(crate) async fn read_line(
+        &mut self,
+        timeout: Duration,
+        max: usize,
+        what: &str,
+    ) -> io::Result<Vec<u8>> {
+        loop {
+            if let Some(i) = memchr::memchr(b'\n', self.unread()) {
+                let line = self.unread()[..=i].to_vec();
+                self.consume(i + 1);
+                return Ok(line);
+            }
+            if self.unread().len() > max {
+                return Err(io::Error::new(io::ErrorKind::InvalidData, "line too long"));
+            }
+            self.fill(timeout, what).await?;
+        }
+    }
+
+    /// The next complete line if one is already buffered.
+    pub(crate) fn buffered_line(&self) -> Option<&[u8]> {
+        memchr::memchr(b'\n', self.unread()).map(|i| &self.unread()[..=i])
+    }
+
+    /// The next reply of the peer.
+    pub(crate) async fn read_reply(&mut self, timeout: Duration, what: &str) -> io::Result<Reply> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            match Reply::parse(self.unread()) {
+                Ok(Some((reply, n))) => {
+                    self.consume(n);
+                    return Ok(reply);
+                }
+                Ok(None) => {}
+                Err(e) => return Err(io::Error::new(io::ErrorKind::InvalidData, e)),
+            }
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            self.fill(left, what).await?;
+        }
+    }
+
+    /// Writes all of `bytes` and flushes, within `timeout`.
+    pub(crate) async fn send(
+        &mut self,
+        bytes: &[u8],
+        timeout: Duration,
+        what: &str,
+    ) -> io::Result<()> {
+        let write = async {
+            self.stream.write_all(bytes).await?;
+            self.stream.flush().await
+        };
+        tokio::time::timeout(timeout, write)
+            .await
+            .map_err(|_| timed_out(what))?
+    }
+
+    /// Closes the write side (best effort).
+    pub(crate) async fn shutdown(&mut self) {
+        let _ = tokio::time::timeout(Duration::from_secs(1), self.stream.shutdown()).await;
+    }
+
+    /// STARTTLS as the server, in place: whatever was buffered before is dropped (RFC 3207
+    /// §4.2) and its length returned.
+    pub(crate) async fn accept_tls(
+        &mut self,
+        acceptor: &TlsAcceptor,
+        timeout: Duration,
+    ) -> io::Result<usize> {
+        let dropped = self.discard_unread();
+        let Stream::Plain(tcp) = std::mem::replace(&mut self.stream, Stream::Closed) else {
+            return Err(io::Error::other("TLS is already on"));
+        };
+        let tls = tokio::time::timeout(timeout, acceptor.accept(tcp))
+            .await
+            .map_err(|_| timed_out("in the TLS handshake"))??;
+        self.stream = Stream::Server(Box::new(tls));
+        Ok(dropped)
+    }
+
+    /// STARTTLS as the client, presenting the configuration's client certificate.
+    pub(crate) async fn connect_tls(
+        self,
+        config: Arc<rustls::ClientConfig>,
+        name: ServerName<'static>,
+        timeout: Duration,
+    ) -> io::Result<Conn> {
+        let Stream::Plain(tcp) = self.stream else {
+            return Err(io::Error::other("TLS is already on"));
+        };
+        let tls = tokio::time::timeout(timeout, TlsConnector::from(config).connect(name, tcp))
+            .await
+            .map_err(|_| timed_out("in the TLS handshake"))??;
+        Ok(Conn::new(Stream::Client(Box::new(tls))))
+    }
+
+    /// The certificate the peer presented in the TLS handshake (server side), if any.
+    pub(crate) fn peer_certificate_subject(&self) -> Option<String> {
+        let Stream::Server(s) = &self.stream else {
+            return None;
+        };
+        let cert = s.get_ref().1.peer_certificates()?.first()?.clone();
+        let info = super::tls::CertInfo::read(&cert, "peer").ok()?;
+        info.common_names.first().cloned()
+    }
+}

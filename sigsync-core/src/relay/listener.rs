@@ -1,0 +1,61 @@
+//! The accept loop: the source-address allow-list, the connection limit, one task per
+//! connection on the task tracker, and the end of accepting at shutdown.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+
+use super::proto::reply::Reply;
+use super::runtime::Runtime;
+use super::session;
+
+/// Accepts connections until shutdown; the listening socket closes when this returns.
+pub(crate) async fn accept_loop(listener: TcpListener, rt: Arc<Runtime>) {
+    loop {
+        let (tcp, peer) = tokio::select! {
+            biased;
+            _ = rt.shutdown.cancelled() => return,
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait a little, don't spin.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        if !rt.snapshot.load().allow.allows(peer.ip()) {
+            tracing::warn!(%peer, "connection from an address outside the allow-list refused");
+            rt.metrics.connection_refused("allow_list");
+            refuse(
+                tcp,
+                Reply::new(554, "5.7.1", "This address may not use this relay"),
+            );
+            continue;
+        }
+        let Ok(slot) = rt.connections.clone().try_acquire_owned() else {
+            tracing::warn!(%peer, "connection limit reached; connection refused");
+            rt.metrics.connection_refused("limit");
+            refuse(
+                tcp,
+                Reply::new(421, "4.3.2", "Too many connections, try again later"),
+            );
+            continue;
+        };
+        rt.tracker.spawn(session::run(tcp, peer, rt.clone(), slot));
+    }
+}
+
+/// Answers `reply` and closes, without holding up the accept loop.
+fn refuse(mut tcp: TcpStream, reply: Reply) {
+    tokio::spawn(async move {
+        let _ = tokio::time::timeout(Duration::from_secs(5), async {
+            tcp.write_all(&reply.to_bytes()).await?;
+            tcp.shutdown().await
+        })
+        .await;
+    });
+}

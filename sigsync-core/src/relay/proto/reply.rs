@@ -1,0 +1,400 @@
+//! SMTP replies: parsing the next hop's (multi-line, with RFC 3463 enhanced codes of any width,
+//! e.g. `5.7.64`) and formatting ours as full RFC 5321 lines.
+//!
+//! Our own parser rather than smtp-proto's `ResponseReceiver`: that one reads only one-digit
+//! subject and detail fields (so `5.7.64 TenantAttribution` and `4.4.62` lose their code) and
+//! joins the lines, which we pass on one by one.
+
+use std::fmt;
+
+/// The longest reply line we accept from a next hop (RFC 5321 §4.5.3.1.5 says 512; we allow
+/// more, as real servers exceed it).
+pub(crate) const MAX_REPLY_LINE: usize = 4096;
+/// The most lines of one reply we accept.
+pub(crate) const MAX_REPLY_LINES: usize = 128;
+
+/// An RFC 3463 enhanced status code: `class.subject.detail`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EnhancedCode {
+    /// 2, 4 or 5.
+    pub class: u8,
+    /// 0-999.
+    pub subject: u16,
+    /// 0-999.
+    pub detail: u16,
+}
+
+impl EnhancedCode {
+    /// Parses `class.subject.detail` (each field 1-3 digits, class 2, 4 or 5).
+    pub fn parse(s: &str) -> Option<Self> {
+        let mut it = s.split('.');
+        let (c, s, d) = (it.next()?, it.next()?, it.next()?);
+        if it.next().is_some() {
+            return None;
+        }
+        let field = |f: &str, max: usize| {
+            (!f.is_empty() && f.len() <= max && f.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| f.parse::<u16>().ok())
+                .flatten()
+        };
+        let class = field(c, 1)? as u8;
+        matches!(class, 2 | 4 | 5).then_some(EnhancedCode {
+            class,
+            subject: field(s, 3)?,
+            detail: field(d, 3)?,
+        })
+    }
+}
+
+impl fmt::Display for EnhancedCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}.{}", self.class, self.subject, self.detail)
+    }
+}
+
+/// One SMTP reply: the code, the enhanced code (when the server sent one) and the text lines
+/// without code or enhanced code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    /// The three-digit reply code.
+    pub code: u16,
+    /// The enhanced status code, if any.
+    pub enhanced: Option<EnhancedCode>,
+    /// The text of each line.
+    pub lines: Vec<String>,
+}
+
+/// Why a next hop's reply could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReplyError {
+    /// Not an RFC 5321 reply line.
+    #[error("malformed reply line {0:?}")]
+    Malformed(String),
+    /// The lines of a multi-line reply carry different codes.
+    #[error("reply lines carry different codes ({0} and {1})")]
+    MixedCodes(u16, u16),
+    /// A line or the whole reply is too long.
+    #[error("reply too long")]
+    TooLong,
+}
+
+impl Reply {
+    /// A one-line reply with an enhanced code, e.g. `Reply::new(451, "4.4.1", "next hop down")`.
+    ///
+    /// # Panics
+    /// When `enhanced` is not a valid enhanced code (a bug at the call site).
+    pub fn new(code: u16, enhanced: &str, text: impl Into<String>) -> Self {
+        Reply {
+            code,
+            enhanced: Some(EnhancedCode::parse(enhanced).expect("a valid enhanced code")),
+            lines: vec![text.into()],
+        }
+    }
+
+    /// A one-line reply without an enhanced code (greetings, EHLO).
+    pub fn plain(code: u16, text: impl Into<String>) -> Self {
+        Reply {
+            code,
+            enhanced: None,
+            lines: vec![text.into()],
+        }
+    }
+
+    /// 2xx.
+    pub fn is_positive(&self) -> bool {
+        (200..300).contains(&self.code)
+    }
+
+    /// 3xx (e.g. 354 to DATA).
+    pub fn is_intermediate(&self) -> bool {
+        (300..400).contains(&self.code)
+    }
+
+    /// 5xx.
+    pub fn is_permanent(&self) -> bool {
+        (500..600).contains(&self.code)
+    }
+
+    /// The text of all lines joined by a space (for logs and pattern checks).
+    pub fn text(&self) -> String {
+        self.lines.join(" ")
+    }
+
+    /// The same reply made transient: a 5xx code becomes 451 (or 454 for 554/530 TLS and
+    /// security replies, 452 for 552) and the enhanced class becomes 4. Used for replies that
+    /// point at our configuration rather than at the message.
+    pub fn into_transient(mut self) -> Self {
+        if self.is_permanent() {
+            self.code = match self.code {
+                552 => 452,
+                530 | 554 if self.enhanced.is_some_and(|e| e.subject == 7) => 454,
+                _ => 451,
+            };
+        }
+        if let Some(e) = self.enhanced.as_mut() {
+            if e.class == 5 {
+                e.class = 4;
+            }
+        }
+        self
+    }
+
+    /// Why this next-hop reply points at our own configuration rather than at the message
+    /// (reference §3.3), if it does: Exchange's tenant attribution (`5.7.64`, ATTR36), the
+    /// wrong region or endpoint (`4.4.62`, ATTR35), an unattributed message (ATTR46), or our
+    /// client certificate (ATTR41, a 7.x reply about a certificate or TLS).
+    pub fn points_at_configuration(&self) -> Option<&'static str> {
+        if self.is_positive() || self.is_intermediate() {
+            return None;
+        }
+        let text = self.text().to_ascii_lowercase();
+        let e = self.enhanced;
+        if e.is_some_and(|e| e.subject == 7 && e.detail == 64)
+            || text.contains("tenantattribution")
+            || text.contains("attr36")
+        {
+            Some("tenant_attribution")
+        } else if e.is_some_and(|e| e.subject == 4 && e.detail == 62) || text.contains("attr35") {
+            Some("wrong_region")
+        } else if text.contains("attr46") {
+            Some("unattributed")
+        } else if text.contains("attr41")
+            || (e.is_some_and(|e| e.subject == 7)
+                && (text.contains("certificate") || text.contains("tls")))
+        {
+            Some("certificate")
+        } else {
+            None
+        }
+    }
+
+    /// The reply as sent on the wire: every line `code[-| ][enhanced ]text` with CRLF.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(64 * self.lines.len().max(1));
+        self.write_to(&mut out);
+        out
+    }
+
+    /// Appends the wire form to `out`.
+    pub fn write_to(&self, out: &mut Vec<u8>) {
+        use std::io::Write as _;
+        let lines: &[String] = if self.lines.is_empty() {
+            &[String::new()]
+        } else {
+            &self.lines
+        };
+        for (i, line) in lines.iter().enumerate() {
+            let sep = if i + 1 == lines.len() { ' ' } else { '-' };
+            // Writing to a Vec cannot fail.
+            let _ = write!(out, "{}{sep}", self.code);
+            if let Some(e) = &self.enhanced {
+                let _ = write!(out, "{e}");
+                if !line.is_empty() {
+                    out.push(b' ');
+                }
+            }
+            // Text never carries a line break onto the wire.
+            let start = out.len();
+            out.extend_from_slice(line.as_bytes());
+            for b in &mut out[start..] {
+                if *b == b'\r' || *b == b'\n' {
+                    *b = b' ';
+                }
+            }
+            out.extend_from_slice(b"\r\n");
+        }
+    }
+
+    /// Parses one complete reply at the start of `buf`. `Ok(None)` when more bytes are
+    /// needed; otherwise the reply and how many bytes it took.
+    pub fn parse(buf: &[u8]) -> Result<Option<(Reply, usize)>, ReplyError> {
+        let mut pos = 0;
+        let mut code = None;
+        let mut raw_lines = Vec::new();
+        loop {
+            let rest = &buf[pos..];
+            let Some(nl) = memchr::memchr(b'\n', rest) else {
+                if rest.len() > MAX_REPLY_LINE {
+                    return Err(ReplyError::TooLong);
+                }
+                return Ok(None);
+            };
+            if nl > MAX_REPLY_LINE || raw_lines.len() >= MAX_REPLY_LINES {
+                return Err(ReplyError::TooLong);
+            }
+            let mut line = &rest[..nl];
+            if line.last() == Some(&b'\r') {
+                line = &line[..line.len() - 1];
+            }
+            pos += nl + 1;
+            let text = String::from_utf8_lossy(line);
+            let bytes = line;
+            if bytes.len() < 3
+                || !bytes[..3].iter().all(u8::is_ascii_digit)
+                || !(b'2'..=b'5').contains(&bytes[0])
+                || (bytes.len() > 3 && bytes[3] != b' ' && bytes[3] != b'-')
+            {
+                return Err(ReplyError::Malformed(text.into_owned()));
+            }
+            let this: u16 = text[..3].parse().expect("three digits");
+            match code {
+                None => code = Some(this),
+                Some(c) if c != this => return Err(ReplyError::MixedCodes(c, this)),
+                Some(_) => {}
+            }
+            let last = bytes.len() == 3 || bytes[3] == b' ';
+            raw_lines.push(text.get(4..).unwrap_or("").to_owned());
+            if last {
+                break;
+            }
+        }
+        let code = code.expect("at least one line");
+        // The enhanced code is taken when the first line starts with one of the code's class.
+        let enhanced = raw_lines
+            .first()
+            .and_then(|l| EnhancedCode::parse(l.split(' ').next().unwrap_or("")))
+            .filter(|e| u16::from(e.class) == code / 100);
+        let lines = raw_lines
+            .into_iter()
+            .map(|l| match enhanced {
+                Some(e) => {
+                    let prefix = e.to_string();
+                    match l.strip_prefix(&prefix) {
+                        Some(rest) => rest.strip_prefix(' ').unwrap_or(rest).to_owned(),
+                        None => l,
+                    }
+                }
+                None => l,
+            })
+            .collect();
+        Ok(Some((
+            Reply {
+                code,
+                enhanced,
+                lines,
+            },
+            pos,
+        )))
+    }
+}
+
+impl fmt::Display for Reply {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.enhanced {
+            Some(e) => write!(f, "{} {e} {}", self.code, self.text()),
+            None => write!(f, "{} {}", self.code, self.text()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Reply {
+        let (r, n) = Reply::parse(s.as_bytes()).unwrap().unwrap();
+        assert_eq!(n, s.len());
+        r
+    }
+
+    #[test]
+    fn enhanced_codes_of_any_width_are_read() {
+        let r = parse("550 5.7.64 TenantAttribution; Relay Access Denied [ATTR36]\r\n");
+        assert_eq!(r.code, 550);
+        assert_eq!(r.enhanced, EnhancedCode::parse("5.7.64"));
+        assert_eq!(r.lines, ["TenantAttribution; Relay Access Denied [ATTR36]"]);
+        let r = parse("451 4.4.62 Mail sent to the wrong Office 365 region. ATTR35\r\n");
+        assert_eq!(r.enhanced.unwrap().detail, 62);
+        assert_eq!(parse("250 2.0.0\r\n").lines, [""]);
+        assert_eq!(parse("250\r\n").lines, [""]);
+    }
+
+    #[test]
+    fn multi_line_replies_keep_each_line_and_strip_the_code_from_each() {
+        let r = parse("452-4.5.3 Too many recipients\r\n452 4.5.3 try again later\r\n");
+        assert_eq!(r.lines, ["Too many recipients", "try again later"]);
+        assert_eq!(
+            r.to_bytes(),
+            b"452-4.5.3 Too many recipients\r\n452 4.5.3 try again later\r\n"
+        );
+    }
+
+    #[test]
+    fn a_code_that_does_not_match_the_class_is_text() {
+        let r = parse("250 5.0.0 odd\r\n");
+        assert_eq!(r.enhanced, None);
+        assert_eq!(r.lines, ["5.0.0 odd"]);
+    }
+
+    #[test]
+    fn incomplete_replies_need_more_bytes_and_bad_ones_fail() {
+        assert_eq!(Reply::parse(b"250-a\r\n250 b").unwrap(), None);
+        assert_eq!(Reply::parse(b"").unwrap(), None);
+        assert!(matches!(
+            Reply::parse(b"hello\r\n"),
+            Err(ReplyError::Malformed(_))
+        ));
+        assert!(matches!(
+            Reply::parse(b"250-a\r\n251 b\r\n"),
+            Err(ReplyError::MixedCodes(250, 251))
+        ));
+        assert!(matches!(
+            Reply::parse(&vec![b'2'; MAX_REPLY_LINE + 10]),
+            Err(ReplyError::TooLong)
+        ));
+    }
+
+    #[test]
+    fn replies_that_point_at_configuration_become_transient() {
+        let r = parse("550 5.7.64 TenantAttribution; Relay Access Denied\r\n").into_transient();
+        assert_eq!(
+            r.to_string(),
+            "451 4.7.64 TenantAttribution; Relay Access Denied"
+        );
+        let r = parse("554 5.7.0 certificate rejected\r\n").into_transient();
+        assert_eq!(r.code, 454);
+        let r = parse("451 4.4.62 wrong region\r\n").into_transient();
+        assert_eq!(r.code, 451);
+    }
+
+    #[test]
+    fn configuration_replies_are_recognised_and_message_replies_are_not() {
+        let reason = |s: &str| parse(s).points_at_configuration();
+        assert_eq!(
+            reason("550 5.7.64 TenantAttribution; Relay Access Denied [ATTR36]\r\n"),
+            Some("tenant_attribution")
+        );
+        assert_eq!(
+            reason("451 4.4.62 Mail sent to the wrong Office 365 region. ATTR35\r\n"),
+            Some("wrong_region")
+        );
+        assert_eq!(
+            reason("451 4.4.4 Mail received as unauthenticated ATTR35\r\n"),
+            Some("wrong_region")
+        );
+        assert_eq!(
+            reason("451 4.4.5 Address domain different from previous accepted address ATTR46\r\n"),
+            Some("unattributed")
+        );
+        assert_eq!(reason("454 4.7.0 Failed to establish appropriate TLS channel ATTR41: CertificateExpired\r\n"), Some("certificate"));
+        assert_eq!(
+            reason("550 5.7.1 client certificate rejected\r\n"),
+            Some("certificate")
+        );
+        for s in [
+            "550 5.1.1 User unknown\r\n",
+            "452 4.5.3 Too many recipients\r\n",
+            "550 5.6.11 bare linefeeds\r\n",
+            "250 2.0.0 OK\r\n",
+            "354 go ahead\r\n",
+        ] {
+            assert_eq!(reason(s), None, "{s}");
+        }
+    }
+
+    #[test]
+    fn our_replies_never_carry_a_line_break_in_the_text() {
+        let r = Reply::new(451, "4.4.1", "a\r\nb");
+        assert_eq!(r.to_bytes(), b"451 4.4.1 a  b\r\n");
+    }
+}
