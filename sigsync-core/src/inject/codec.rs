@@ -448,7 +448,7 @@ pub(crate) fn charset_of(ct: &ContentType) -> Result<Charset, InjectError> {
             declared: false,
         });
     };
-    let l = header::lower(header::trim(label));
+    let l = header::lower(header::trim(&label));
     let repertoire = match l.as_str() {
         "us-ascii" | "ascii" | "ansi_x3.4-1968" | "iso646-us" | "us" | "iso-ir-6" => {
             Repertoire::Ascii
@@ -525,9 +525,22 @@ impl Charset {
         Some(bytes.into_owned())
     }
 
+    /// Whether every byte of this charset decodes on its own and no ASCII byte occurs inside
+    /// a character (UTF-8 and the single-byte charsets): then an ASCII byte in the raw bytes
+    /// is the same character in the text, and splitting there is always clean.
+    fn ascii_is_exact(&self) -> bool {
+        self.enc == encoding_rs::UTF_8 || self.enc.is_single_byte()
+    }
+
     /// Maps byte position `p` of the decoded text `s` to the offset in `raw` where the same
-    /// point lies. The point must be next to an ASCII byte (start of a line, a tag) or at the
-    /// end; stateful charsets (ISO-2022-JP) re-encode the prefix and check it.
+    /// point lies, or `None` when there is no such point (then the caller fails open).
+    ///
+    /// UTF-8 and single-byte charsets count the ASCII byte next to the point (the start of a
+    /// line, a tag). Multi-byte charsets (Shift_JIS, Big5, GBK, GB18030, EUC-JP, EUC-KR) may
+    /// carry ASCII-range bytes inside a character, so the count is only a guess there: it
+    /// must decode to exactly `s[..p]`, else the point is found by decoding incrementally.
+    /// Stateful charsets (ISO-2022-JP) re-encode the prefix and check it. Callers check the
+    /// whole splice with [`Charset::splice_is_clean`] as well.
     pub fn raw_offset(&self, s: &str, raw: &[u8], p: usize) -> Option<usize> {
         let sb = s.as_bytes();
         if p >= sb.len() {
@@ -540,16 +553,82 @@ impl Charset {
             let (prefix, _, unmappable) = self.enc.encode(s.get(..p)?);
             return (!unmappable && raw.starts_with(&prefix)).then_some(prefix.len());
         }
-        let (anchor, after) = match (sb.get(p - 1), sb.get(p)) {
-            (Some(&b), _) if b.is_ascii() => (b, true),
-            (_, Some(&b)) if b.is_ascii() => (b, false),
-            _ => return None,
-        };
-        let upto = if after { p } else { p + 1 };
-        let n = memchr::memchr_iter(anchor, sb.get(..upto)?).count();
-        let pos = memchr::memchr_iter(anchor, raw).nth(n.checked_sub(1)?)?;
-        Some(if after { pos + 1 } else { pos })
+        let guess = anchor_offset(sb, raw, p);
+        if self.ascii_is_exact() {
+            return guess;
+        }
+        let prefix = s.get(..p)?;
+        if let Some(k) = guess {
+            if self.enc.decode_without_bom_handling(&raw[..k]).0 == prefix {
+                return Some(k);
+            }
+        }
+        self.incremental_offset(raw, prefix)
     }
+
+    /// The first offset in `raw` where decoding has produced exactly `prefix`, found by
+    /// decoding a byte at a time from the last safe point.
+    fn incremental_offset(&self, raw: &[u8], prefix: &str) -> Option<usize> {
+        let mut dec = self.enc.new_decoder_without_bom_handling();
+        let mut out = String::with_capacity(prefix.len() + 16);
+        for k in 0..raw.len() {
+            if out.len() >= prefix.len() {
+                return (out == prefix).then_some(k);
+            }
+            out.reserve(16);
+            let (_, read, _) = dec.decode_to_string(&raw[k..k + 1], &mut out, false);
+            if read != 1 {
+                return None;
+            }
+        }
+        (out == prefix).then_some(raw.len())
+    }
+
+    /// Whether inserting `inserts` ((offset, encoded bytes), sorted) into `raw` changes how
+    /// nothing but the insertions read: each piece decodes on its own to what it decoded to
+    /// in place, and the spliced bytes decode to the pieces in order. Always true for UTF-8
+    /// and single-byte charsets; checked by decoding for the others.
+    pub fn splice_is_clean(&self, s: &str, raw: &[u8], inserts: &[(usize, Vec<u8>)]) -> bool {
+        if self.ascii_is_exact() {
+            return true;
+        }
+        let decode = |b: &[u8]| self.enc.decode_without_bom_handling(b).0.into_owned();
+        let mut pieces = String::with_capacity(s.len());
+        let mut expected = String::with_capacity(s.len() + 256);
+        let mut spliced = Vec::with_capacity(raw.len() + 256);
+        let mut at = 0;
+        for (k, ins) in inserts {
+            let Some(piece) = raw.get(at..*k) else {
+                return false;
+            };
+            let text = decode(piece);
+            pieces.push_str(&text);
+            expected.push_str(&text);
+            expected.push_str(&decode(ins));
+            spliced.extend_from_slice(piece);
+            spliced.extend_from_slice(ins);
+            at = *k;
+        }
+        let tail = decode(&raw[at..]);
+        pieces.push_str(&tail);
+        expected.push_str(&tail);
+        spliced.extend_from_slice(&raw[at..]);
+        pieces == s && decode(&spliced) == expected
+    }
+}
+
+/// The offset in `raw` of the point `p` of the text `sb`, by counting the ASCII byte next to
+/// it (exact where ASCII bytes never occur inside a character).
+fn anchor_offset(sb: &[u8], raw: &[u8], p: usize) -> Option<usize> {
+    let (anchor, after) = match (sb.get(p - 1), sb.get(p)) {
+        (Some(&b), _) if b.is_ascii() => (b, true),
+        (_, Some(&b)) if b.is_ascii() => (b, false),
+        _ => return None,
+    };
+    let upto = if after { p } else { p + 1 };
+    let n = memchr::memchr_iter(anchor, sb.get(..upto)?).count();
+    let pos = memchr::memchr_iter(anchor, raw).nth(n.checked_sub(1)?)?;
+    Some(if after { pos + 1 } else { pos })
 }
 
 #[cfg(test)]
@@ -695,7 +774,11 @@ mod tests {
         let ct = |cs: &str| ContentType {
             main: "text".into(),
             sub: "plain".into(),
-            params: vec![("charset".into(), cs.as_bytes().to_vec(), (0, 0))],
+            params: vec![header::Param {
+                name: "charset".into(),
+                value: cs.as_bytes().to_vec(),
+                ..Default::default()
+            }],
         };
         let latin1 = charset_of(&ct("ISO-8859-1")).unwrap();
         assert_eq!(latin1.encode("Grüße", false).unwrap(), b"Gr\xfc\xdfe");
@@ -714,7 +797,11 @@ mod tests {
         let ct = |cs: &str| ContentType {
             main: "text".into(),
             sub: "plain".into(),
-            params: vec![("charset".into(), cs.as_bytes().to_vec(), (0, 0))],
+            params: vec![header::Param {
+                name: "charset".into(),
+                value: cs.as_bytes().to_vec(),
+                ..Default::default()
+            }],
         };
         let cs = charset_of(&ct("windows-1252")).unwrap();
         let raw = b"caf\xe9\nGr\xfc\xdf\n<x>";

@@ -1,7 +1,6 @@
 //! The injector: scan, classify, decode the bodies, ask the policy, plan the edits, write.
 
 use std::borrow::Cow;
-use std::sync::LazyLock;
 
 use memchr::memmem;
 
@@ -17,7 +16,7 @@ use super::images;
 use super::outcome::{Choice, Envelope, InjectError, Injected, MessageInfo, Outcome, SkipReason};
 use super::structure::{self, Limits, Structure};
 use super::text::{self, TextPlacement};
-use super::writer::{self, Edit, Output};
+use super::writer::{self, Edit, Output, Stamp};
 
 use crate::signature::{TEXT_MARKER_CLIENT, TEXT_MARKER_SERVER};
 
@@ -29,10 +28,20 @@ pub(crate) type Inserts = Vec<(usize, Vec<u8>)>;
 pub struct InjectConfig {
     /// The loop-prevention header stamped on every message that leaves the injector.
     pub loop_header: LoopHeader,
-    /// The deepest multipart nesting scanned; deeper messages fail (and pass through).
+    /// The deepest multipart nesting scanned; deeper messages fail (and pass through). At
+    /// most [`InjectConfig::MAX_DEPTH`].
     pub max_depth: usize,
-    /// The most MIME parts scanned; messages with more fail (and pass through).
+    /// The most MIME parts scanned; messages with more fail (and pass through). 1 to
+    /// [`InjectConfig::MAX_PARTS`].
     pub max_parts: usize,
+}
+
+impl InjectConfig {
+    /// The largest `max_depth` an injector accepts: the scanner recurses once per level, and
+    /// this keeps it far inside the smallest thread stack it may run on.
+    pub const MAX_DEPTH: usize = 100;
+    /// The largest `max_parts` an injector accepts (each part costs a few hundred bytes).
+    pub const MAX_PARTS: usize = 100_000;
 }
 
 impl Default for InjectConfig {
@@ -122,9 +131,29 @@ impl<'m> Body<'m> {
 }
 
 impl Injector {
-    /// An injector with this configuration (the loop header is validated).
+    /// An injector with this configuration (the loop header and the limits are validated).
     pub fn new(config: InjectConfig) -> crate::Result<Self> {
         config.loop_header.validate()?;
+        if config.max_depth > InjectConfig::MAX_DEPTH {
+            return Err(crate::Error::validation(
+                "InjectConfig.max_depth",
+                format!(
+                    "must be at most {} (got {})",
+                    InjectConfig::MAX_DEPTH,
+                    config.max_depth
+                ),
+            ));
+        }
+        if config.max_parts == 0 || config.max_parts > InjectConfig::MAX_PARTS {
+            return Err(crate::Error::validation(
+                "InjectConfig.max_parts",
+                format!(
+                    "must be 1 to {} (got {})",
+                    InjectConfig::MAX_PARTS,
+                    config.max_parts
+                ),
+            ));
+        }
         let line_crlf = config.loop_header.line().into_bytes();
         let mut line_lf = line_crlf.clone();
         line_lf.truncate(line_lf.len() - 2);
@@ -170,28 +199,79 @@ impl Injector {
     where
         F: FnOnce(&MessageInfo) -> Choice,
     {
-        let (top_header_end, _) = header::header_end(msg, 0, msg.len());
-        let crlf = match memchr::memchr(b'\n', msg) {
-            Some(i) => i > 0 && msg.get(i - 1) == Some(&b'\r'),
-            None => true,
-        };
-        let line: &[u8] = if crlf { &self.line_crlf } else { &self.line_lf };
-        if classify::has_field(msg, top_header_end, &self.config.loop_header.name) {
+        let (processed, stamp) = self.stamp(msg);
+        if processed {
             return (
                 Outcome::Skipped(SkipReason::LoopHeader),
-                Output::pass_through(msg, b""),
+                Output::pass_through(msg, stamp),
             );
         }
-        match guarded(|| self.run(msg, envelope, choose, line)) {
+        match guarded(|| self.run(msg, envelope, choose, stamp.clone())) {
             Ok((injected, output)) => (Outcome::Injected(injected), output),
             Err(stop) => {
                 let outcome = match stop {
                     Stop::Skip(r) => Outcome::Skipped(r),
                     Stop::Fail(e) => Outcome::Failed(e),
                 };
-                (outcome, Output::pass_through(msg, line))
+                (outcome, Output::pass_through(msg, stamp))
             }
         }
+    }
+
+    /// The message to send on when the message cannot be processed for a reason outside it
+    /// (bad per-message input, such as a malformed user mapping): the original with the loop
+    /// header, reported as [`Outcome::Failed`] with `error`.
+    pub fn pass_through<'a>(&'a self, msg: &'a [u8], error: InjectError) -> (Outcome, Output<'a>) {
+        let (_, stamp) = self.stamp(msg);
+        (Outcome::Failed(error), Output::pass_through(msg, stamp))
+    }
+
+    /// Whether `msg` carries the loop header with the configured value (then it was processed
+    /// before), and the edits that leave exactly one loop header with that value: other
+    /// values (`no`, another tenant's, a forged one) are removed, and the line is inserted
+    /// where it cannot change how the existing header lines are read (after a leading mbox
+    /// `From ` line and after any leading continuation lines).
+    fn stamp<'a>(&'a self, msg: &'a [u8]) -> (bool, Stamp<'a>) {
+        let start = header::top_start(msg);
+        let (he, _) = header::header_end(msg, start, msg.len());
+        let lh = &self.config.loop_header;
+        let mut kept = false;
+        let mut edits = Stamp::new();
+        for f in header::fields(msg, start, he) {
+            // A leading continuation line is no field, whatever it holds.
+            if matches!(msg.get(f.start), Some(b' ' | b'\t'))
+                || !f.name(msg).eq_ignore_ascii_case(lh.name.as_bytes())
+            {
+                continue;
+            }
+            if !kept && f.value(msg) == lh.value.as_bytes() {
+                kept = true;
+                continue;
+            }
+            edits.push((f.start, f.end, Cow::Borrowed(&[][..])));
+        }
+        if kept {
+            return (true, edits);
+        }
+        let crlf = match memchr::memchr(b'\n', msg) {
+            Some(i) => i > 0 && msg.get(i - 1) == Some(&b'\r'),
+            None => true,
+        };
+        let line: &'a [u8] = if crlf { &self.line_crlf } else { &self.line_lf };
+        let mut at = start;
+        while at < he && matches!(msg.get(at), Some(b' ' | b'\t')) {
+            at = memchr::memchr(b'\n', &msg[at..he]).map_or(he, |i| at + i + 1);
+        }
+        let bytes = if at == msg.len() && !msg.is_empty() && !msg.ends_with(b"\n") {
+            // The message ends inside its header: the line goes after an eol of its own.
+            let eol: &[u8] = if crlf { b"\r\n" } else { b"\n" };
+            let name_value = line.strip_suffix(eol).unwrap_or(line);
+            Cow::Owned([eol, name_value].concat())
+        } else {
+            Cow::Borrowed(line)
+        };
+        edits.insert(0, (at, at, bytes));
+        (false, edits)
     }
 
     /// Injects `signature` (no policy) into `msg`; see [`Injector::inject`].
@@ -209,7 +289,7 @@ impl Injector {
         msg: &'a [u8],
         envelope: Option<&Envelope>,
         choose: F,
-        line: &'a [u8],
+        stamp: Stamp<'a>,
     ) -> Result<(Injected, Output<'a>), Stop>
     where
         F: FnOnce(&MessageInfo) -> Choice,
@@ -236,20 +316,22 @@ impl Injector {
         }
         let htmls = decode_all(msg, &st, &html_parts, true)?;
         let texts = decode_all(msg, &st, &text_parts, false)?;
-        static PGP: LazyLock<memmem::Finder<'static>> =
-            LazyLock::new(|| memmem::Finder::new(b"-----BEGIN PGP "));
+        // Armour makes a message signed or encrypted only in its new text: quoted history
+        // (a reply to a clear-signed message) and HTML comments do not count.
         for b in htmls.iter().chain(texts.iter()) {
-            let t = b.text().as_bytes();
-            let mut from = 0;
-            while let Some(i) = PGP.find(&t[from..]) {
-                let rest = &t[from + i + 15..];
-                if rest.starts_with(b"MESSAGE-----") {
-                    return Err(Stop::Skip(SkipReason::Encrypted));
-                }
-                if rest.starts_with(b"SIGNED MESSAGE-----") {
-                    return Err(Stop::Skip(SkipReason::Signed));
-                }
-                from += i + 15;
+            let t = b.text();
+            let at = match (&b.html, &b.plain) {
+                (Some(h), _) => h.armour,
+                (_, Some(p)) => text::armour(t, p.boundary.unwrap_or(t.len())),
+                _ => None,
+            };
+            let Some(at) = at else { continue };
+            let rest = &t.as_bytes()[at + html::ARMOUR.len()..];
+            if rest.starts_with(b"MESSAGE-----") {
+                return Err(Stop::Skip(SkipReason::Encrypted));
+            }
+            if rest.starts_with(b"SIGNED MESSAGE-----") {
+                return Err(Stop::Skip(SkipReason::Signed));
             }
         }
         let html_target = target(&htmls);
@@ -363,7 +445,7 @@ impl Injector {
         if let (Some(host), false) = (image_host, sig.images.is_empty()) {
             stats.images = images::attach(msg, &st, host, &sig.images, &mut edits)?;
         }
-        let output = writer::prepare(msg, line, edits, st.eol)?;
+        let output = writer::prepare(msg, stamp, edits, st.eol)?;
         Ok((stats, output))
     }
 }

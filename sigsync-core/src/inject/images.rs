@@ -41,7 +41,7 @@ pub(crate) fn attach(
         for img in images {
             b.extend_from_slice(eol);
             b.extend_from_slice(b"--");
-            b.extend_from_slice(boundary);
+            b.extend_from_slice(&boundary);
             b.extend_from_slice(eol);
             image_part(img, eol, &mut b);
         }
@@ -98,6 +98,11 @@ pub(crate) fn attach(
         }
         if first {
             return Err(InjectError::Malformed("no Content-Type to move".into()));
+        }
+        if w.header_end == w.body_start {
+            // The header block ended without a blank line (a body line straight after the
+            // last field): the new multipart's body needs one before its first delimiter.
+            open.extend_from_slice(eol);
         }
         open.extend_from_slice(b"--");
         open.extend_from_slice(boundary.as_bytes());
