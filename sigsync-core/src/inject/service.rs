@@ -9,7 +9,7 @@ use super::outcome::{Choice, Envelope, InjectError, MessageInfo, MessageKind, Ou
 use super::writer::Output;
 use crate::auth::TokenProvider;
 use crate::signature::{
-    self, MessageContext, Origin, SenderData, SignatureConfig, SignatureEngine, UserAttributes,
+    self, MessageContext, Origin, SignatureConfig, SignatureEngine, UserAttributes,
 };
 use crate::Result;
 
@@ -108,15 +108,10 @@ impl SignatureInjector {
         let policy_error = RefCell::new(None);
         let (outcome, output) = self.injector.prepare(msg, envelope, |info| {
             let ctx = context(info);
+            // With `user`, group rules decide on `user.groups` or the in-memory directory,
+            // as client-side rendering does: the sender gets the same rule either way.
             let chosen = match user {
-                Some(attrs) => self.engine.choose_with(
-                    &ctx,
-                    &SenderData {
-                        attributes: Some(attrs.clone()),
-                        groups: Vec::new(),
-                    },
-                    Origin::Server,
-                ),
+                Some(attrs) => self.engine.choose_for(&ctx, Some(attrs), Origin::Server),
                 None => self.engine.choose_sync(&ctx),
             };
             match chosen {
