@@ -124,7 +124,10 @@ fn collect(st: &Structure, i: usize, html: &mut Vec<usize>, text: &mut Vec<usize
                     let inline_body = !cp.attachment
                         && (cp.ct.main == "text"
                             || (cp.ct.main == "multipart"
-                                && (cp.ct.sub == "related" || cp.ct.sub == "alternative")));
+                                && matches!(
+                                    cp.ct.sub.as_str(),
+                                    "related" | "alternative" | "mixed"
+                                )));
                     if n == 0 || inline_body {
                         collect(st, c, html, text);
                     }
@@ -133,12 +136,9 @@ fn collect(st: &Structure, i: usize, html: &mut Vec<usize>, text: &mut Vec<usize
         }
         return;
     }
-    // A part whose header block runs to its end has no body to add to: whatever we wrote
-    // there would be read as headers.
-    if p.attachment
-        || p.ct.main != "text"
-        || (p.header_end == p.body_start && p.body_start >= p.end)
-    {
+    // A part without a blank line after its header still has a body to readers (empty, or
+    // starting straight after the last field): its edit adds the blank line first.
+    if p.attachment || p.ct.main != "text" {
         return;
     }
     match p.ct.sub.as_str() {

@@ -122,6 +122,7 @@ pub(crate) fn html_edit<'m>(
             edits.extend(set_cte_qp(msg, st, idx));
         }
     }
+    finish_header(msg, st, idx, edits);
     let ends_with_eol = msg
         .get(p.body_start..p.end)
         .is_some_and(|x| x.ends_with(b"\n"));
@@ -267,6 +268,7 @@ pub(crate) fn text_edit<'m>(
         .get(p.body_start..p.end)
         .is_some_and(|x| x.ends_with(b"\n"));
     edits.extend(header_edits);
+    finish_header(msg, st, idx, edits);
     edits.push(body_edit(
         msg,
         st,
@@ -329,8 +331,36 @@ fn set_charset_utf8<'m>(msg: &[u8], st: &Structure, idx: usize) -> Vec<Edit<'m>>
     vec![Edit {
         start: p.header_end,
         end: p.header_end,
-        content: Content::Bytes(line),
+        content: Content::HeaderLine(line),
     }]
+}
+
+/// Ends a changed part's header block properly: the eol of a last field that lacks one
+/// (before any field line added there), and the blank line when the block ended without one
+/// (a body line straight after the last field, which mail clients read as the body; or no
+/// body at all): a changed body, whose first line may now look like a field, is then read
+/// the same by everyone. Called after the part's header edits are planned.
+fn finish_header<'m>(msg: &[u8], st: &Structure, idx: usize, edits: &mut Vec<Edit<'m>>) {
+    let p = &st.parts[idx];
+    if p.header_end != p.body_start {
+        return;
+    }
+    let at = p.body_start;
+    let eol = || Edit {
+        start: at,
+        end: at,
+        content: Content::Bytes(st.eol.to_vec()),
+    };
+    if at > p.start && msg.get(at - 1) != Some(&b'\n') {
+        let first_line = edits
+            .iter()
+            .position(|e| {
+                e.start == at && e.end == at && matches!(e.content, Content::HeaderLine(_))
+            })
+            .unwrap_or(edits.len());
+        edits.insert(first_line, eol());
+    }
+    edits.push(eol());
 }
 
 /// Edits that declare quoted-printable on a part.
@@ -348,6 +378,6 @@ fn set_cte_qp<'m>(msg: &[u8], st: &Structure, idx: usize) -> Vec<Edit<'m>> {
     vec![Edit {
         start: p.header_end,
         end: p.header_end,
-        content: Content::Bytes(line),
+        content: Content::HeaderLine(line),
     }]
 }

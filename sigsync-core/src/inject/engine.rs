@@ -314,6 +314,20 @@ impl Injector {
                 SkipReason::NoTextBody
             }));
         }
+        // Where readers disagree on where a header ends, an edit would be read differently
+        // by some of them: the message passes through.
+        if top.obs_colon
+            || html_parts
+                .iter()
+                .chain(&text_parts)
+                .any(|&i| st.parts[i].obs_colon)
+        {
+            return Err(Stop::Fail(InjectError::Malformed(
+                "a header field has white space before its colon (obsolete syntax that \
+                 readers do not agree on)"
+                    .into(),
+            )));
+        }
         let htmls = decode_all(msg, &st, &html_parts, true)?;
         let texts = decode_all(msg, &st, &text_parts, false)?;
         // Armour makes a message signed or encrypted only in its new text: quoted history

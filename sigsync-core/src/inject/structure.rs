@@ -66,6 +66,9 @@ pub(crate) struct Part {
     pub children: Vec<usize>,
     /// Where the eol before the close delimiter starts (multiparts that have one).
     pub close_at: Option<usize>,
+    /// A field of the header has white space before its colon (RFC 5322's obsolete syntax):
+    /// some readers (Python's `email`) end the header there, others read on.
+    pub obs_colon: bool,
 }
 
 impl Part {
@@ -131,8 +134,13 @@ fn scan_part(
     let mut ct = None;
     let mut cte = None;
     let mut attachment = false;
+    let mut obs_colon = false;
     for f in header::fields(msg, start, header_end) {
         let name = f.name(msg);
+        let raw_name = msg
+            .get(f.start..f.value_start.saturating_sub(1))
+            .unwrap_or_default();
+        obs_colon |= matches!(raw_name.last(), Some(b' ' | b'\t'));
         if ct.is_none() && name.eq_ignore_ascii_case(b"content-type") {
             ct = Some(header::parse_content_type(msg, f.value_start, f.value_end));
         } else if cte.is_none() && name.eq_ignore_ascii_case(b"content-transfer-encoding") {
@@ -164,11 +172,22 @@ fn scan_part(
         parent,
         children: Vec::new(),
         close_at: None,
+        obs_colon,
     });
     if parts[idx].ct.main != "multipart" {
         return Ok(idx);
     }
     let boundary = parts[idx].ct.param("boundary").map(|b| b.to_vec());
+    if boundary
+        .as_deref()
+        .is_some_and(|b| b.ends_with(b" ") || b.ends_with(b"\t"))
+    {
+        // RFC 2046 forbids it; some readers strip the white space, others keep it, so they
+        // split the message differently.
+        return Err(InjectError::Malformed(
+            "a multipart boundary ends with white space".into(),
+        ));
+    }
     // Never collect more child ranges than the part budget has room for.
     let room = limits.max_parts - parts.len();
     let split = match boundary.filter(|b| !b.is_empty() && b.len() <= 200) {

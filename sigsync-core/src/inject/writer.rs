@@ -24,6 +24,8 @@ pub(crate) struct BodyEdit<'a> {
 pub(crate) enum Content<'a> {
     /// Literal bytes (headers, delimiters, image parts).
     Bytes(Vec<u8>),
+    /// A header field line added to a part's header block (at its end).
+    HeaderLine(Vec<u8>),
     /// A re-encoded body.
     Body(BodyEdit<'a>),
 }
@@ -106,7 +108,7 @@ pub(crate) fn prepare<'a>(
     let mut all: Vec<(usize, usize, Cow<'a, [u8]>)> = stamp;
     for e in edits {
         let bytes = match e.content {
-            Content::Bytes(b) => b,
+            Content::Bytes(b) | Content::HeaderLine(b) => b,
             Content::Body(body) => {
                 let mut out = Vec::with_capacity(estimate(&body));
                 let mut enc = Encoder::new(&body.cte, eol);
