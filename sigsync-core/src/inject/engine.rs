@@ -38,8 +38,8 @@ pub struct InjectConfig {
 
 impl InjectConfig {
     /// The largest `max_depth` an injector accepts: the scanner recurses once per level, and
-    /// this keeps it far inside the smallest thread stack it may run on.
-    pub const MAX_DEPTH: usize = 100;
+    /// at this depth it fits a 256 KiB thread stack even in a debug build (tested).
+    pub const MAX_DEPTH: usize = 64;
     /// The largest `max_parts` an injector accepts (each part costs a few hundred bytes).
     pub const MAX_PARTS: usize = 100_000;
 }
