@@ -136,6 +136,10 @@ pub enum InjectError {
     /// The signature policy could not decide (configuration or directory failure).
     #[error("signature policy failed: {0}")]
     Policy(String),
+    /// The caller's per-message input was unusable (a malformed user mapping, an envelope
+    /// address that is not UTF-8): the message passed through, so that no mail is lost.
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
     /// A bug: an invariant of the injector broke.
     #[error("internal error: {0}")]
     Internal(String),

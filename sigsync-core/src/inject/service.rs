@@ -134,6 +134,21 @@ impl SignatureInjector {
     }
 }
 
+impl SignatureInjector {
+    /// The message to send on when the caller's per-message input is unusable (a malformed
+    /// user mapping, an envelope address that is not UTF-8): the original with the loop
+    /// header, as [`Outcome::Failed`] with [`InjectError::InvalidInput`]. Bindings use it
+    /// so that bad input never drops mail.
+    pub fn pass_through<'a>(
+        &'a self,
+        msg: &'a [u8],
+        reason: impl Into<String>,
+    ) -> (Outcome, Output<'a>) {
+        self.injector
+            .pass_through(msg, InjectError::InvalidInput(reason.into()))
+    }
+}
+
 /// What the policy needs to know of a message.
 fn context(info: &MessageInfo) -> MessageContext {
     MessageContext {
