@@ -181,3 +181,19 @@ fn the_stamp_never_changes_how_the_existing_header_lines_are_read() {
         }
     }
 }
+
+#[test]
+fn the_stamp_is_stable_when_the_output_is_injected_again() {
+    // Found by the fuzzer: a removed foreign header with another line ending than the rest
+    // chose the stamp's line ending, and injecting the output again chose another one.
+    for msg in [
+        &b"X-Sigsync-Processed: no\r/\nFrom: a@contoso.com\r\nSubject: s\r\nContent-Type: text/plain\r\n\r\nHi\r\n"[..],
+        b"X-Sigsync-Processed: no\nFrom: a@contoso.com\r\nSubject: s\r\n\r\nHi\r\n",
+        b"X-Sigsync-Processed: no\r\nFrom: a@contoso.com\nSubject: s\n\nHi\n",
+        b"From x Sat Jan  3 01:05:34 2026\r\nX-Sigsync-Processed: 1\nSubject: s\n\nHi\n",
+    ] {
+        let (o, out) = inject_checked(msg, &signature());
+        assert!(o.is_injected(), "{o:?}");
+        assert_idempotent(&out, &signature());
+    }
+}

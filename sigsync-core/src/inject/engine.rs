@@ -253,15 +253,25 @@ impl Injector {
         if kept {
             return (true, edits);
         }
-        let crlf = match memchr::memchr(b'\n', msg) {
-            Some(i) => i > 0 && msg.get(i - 1) == Some(&b'\r'),
-            None => true,
-        };
-        let line: &'a [u8] = if crlf { &self.line_crlf } else { &self.line_lf };
         let mut at = start;
         while at < he && matches!(msg.get(at), Some(b' ' | b'\t')) {
             at = memchr::memchr(b'\n', &msg[at..he]).map_or(he, |i| at + i + 1);
         }
+        // The line ending of the line the stamp goes above (past any removed field), else
+        // of the message's last line: the same whether or not other loop headers were there,
+        // so that the output is stable when injected again.
+        let mut next = at;
+        while let Some(e) = edits.iter().find(|e| e.0 == next) {
+            next = e.1;
+        }
+        let eol_at = memchr::memchr(b'\n', &msg[next..])
+            .map(|i| next + i)
+            .or_else(|| memchr::memrchr(b'\n', &msg[..next]));
+        let crlf = match eol_at {
+            Some(i) => i > 0 && msg.get(i - 1) == Some(&b'\r'),
+            None => true,
+        };
+        let line: &'a [u8] = if crlf { &self.line_crlf } else { &self.line_lf };
         let bytes = if at == msg.len() && !msg.is_empty() && !msg.ends_with(b"\n") {
             // The message ends inside its header: the line goes after an eol of its own.
             let eol: &[u8] = if crlf { b"\r\n" } else { b"\n" };
