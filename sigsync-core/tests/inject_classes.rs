@@ -97,7 +97,7 @@ fn no_line_grows_past_998_octets_and_quoted_printable_lines_stay_within_76() {
         ("7bit", format!("<p>{}", "y".repeat(990))),
         // No place to break (a long attribute): the part becomes quoted-printable.
         ("8bit", format!("<p title=\"{}\">z", "t".repeat(990))),
-        ("binary", format!("{}", "w".repeat(997))),
+        ("binary", "w".repeat(997)),
     ] {
         let msg = crlf(&format!(
             "{HEAD}Content-Type: text/html; charset=utf-8\nContent-Transfer-Encoding: {cte}\n\n{line}\n"

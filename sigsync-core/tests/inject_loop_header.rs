@@ -191,6 +191,10 @@ fn the_stamp_is_stable_when_the_output_is_injected_again() {
         b"X-Sigsync-Processed: no\nFrom: a@contoso.com\r\nSubject: s\r\n\r\nHi\r\n",
         b"X-Sigsync-Processed: no\r\nFrom: a@contoso.com\nSubject: s\n\nHi\n",
         b"From x Sat Jan  3 01:05:34 2026\r\nX-Sigsync-Processed: 1\nSubject: s\n\nHi\n",
+        // Also found by the fuzzer: a leading continuation line with another line ending
+        // than the body line that ends the header, where the signature's header lines go.
+        b" From: Adele <adele@contoso\ncof>\r\nTo: bob@fabrikam.com\r\n\r\nHi\r\n",
+        b"no header at all\r\nsecond line\n",
     ] {
         let (o, out) = inject_checked(msg, &signature());
         assert!(o.is_injected(), "{o:?}");

@@ -137,9 +137,9 @@ fn collect(st: &Structure, i: usize, html: &mut Vec<usize>, text: &mut Vec<usize
         return;
     }
     // A part without a blank line after its header still has a body to readers (empty, or
-    // starting straight after the last field): its edit adds the blank line first. A part
-    // of no bytes at all (an empty message) is nothing to sign.
-    if p.attachment || p.ct.main != "text" || p.start == p.end {
+    // starting straight after the last field): its edit adds the blank line first. A message
+    // of no bytes at all is nothing to sign.
+    if p.attachment || p.ct.main != "text" || (i == 0 && p.start == p.end) {
         return;
     }
     match p.ct.sub.as_str() {

@@ -200,13 +200,14 @@ impl Injector {
         F: FnOnce(&MessageInfo) -> Choice,
     {
         let (processed, stamp) = self.stamp(msg);
+        let eol = eol_of(msg, header::top_start(msg), &stamp);
         if processed {
             return (
                 Outcome::Skipped(SkipReason::LoopHeader),
                 Output::pass_through(msg, stamp),
             );
         }
-        match guarded(|| self.run(msg, envelope, choose, stamp.clone())) {
+        match guarded(|| self.run(msg, envelope, choose, stamp.clone(), eol)) {
             Ok((injected, output)) => (Outcome::Injected(injected), output),
             Err(stop) => {
                 let outcome = match stop {
@@ -257,20 +258,7 @@ impl Injector {
         while at < he && matches!(msg.get(at), Some(b' ' | b'\t')) {
             at = memchr::memchr(b'\n', &msg[at..he]).map_or(he, |i| at + i + 1);
         }
-        // The line ending of the line the stamp goes above (past any removed field), else
-        // of the message's last line: the same whether or not other loop headers were there,
-        // so that the output is stable when injected again.
-        let mut next = at;
-        while let Some(e) = edits.iter().find(|e| e.0 == next) {
-            next = e.1;
-        }
-        let eol_at = memchr::memchr(b'\n', &msg[next..])
-            .map(|i| next + i)
-            .or_else(|| memchr::memrchr(b'\n', &msg[..next]));
-        let crlf = match eol_at {
-            Some(i) => i > 0 && msg.get(i - 1) == Some(&b'\r'),
-            None => true,
-        };
+        let crlf = eol_of(msg, start, &edits) == b"\r\n";
         let line: &'a [u8] = if crlf { &self.line_crlf } else { &self.line_lf };
         let bytes = if at == msg.len() && !msg.is_empty() && !msg.ends_with(b"\n") {
             // The message ends inside its header: the line goes after an eol of its own.
@@ -300,6 +288,7 @@ impl Injector {
         envelope: Option<&Envelope>,
         choose: F,
         stamp: Stamp<'a>,
+        eol: &'static [u8],
     ) -> Result<(Injected, Output<'a>), Stop>
     where
         F: FnOnce(&MessageInfo) -> Choice,
@@ -308,7 +297,8 @@ impl Injector {
             max_depth: self.config.max_depth,
             max_parts: self.config.max_parts,
         };
-        let st = structure::scan(msg, limits)?;
+        let mut st = structure::scan(msg, limits)?;
+        st.eol = eol;
         let top = &st.parts[0];
         if let Some(r) = classify::by_structure(&st) {
             return Err(Stop::Skip(r));
@@ -471,6 +461,24 @@ impl Injector {
         }
         let output = writer::prepare(msg, stamp, edits, st.eol)?;
         Ok((stats, output))
+    }
+}
+
+/// The line ending of the message: that of its first line past `start` (an mbox line) that
+/// is not a removed loop header field. The stamp and every line the injector adds use it, and
+/// injecting the output again finds the same one (what comes first is never ours).
+fn eol_of(msg: &[u8], start: usize, removed: &Stamp<'_>) -> &'static [u8] {
+    let mut next = start;
+    while let Some(e) = removed.iter().find(|e| e.0 == next && e.1 > e.0) {
+        next = e.1;
+    }
+    let at = memchr::memchr(b'\n', &msg[next.min(msg.len())..])
+        .map(|i| next + i)
+        .or_else(|| memchr::memchr(b'\n', msg));
+    match at {
+        Some(i) if i > 0 && msg[i - 1] == b'\r' => b"\r\n",
+        Some(_) => b"\n",
+        None => b"\r\n",
     }
 }
 
