@@ -149,22 +149,40 @@ pub(crate) fn attach(
         open.extend_from_slice(eol);
         open.extend_from_slice(&moved);
         open.extend_from_slice(eol);
-        edits.push(Edit {
-            start: w.body_start,
-            end: w.body_start,
-            content: Content::Bytes(open),
-        });
+        // Before the body's own edit, which starts at the same point when the body is empty
+        // (the blank line that ends the header stays before it).
+        let at = edits
+            .iter()
+            .position(|e| e.start == w.body_start && matches!(e.content, Content::Body(_)))
+            .unwrap_or(edits.len());
+        edits.insert(
+            at,
+            Edit {
+                start: w.body_start,
+                end: w.body_start,
+                content: Content::Bytes(open),
+            },
+        );
     } else {
         open.extend_from_slice(&ct_line);
         open.extend_from_slice(eol);
         open.extend_from_slice(b"--");
         open.extend_from_slice(boundary.as_bytes());
         open.extend_from_slice(eol);
-        edits.push(Edit {
-            start: w.start,
-            end: w.start,
-            content: Content::Bytes(open),
-        });
+        // Before every edit of the wrapped part (a header line added to an empty header
+        // starts at the same point).
+        let at = edits
+            .iter()
+            .position(|e| e.start == w.start)
+            .unwrap_or(edits.len());
+        edits.insert(
+            at,
+            Edit {
+                start: w.start,
+                end: w.start,
+                content: Content::Bytes(open),
+            },
+        );
     }
     let mut close = Vec::new();
     for img in images {
