@@ -60,7 +60,8 @@ pub enum Choice {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum SkipReason {
-    /// The loop header is already on the message.
+    /// The loop header is already on the message with the configured value (other values
+    /// are replaced, and the message is processed).
     LoopHeader,
     /// Our own signature is already in the newest part of the message (no stacking in threads).
     AlreadySigned,
