@@ -81,7 +81,7 @@ def test_user_mapping_is_read_as_graph_attributes(injector: sigsync.Injector) ->
 
 def test_a_malformed_user_fails_the_message_which_passes_through(injector: sigsync.Injector) -> None:
     # Bad per-message input never raises (a relay would drop the mail): failed + passed through.
-    for user in [{"displayName": 42}, {"businessPhones": "not a list"}, {"groups": [1, 2]}]:
+    for user in [{"displayName": 42}, {"businessPhones": 5}, {"groups": [1, 2]}, {"custom": []}]:
         out = injector.inject(PLAIN, user=user)
         assert out.failed and "user" in (out.reason or ""), user
         assert out.message == b"X-Sigsync-Processed: true\r\n" + PLAIN

@@ -75,7 +75,8 @@ pub enum SkipReason {
     Calendar,
     /// A report: delivery status (NDR) or read receipt.
     Report,
-    /// An automatic message (Auto-Submitted, X-Auto-Response-Suppress and kin).
+    /// An automatic message (Auto-Submitted other than `no`, `Precedence: auto_reply`/`junk`,
+    /// X-Autoreply and kin).
     AutoReply,
     /// The body is only a TNEF (winmail.dat) blob.
     TnefOnly,
