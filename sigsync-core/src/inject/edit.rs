@@ -4,8 +4,9 @@
 
 use std::borrow::Cow;
 
+use super::body::Body;
 use super::codec;
-use super::engine::{normalize_eol, Body, Inserts};
+use super::engine::{normalize_eol, Inserts};
 use super::header;
 use super::outcome::InjectError;
 use super::structure::{Cte, Structure};
