@@ -259,3 +259,34 @@ fn limits_are_capped_and_part_ranges_never_collected_past_the_budget() {
     );
     assert!(t.elapsed() < std::time::Duration::from_secs(5));
 }
+
+#[test]
+fn no_changed_body_holds_a_line_that_reads_as_a_multipart_delimiter() {
+    // Found by the fuzzer: `--b` in the middle of a line of an 8-bit body that becomes
+    // quoted-printable; a soft break put it at the start of a line, where it closed the part.
+    let mut msg = crlf(
+        "Content-Type: multipart/mixed; boundary=\":foo\"\n\n--:foo\nContent-Type: text/plain\n\n",
+    );
+    msg.extend_from_slice(&[0xff; 75]);
+    msg.extend_from_slice(b"--:foo and more\r\n--:foo--\r\n");
+    let (o, out) = inject_checked(&msg, &signature());
+    assert!(o.is_injected(), "{o:?}");
+    assert_idempotent(&out, &signature());
+    let m = mail_parser::MessageParser::default().parse(&out).unwrap();
+    assert!(m.body_text(0).unwrap().contains("--:foo and more"));
+    // QP lines never start with '-', '.' or 'F', after a hard or a soft break.
+    let body = String::from_utf8_lossy(&out);
+    let qp = &body[body.find("quoted-printable").unwrap()..];
+    for l in qp.lines().skip(2).take_while(|l| !l.starts_with("--:foo")) {
+        assert!(!l.starts_with(['-', '.', 'F']), "{l:?}");
+    }
+    // A signature line that is a delimiter of the message cannot be made safe: the message
+    // passes through.
+    let sig = sigsync_core::signature::RenderedSignature {
+        text: format!("{TEXT_MARK}\n--b1\nmore"),
+        ..Default::default()
+    };
+    let msg = crlf("Content-Type: multipart/mixed; boundary=b1\n\n--b1\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\nHi\n--b1--\n");
+    let (o, _) = inject_checked(&msg, &sig);
+    assert!(matches!(o, Outcome::Failed(_)), "{o:?}");
+}

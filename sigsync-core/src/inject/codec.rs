@@ -357,7 +357,7 @@ impl QpState {
         while i < data.len() {
             let b = data[i];
             let literal = matches!(b, 33..=60 | 62..=126);
-            let line_start_escape = self.line_len == 0 && (b == b'.' || b == b'F');
+            let line_start_escape = self.line_len == 0 && matches!(b, b'.' | b'F' | b'-');
             if !literal || self.pending_cr || self.pending_ws.is_some() || line_start_escape {
                 self.byte(b, out);
                 i += 1;
@@ -374,6 +374,12 @@ impl QpState {
                     out.push(b'=');
                     out.extend_from_slice(self.eol);
                     self.line_len = 0;
+                }
+                if self.line_len == 0 && matches!(chunk[0], b'.' | b'F' | b'-') {
+                    // A soft break put it at the start of a line: escaped, as after a hard one.
+                    self.byte(chunk[0], out);
+                    chunk = &chunk[1..];
+                    continue;
                 }
                 let n = (75 - self.line_len).min(chunk.len());
                 out.extend_from_slice(&chunk[..n]);
@@ -402,8 +408,16 @@ impl QpState {
             }
             33..=60 | 62..=126 => {
                 self.flush_ws_literal(out);
-                // A '.' or "From " at the start of a line survives careless relays as =XX.
-                if self.line_len == 0 && (b == b'.' || b == b'F') {
+                if self.line_len + 1 > 75 {
+                    // The soft break comes first, so that the line-start rule below sees it.
+                    out.push(b'=');
+                    out.extend_from_slice(self.eol);
+                    self.line_len = 0;
+                }
+                // A '.' or "From " at the start of a line (after a hard or a soft break)
+                // survives careless relays as =XX, and a '-' there can never start a multipart
+                // delimiter line.
+                if self.line_len == 0 && matches!(b, b'.' | b'F' | b'-') {
                     self.token(&[b'=', HEX[(b >> 4) as usize], HEX[(b & 15) as usize]], out);
                 } else {
                     self.token(&[b], out);
@@ -445,7 +459,7 @@ mod tests {
             data in proptest::collection::vec(
                 proptest::prop_oneof![
                     4 => 33u8..=126,
-                    1 => proptest::sample::select(vec![b' ', b'\t', b'\r', b'\n', b'.', b'F', b'=', 0xe9]),
+                    1 => proptest::sample::select(vec![b' ', b'\t', b'\r', b'\n', b'.', b'F', b'-', b'=', 0xe9]),
                 ],
                 0..400,
             ),

@@ -404,7 +404,14 @@ impl Injector {
         if let (Some(host), false) = (image_host, sig.images.is_empty()) {
             stats.images = images::attach(msg, &st, host, &sig.images, &mut edits)?;
         }
-        let output = writer::prepare(msg, stamp, edits, st.eol)?;
+        let boundaries: Vec<Vec<u8>> = st
+            .parts
+            .iter()
+            .filter(|p| p.is_multipart())
+            .filter_map(|p| p.ct.param("boundary").map(|b| b.into_owned()))
+            .collect();
+        let boundaries: Vec<&[u8]> = boundaries.iter().map(Vec::as_slice).collect();
+        let output = writer::prepare(msg, stamp, edits, st.eol, &boundaries)?;
         Ok((stats, output))
     }
 }

@@ -99,11 +99,14 @@ impl<'a> Output<'a> {
 }
 
 /// Prepares `msg` with the loop header's `stamp` and `edits`, encoding the changed bodies.
+/// `boundaries` are the message's multipart boundaries: no changed body may hold a line that
+/// reads as one of their delimiters (a re-encoded or inserted line starting `--boundary`).
 pub(crate) fn prepare<'a>(
     msg: &'a [u8],
     stamp: Stamp<'a>,
     edits: Vec<Edit<'_>>,
     eol: &'static [u8],
+    boundaries: &[&[u8]],
 ) -> Result<Output<'a>, InjectError> {
     let mut all: Vec<(usize, usize, Cow<'a, [u8]>)> = stamp;
     for e in edits {
@@ -121,6 +124,13 @@ pub(crate) fn prepare<'a>(
                 }
                 enc.write(&body.content[at..], &mut out);
                 enc.finish(body.ends_with_eol, &mut out);
+                if let Some(b) = delimiter_in(&out, boundaries) {
+                    return Err(InjectError::Malformed(format!(
+                        "the changed body would hold a line that reads as the delimiter of \
+                         boundary {:?}",
+                        String::from_utf8_lossy(b)
+                    )));
+                }
                 out
             }
         };
@@ -143,6 +153,24 @@ pub(crate) fn prepare<'a>(
         edits: all,
         len,
     })
+}
+
+/// The first of `boundaries` whose delimiter (`--boundary` at the start of a line) occurs
+/// in `body`.
+fn delimiter_in<'b>(body: &[u8], boundaries: &[&'b [u8]]) -> Option<&'b [u8]> {
+    if boundaries.is_empty() {
+        return None;
+    }
+    let starts = std::iter::once(0).chain(memchr::memchr_iter(b'\n', body).map(|i| i + 1));
+    for s in starts {
+        let line = &body[s..];
+        if let Some(rest) = line.strip_prefix(b"--") {
+            if let Some(b) = boundaries.iter().find(|b| rest.starts_with(b)) {
+                return Some(b);
+            }
+        }
+    }
+    None
 }
 
 /// At least as many bytes as `body` encodes to.
