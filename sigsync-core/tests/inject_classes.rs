@@ -261,6 +261,26 @@ fn limits_are_capped_and_part_ranges_never_collected_past_the_budget() {
 }
 
 #[test]
+fn an_empty_last_part_after_a_delimiter_without_eol_gets_its_own_lines() {
+    // Found by the fuzzer: the message ends with a delimiter line without eol, which opens an
+    // empty part; the signature written there must not join the delimiter line.
+    for end in ["--a----", "--a----\r\n"] {
+        let mut msg = crlf("Content-Type: multipart/mixed; boundary=\"a----\"\n\n--a----\nContent-Type: text/plain\n\nbody\n");
+        msg.extend_from_slice(end.as_bytes());
+        let (o, out) = inject_checked(&msg, &signature());
+        assert!(o.is_injected(), "{o:?}");
+        assert_idempotent(&out, &signature());
+        // The delimiter line stays a line of its own.
+        let s = String::from_utf8_lossy(&out);
+        assert_eq!(
+            s.matches("--a----").count(),
+            s.matches("--a----\r\n").count(),
+            "{s}"
+        );
+    }
+}
+
+#[test]
 fn no_changed_body_holds_a_line_that_reads_as_a_multipart_delimiter() {
     // Found by the fuzzer: `--b` in the middle of a line of an 8-bit body that becomes
     // quoted-printable; a soft break put it at the start of a line, where it closed the part.

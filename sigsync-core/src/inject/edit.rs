@@ -352,7 +352,9 @@ fn finish_header<'m>(msg: &[u8], st: &Structure, idx: usize, edits: &mut Vec<Edi
         end: at,
         content: Content::Bytes(st.eol.to_vec()),
     };
-    if at > p.start && msg.get(at - 1) != Some(&b'\n') {
+    // The line before may lack its eol: a last field, or the delimiter line of a part that
+    // starts at the very end of the message.
+    if at > 0 && msg.get(at - 1) != Some(&b'\n') {
         let first_line = edits
             .iter()
             .position(|e| {
