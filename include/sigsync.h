@@ -1134,15 +1134,20 @@ sigsync_result sigsync_injector_from_str(const char *text,
  * the SMTP envelope (MAIL FROM, RCPT TO), which sees Bcc recipients the headers hide; with
  * neither, the From, To and Cc headers are used. `user_json` (may be NULL) gives the
  * sender's attributes as a Microsoft Graph `user` object, instead of the configured
- * directory. A policy that cannot decide is reported as failed, never as a silent skip.
+ * directory (with `"groups": [...]`, the sender's groups for group-scoped rules; without,
+ * the configured directory answers membership). A policy that cannot decide is reported as
+ * failed, never as a silent skip; so is per-message input that cannot be used (`user_json`
+ * that is not a user object, a `sender` or recipient that is not UTF-8, a NULL recipient):
+ * the message is then passed through with the loop header, `SIGSYNC_RESULT_OK` and
+ * `SIGSYNC_INJECT_OUTCOME_FAILED` with the reason.
  *
  * On `SIGSYNC_RESULT_OK`, `*out_len` receives the output's length, `*outcome_out` what
  * happened, and when `reason_out` is not NULL, `*reason_out` receives why the message was
  * skipped or failed (NULL when injected), which the caller frees with `sigsync_string_free`.
  * On `SIGSYNC_RESULT_INSUFFICIENT_SIZE`, only `*out_len` is written: the capacity needed;
  * call again with a buffer that large (`out` may be NULL when `out_capacity` is 0, to ask
- * for the size). A buffer of `message_len` + 64 KiB suffices for most
- * messages.
+ * for the size). Outputs can be much larger than the input (re-encoded bodies, inline
+ * images): ask for the size, or grow the buffer and retry on `INSUFFICIENT_SIZE`.
  */
 sigsync_result sigsync_injector_inject(const sigsync_injector *injector,
                                        const uint8_t *message,

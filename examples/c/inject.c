@@ -66,7 +66,8 @@ int main(int argc, char **argv) {
     fprintf(stderr, "inject: %s (%s)\n", sigsync_error_message(err), sigsync_result_name(r));
     goto done;
   }
-  /* Ask for the size first (a buffer of len + 64 KiB would do for most messages). */
+  /* Ask for the size first: the output can be much larger than the message (re-encoded
+   * bodies, inline images). */
   r = sigsync_injector_inject(injector, msg, len, NULL, NULL, 0, NULL, NULL, 0, &out_len, &outcome,
                               NULL, NULL);
   if (r != SIGSYNC_RESULT_INSUFFICIENT_SIZE && r != SIGSYNC_RESULT_OK) {

@@ -9,12 +9,13 @@
 //! file, TOML or JSON), `--user FILE` (the sender's attributes as JSON; optional when the
 //! configuration names a directory), `--sender ADDR` and `--recipient ADDR` (repeatable) as the
 //! SMTP envelope, then one message (`FILE`, or stdin when absent, written to stdout) or
-//! `--dir IN OUT`; `--report FILE` writes one JSON line per message:
+//! `--dir IN OUT` (every file under IN, sub-folders included, written to the same place under
+//! OUT; no file at all is an error); `--report FILE` writes one JSON line per message:
 //! `{"file", "outcome", "reason", "micros"}`.
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use serde_json::json;
@@ -84,6 +85,23 @@ fn parse_args() -> Args {
     a
 }
 
+/// Every file under `dir`, sub-folders included (symbolic links to folders are not followed).
+fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
+    let entries = std::fs::read_dir(dir).unwrap_or_else(|e| die(format!("{}: {e}", dir.display())));
+    for entry in entries {
+        let entry = entry.unwrap_or_else(|e| die(format!("{}: {e}", dir.display())));
+        let path = entry.path();
+        let kind = entry
+            .file_type()
+            .unwrap_or_else(|e| die(format!("{}: {e}", path.display())));
+        if kind.is_dir() {
+            collect(&path, out);
+        } else if path.is_file() {
+            out.push(path);
+        }
+    }
+}
+
 fn main() {
     let args = parse_args();
     let config = SignatureConfig::load(&args.config).unwrap_or_else(|e| die(e));
@@ -113,25 +131,31 @@ fn main() {
     };
     match (&args.dir, &args.file) {
         (Some((input, output)), _) => {
-            std::fs::create_dir_all(output).unwrap_or_else(|e| die(e));
-            let mut entries: Vec<_> = std::fs::read_dir(input)
-                .unwrap_or_else(|e| die(format!("{}: {e}", input.display())))
-                .filter_map(Result::ok)
-                .map(|e| e.path())
-                .filter(|p| p.is_file())
-                .collect();
+            // Every file under IN, sub-folders included; OUT mirrors the tree.
+            let mut entries = Vec::new();
+            collect(input, &mut entries);
+            if entries.is_empty() {
+                die(format!(
+                    "{} holds no message (no file in it or its sub-folders)",
+                    input.display()
+                ));
+            }
             entries.sort();
             let mut counts: HashMap<&'static str, usize> = HashMap::new();
             for path in entries {
-                let name = path
-                    .file_name()
-                    .unwrap_or_default()
-                    .to_string_lossy()
-                    .into_owned();
-                let msg = std::fs::read(&path).unwrap_or_else(|e| die(e));
+                let rel = path.strip_prefix(input).unwrap_or(&path);
+                let name = rel.to_string_lossy().into_owned();
+                let msg = std::fs::read(&path)
+                    .unwrap_or_else(|e| die(format!("{}: {e}", path.display())));
                 let o = one(&name, &msg, &mut out);
                 *counts.entry(o.label()).or_default() += 1;
-                std::fs::write(output.join(&name), &out).unwrap_or_else(|e| die(e));
+                let dest = output.join(rel);
+                if let Some(parent) = dest.parent() {
+                    std::fs::create_dir_all(parent)
+                        .unwrap_or_else(|e| die(format!("{}: {e}", parent.display())));
+                }
+                std::fs::write(&dest, &out)
+                    .unwrap_or_else(|e| die(format!("{}: {e}", dest.display())));
             }
             eprintln!("inject: {counts:?}");
         }

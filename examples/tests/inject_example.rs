@@ -92,3 +92,57 @@ fn inject_example_signs_one_message_and_a_folder_with_a_report() {
     assert_eq!(passed, format!("X-Sigsync-Processed: true\r\n{SIGNED}"));
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[test]
+fn inject_example_recurses_into_sub_folders_mirroring_the_tree() {
+    let dir = std::env::temp_dir().join(format!("sigsync-inject-tree-{}", std::process::id()));
+    let (input, output) = (dir.join("in"), dir.join("out"));
+    std::fs::create_dir_all(input.join("2026/03/adele")).unwrap();
+    std::fs::write(input.join("top.eml"), NEW).unwrap();
+    std::fs::write(input.join("2026/03/adele/deep.eml"), NEW).unwrap();
+    std::fs::write(input.join("2026/signed.eml"), SIGNED).unwrap();
+    let out = Command::new(example())
+        .arg("--config")
+        .arg(root().join("signature.toml"))
+        .arg("--user")
+        .arg(root().join("user.json"))
+        .arg("--dir")
+        .arg(&input)
+        .arg(&output)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for (rel, signed) in [
+        ("top.eml", true),
+        ("2026/03/adele/deep.eml", true),
+        ("2026/signed.eml", false),
+    ] {
+        let got =
+            std::fs::read_to_string(output.join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"));
+        assert!(got.starts_with("X-Sigsync-Processed: true\r\n"), "{rel}");
+        assert_eq!(got.contains("<b>Adele Vance</b>"), signed, "{rel}");
+    }
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn inject_example_fails_clearly_when_the_folder_holds_no_message() {
+    let dir = std::env::temp_dir().join(format!("sigsync-inject-empty-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("in/empty-sub")).unwrap();
+    let out = Command::new(example())
+        .arg("--config")
+        .arg(root().join("signature.toml"))
+        .arg("--dir")
+        .arg(dir.join("in"))
+        .arg(dir.join("out"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("holds no message"), "{err}");
+    std::fs::remove_dir_all(dir).ok();
+}

@@ -146,6 +146,63 @@ struct Figures {
     mb_per_s: f64,
 }
 
+/// How many messages of a round came out injected, skipped or failed: printed beside each
+/// figure, so that a rate is never read without knowing what it did.
+#[derive(Clone, Debug, Default, PartialEq)]
+struct Outcomes {
+    injected: usize,
+    skipped: usize,
+    failed: usize,
+    /// The first failure's reason.
+    first_failure: Option<String>,
+}
+
+impl Outcomes {
+    fn of(service: &SignatureInjector, msgs: &[Vec<u8>], user: &UserAttributes) -> Outcomes {
+        let mut o = Outcomes::default();
+        let mut out = Vec::new();
+        for m in msgs {
+            match service.inject(m, None, Some(user), &mut out) {
+                sigsync_core::inject::Outcome::Injected(_) => o.injected += 1,
+                sigsync_core::inject::Outcome::Skipped(_) => o.skipped += 1,
+                other => {
+                    o.failed += 1;
+                    o.first_failure
+                        .get_or_insert_with(|| other.reason().unwrap_or_default());
+                }
+            }
+        }
+        o
+    }
+
+    fn show(&self) -> String {
+        format!(
+            "[{} injected, {} skipped, {} failed]",
+            self.injected, self.skipped, self.failed
+        )
+    }
+}
+
+/// A figure with its outcome counts, or, when messages failed, the failure instead of a
+/// rate (a rate over failed messages measures pass-through, not injection).
+fn line(label: &str, f: &Figures, o: &Outcomes, note: &str) -> String {
+    if o.failed > 0 {
+        return format!(
+            "{label} NO RATE: {} of {} messages failed (first: {}) {}",
+            o.failed,
+            o.injected + o.skipped + o.failed,
+            o.first_failure.as_deref().unwrap_or(""),
+            o.show()
+        );
+    }
+    format!(
+        "{label} {:>12.0} msg/s {:>9.1} MB/s   {} {note}",
+        f.msgs_per_s,
+        f.mb_per_s,
+        o.show()
+    )
+}
+
 impl Figures {
     const ZERO: Figures = Figures {
         msgs_per_s: 0.0,
@@ -193,7 +250,7 @@ fn measure(msgs: &[Vec<u8>], min: Duration, mut f: impl FnMut(&[u8])) -> Figures
     best
 }
 
-fn python(paths: &[PathBuf], rounds: usize) -> Option<Figures> {
+fn python(paths: &[PathBuf], rounds: usize) -> Option<(Figures, Outcomes)> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/py_email_inject.py");
     let mut child = Command::new("python3")
         .arg(script)
@@ -207,10 +264,19 @@ fn python(paths: &[PathBuf], rounds: usize) -> Option<Figures> {
     let out = child.wait_with_output().ok()?;
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
     let secs = v["best_round_seconds"].as_f64()?;
-    Some(Figures {
-        msgs_per_s: v["messages_per_round"].as_f64()? / secs,
-        mb_per_s: v["bytes_per_round"].as_f64()? / secs / 1e6,
-    })
+    let count = |k: &str| v["outcomes"][k].as_u64().unwrap_or(0) as usize;
+    Some((
+        Figures {
+            msgs_per_s: v["messages_per_round"].as_f64()? / secs,
+            mb_per_s: v["bytes_per_round"].as_f64()? / secs / 1e6,
+        },
+        Outcomes {
+            injected: count("injected"),
+            skipped: count("skipped"),
+            failed: count("failed"),
+            first_failure: None,
+        },
+    ))
 }
 
 fn run(name: &str, paths: &[PathBuf], py_rounds: usize) {
@@ -262,6 +328,9 @@ fn run(name: &str, paths: &[PathBuf], py_rounds: usize) {
     let mut with_cache = Figures::ZERO;
     let mut copy = Figures::ZERO;
     let mut py: Option<Figures> = None;
+    let mut py_outcomes = Outcomes::default();
+    let outcomes = Outcomes::of(&service, &msgs, &user);
+    let cached_outcomes = Outcomes::of(&cached, &msgs, &user);
     for _ in 0..turns {
         engine = engine.best(measure(&msgs, min / turns, |m| {
             black_box(service.inject(m, None, Some(&user), &mut out));
@@ -275,8 +344,9 @@ fn run(name: &str, paths: &[PathBuf], py_rounds: usize) {
             black_box(&out);
         }));
         if use_python {
-            if let Some(round) = python(paths, 1) {
+            if let Some((round, counts)) = python(paths, 1) {
                 py = Some(py.map_or(round, |p: Figures| p.best(round)));
+                py_outcomes = counts;
             }
         }
     }
@@ -287,12 +357,22 @@ fn run(name: &str, paths: &[PathBuf], py_rounds: usize) {
         total as f64 / 1e6
     );
     println!(
-        "sigsync inject   {:>12.0} msg/s {:>9.1} MB/s   (every message rendered)",
-        engine.msgs_per_s, engine.mb_per_s
+        "{}",
+        line(
+            "sigsync inject  ",
+            &engine,
+            &outcomes,
+            "(every message rendered)"
+        )
     );
     println!(
-        "  + render cache {:>12.0} msg/s {:>9.1} MB/s   (same sender: rendering remembered)",
-        with_cache.msgs_per_s, with_cache.mb_per_s
+        "{}",
+        line(
+            "  + render cache",
+            &with_cache,
+            &cached_outcomes,
+            "(same sender: rendering remembered)"
+        )
     );
     println!(
         "plain copy       {:>12.0} msg/s {:>9.1} MB/s",
@@ -300,22 +380,26 @@ fn run(name: &str, paths: &[PathBuf], py_rounds: usize) {
     );
     match &py {
         Some(p) => println!(
-            "python email     {:>12.1} msg/s {:>9.2} MB/s",
-            p.msgs_per_s, p.mb_per_s
+            "python email     {:>12.1} msg/s {:>9.2} MB/s   {}",
+            p.msgs_per_s,
+            p.mb_per_s,
+            py_outcomes.show()
         ),
         None => println!("python email     (python3 unavailable)"),
     }
-    if let Some(p) = &py {
+    if let (Some(p), 0) = (&py, outcomes.failed) {
         println!(
             "ratio vs python  {:>12.0}x messages/s (every message rendered); {:.0}x with the render cache",
             engine.msgs_per_s / p.msgs_per_s,
             with_cache.msgs_per_s / p.msgs_per_s
         );
     }
-    println!(
-        "share of copy    {:>12.1}% of the copy's MB/s",
-        100.0 * engine.mb_per_s / copy.mb_per_s
-    );
+    if outcomes.failed == 0 {
+        println!(
+            "share of copy    {:>12.1}% of the copy's MB/s",
+            100.0 * engine.mb_per_s / copy.mb_per_s
+        );
+    }
     println!(
         "memory beyond input: worst {:.2}x the message size; worst (peak - size) = {} bytes ({})",
         worst_ratio, worst_extra_over_size, worst_file

@@ -198,6 +198,21 @@ fn attachments(msg: &[u8]) -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// Whether a reader sees a text or HTML body in `node` (the documented rule: every child of
+/// an alternative, the root of a related, the first child of a mixed and its later inline
+/// text and multipart children; attachments and forwarded messages are never bodies).
+fn has_body(node: &Node) -> bool {
+    match node {
+        Node::Text { .. } => true,
+        Node::Attachment(_) | Node::Forwarded(_) => false,
+        Node::Multi("alternative", kids) => kids.iter().any(has_body),
+        Node::Multi("related", kids) => kids.first().is_some_and(has_body),
+        Node::Multi(_, kids) => kids.iter().enumerate().any(|(i, k)| {
+            (i == 0 || matches!(k, Node::Text { .. } | Node::Multi(..))) && has_body(k)
+        }),
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 500, ..ProptestConfig::default() })]
 
@@ -210,6 +225,12 @@ proptest! {
             sig.disclaimer_text = signature_with_disclaimer().disclaimer_text;
         }
         let (outcome, out) = inject_checked(&msg, &sig);
+        // Every generated message with a body is signable: nothing else is acceptable.
+        if has_body(&node) {
+            prop_assert!(outcome.is_injected(), "{:?} for {}", outcome, String::from_utf8_lossy(&msg));
+        } else {
+            prop_assert_eq!(&outcome, &Outcome::Skipped(sigsync_core::inject::SkipReason::NoTextBody));
+        }
         if let Outcome::Injected(_) = outcome {
             let rest = strip_loop_header(&out);
             if !images {

@@ -88,7 +88,6 @@ fn calendar_anywhere_reports_and_auto_replies_are_skipped() {
     assert_eq!(skipped(&mdn), SkipReason::Report);
     for h in [
         "Auto-Submitted: auto-replied",
-        "X-Auto-Response-Suppress: All",
         "Precedence: auto_reply",
         "X-Autoreply: yes",
     ] {
@@ -97,10 +96,19 @@ fn calendar_anywhere_reports_and_auto_replies_are_skipped() {
         ));
         assert_eq!(skipped(&oof), SkipReason::AutoReply, "{h}");
     }
-    let not_auto = crlf(&format!(
-        "Auto-Submitted: no\n{HEAD}Content-Type: text/plain\n\nHi\n"
-    ));
-    assert!(inject_checked(&not_auto, &signature()).0.is_injected());
+    // X-Auto-Response-Suppress asks others not to auto-reply (Outlook sets it on ordinary
+    // mail, meeting responses and more); it does not make this message an auto-reply.
+    for h in [
+        "Auto-Submitted: no",
+        "X-Auto-Response-Suppress: All",
+        "X-Auto-Response-Suppress: OOF, AutoReply",
+    ] {
+        let not_auto = crlf(&format!("{h}\n{HEAD}Content-Type: text/plain\n\nHi\n"));
+        assert!(
+            inject_checked(&not_auto, &signature()).0.is_injected(),
+            "{h}"
+        );
+    }
 }
 
 #[test]
@@ -274,17 +282,30 @@ fn injector_is_shareable_between_threads() {
 }
 
 #[test]
-fn messages_without_the_blank_line_after_the_headers_are_not_signed() {
+fn a_header_that_runs_to_the_end_gets_its_blank_line_before_the_signature() {
     // Found by the fuzzer: text written there would be read as headers, and signed again.
-    assert_eq!(skipped(b""), SkipReason::NoTextBody);
-    assert_eq!(
-        skipped(b"Subject: x\r\nContent-Type: text/plain"),
-        SkipReason::NoTextBody
-    );
-    assert_eq!(
-        skipped(b"no headers, no blank line"),
-        SkipReason::NoTextBody
-    );
+    // Readers see an empty body: the signature goes after a blank line that ends the header.
+    for msg in [
+        &b"Subject: x\r\nContent-Type: text/plain"[..],
+        b"Subject: x\r\nContent-Type: text/plain\r\n",
+        b"Subject: x\nContent-Type: text/plain; charset=utf-8",
+        b"no headers, no blank line",
+    ] {
+        let (o, out) = inject_checked(msg, &signature());
+        assert!(o.is_injected(), "{o:?}");
+        let rest = strip_loop_header(&out);
+        let head_end = memchr::memmem::find(&rest, b"\n\r\n")
+            .or_else(|| memchr::memmem::find(&rest, b"\n\n"))
+            .expect("a blank line ends the header");
+        assert!(
+            !rest[..head_end]
+                .windows(TEXT_MARK.len())
+                .any(|w| w == TEXT_MARK.as_bytes()),
+            "the signature is in the header: {:?}",
+            String::from_utf8_lossy(&rest)
+        );
+        assert_idempotent(&out, &signature());
+    }
 }
 
 #[test]

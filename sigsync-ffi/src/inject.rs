@@ -1,7 +1,7 @@
 //! The MIME injector: puts the signature the policy picks into a message, stamps the loop
 //! header, and never loses mail (errors pass the message through).
 
-use std::ffi::c_char;
+use std::ffi::{c_char, CStr};
 
 use sigsync_core::inject::{Envelope, Outcome, SignatureInjector};
 use sigsync_core::signature::{SignatureConfig, UserAttributes};
@@ -9,7 +9,7 @@ use sigsync_ffi_macros::ffi_fn;
 
 use crate::error::{finish, sigsync_error, sigsync_result, FfiResult};
 use crate::strings::sigsync_string;
-use crate::{handle, opt_str_arg, put, str_arg, str_list_arg};
+use crate::{handle, put, str_arg};
 
 /// What happened to a message. In every case the output buffer holds the message to send on,
 /// with the loop header.
@@ -91,15 +91,20 @@ pub extern "C" fn sigsync_injector_from_str(
 /// the SMTP envelope (MAIL FROM, RCPT TO), which sees Bcc recipients the headers hide; with
 /// neither, the From, To and Cc headers are used. `user_json` (may be NULL) gives the
 /// sender's attributes as a Microsoft Graph `user` object, instead of the configured
-/// directory. A policy that cannot decide is reported as failed, never as a silent skip.
+/// directory (with `"groups": [...]`, the sender's groups for group-scoped rules; without,
+/// the configured directory answers membership). A policy that cannot decide is reported as
+/// failed, never as a silent skip; so is per-message input that cannot be used (`user_json`
+/// that is not a user object, a `sender` or recipient that is not UTF-8, a NULL recipient):
+/// the message is then passed through with the loop header, `SIGSYNC_RESULT_OK` and
+/// `SIGSYNC_INJECT_OUTCOME_FAILED` with the reason.
 ///
 /// On `SIGSYNC_RESULT_OK`, `*out_len` receives the output's length, `*outcome_out` what
 /// happened, and when `reason_out` is not NULL, `*reason_out` receives why the message was
 /// skipped or failed (NULL when injected), which the caller frees with `sigsync_string_free`.
 /// On `SIGSYNC_RESULT_INSUFFICIENT_SIZE`, only `*out_len` is written: the capacity needed;
 /// call again with a buffer that large (`out` may be NULL when `out_capacity` is 0, to ask
-/// for the size). A buffer of `message_len` + 64 KiB suffices for most
-/// messages.
+/// for the size). Outputs can be much larger than the input (re-encoded bodies, inline
+/// images): ask for the size, or grow the buffer and retry on `INSUFFICIENT_SIZE`.
 #[ffi_fn(nullable(sender, recipients, user_json, out, reason_out))]
 #[no_mangle]
 pub extern "C" fn sigsync_injector_inject(
@@ -120,8 +125,6 @@ pub extern "C" fn sigsync_injector_inject(
     let result = (|| -> FfiResult {
         // SAFETY: checked non-NULL; `message` holds `message_len` bytes, borrowed for the call.
         let msg = unsafe { std::slice::from_raw_parts(message, message_len) };
-        let sender = unsafe { opt_str_arg(sender, "sender") }?;
-        let rcpt = unsafe { str_list_arg(recipients, n_recipients, "recipients") }?;
         let this = unsafe { handle(injector) };
         if out.is_null() && out_capacity > 0 {
             return Err(sigsync_error::new(
@@ -129,22 +132,18 @@ pub extern "C" fn sigsync_injector_inject(
                 "argument out is NULL but out_capacity is not 0",
             ));
         }
-        let envelope = (sender.is_some() || !rcpt.is_empty()).then(|| Envelope {
-            mail_from: sender.map(str::to_owned),
-            rcpt_to: rcpt,
-        });
-        let user: Option<UserAttributes> = unsafe { opt_str_arg(user_json, "user_json") }?
-            .map(serde_json::from_str)
-            .transpose()
-            .map_err(|e| {
-                sigsync_error::new(
-                    sigsync_result::Validation,
-                    format!("invalid user_json: {e}"),
-                )
-            })?;
+        // Per-message input that cannot be used fails the message, never the call: the
+        // message passes through with the loop header, so a relay that follows the docs
+        // loses no mail.
+        // SAFETY: NULL or NUL-terminated strings (and `recipients` holds `n_recipients`
+        // pointers when not NULL), borrowed for the call.
+        let input = unsafe { message_input(sender, recipients, n_recipients, user_json) };
         // The output's exact length is known before a byte is written: copy it straight
         // into the caller's buffer, with no intermediate copy of the message.
-        let (outcome, output) = this.service.prepare(msg, envelope.as_ref(), user.as_ref());
+        let (outcome, output) = match &input {
+            Ok((envelope, user)) => this.service.prepare(msg, envelope.as_ref(), user.as_ref()),
+            Err(reason) => this.service.pass_through(msg, reason.clone()),
+        };
         if output.len() > out_capacity {
             // SAFETY: checked non-NULL.
             unsafe { *out_len = output.len() };
@@ -187,6 +186,55 @@ pub extern "C" fn sigsync_injector_inject(
         Ok(())
     })();
     finish(result, error_out)
+}
+
+/// Reads the per-message input of `sigsync_injector_inject`; `Err` names what is unusable.
+///
+/// # Safety
+/// Each pointer is NULL or a NUL-terminated string, and `recipients`, when not NULL, holds
+/// `n` pointers; all outlive the call.
+unsafe fn message_input(
+    sender: *const c_char,
+    recipients: *const *const c_char,
+    n: usize,
+    user_json: *const c_char,
+) -> Result<(Option<Envelope>, Option<UserAttributes>), String> {
+    // SAFETY: guaranteed by the caller.
+    let text = |p: *const c_char, what: &str| -> Result<Option<&str>, String> {
+        if p.is_null() {
+            return Ok(None);
+        }
+        unsafe { CStr::from_ptr(p) }
+            .to_str()
+            .map(Some)
+            .map_err(|_| format!("{what} is not valid UTF-8"))
+    };
+    let sender = text(sender, "the envelope sender")?;
+    if n > 0 && recipients.is_null() {
+        return Err(format!("recipients is NULL but n_recipients is {n}"));
+    }
+    let mut rcpt = Vec::with_capacity(n);
+    if n > 0 {
+        // SAFETY: `recipients` holds `n` pointers.
+        for (i, &p) in unsafe { std::slice::from_raw_parts(recipients, n) }
+            .iter()
+            .enumerate()
+        {
+            match text(p, &format!("recipient {i}"))? {
+                Some(r) => rcpt.push(r.to_owned()),
+                None => return Err(format!("recipient {i} is NULL")),
+            }
+        }
+    }
+    let envelope = (sender.is_some() || !rcpt.is_empty()).then(|| Envelope {
+        mail_from: sender.map(str::to_owned),
+        rcpt_to: rcpt,
+    });
+    let user = text(user_json, "user_json")?
+        .map(serde_json::from_str::<UserAttributes>)
+        .transpose()
+        .map_err(|e| format!("user_json is not a user object: {e}"))?;
+    Ok((envelope, user))
 }
 
 /// Frees an injector. `sigsync_injector_free(NULL)` does nothing.

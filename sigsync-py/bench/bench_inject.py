@@ -10,7 +10,9 @@ the baseline parses each message, appends the HTML signature before ``</body>`` 
 end) and the text signature to the plain-text body, and serializes it again. Messages the
 baseline cannot handle are counted but still timed. Each group (typical, large) and the whole
 corpus are reported as messages/s and MB/s for both sides and their ratio; each side keeps
-its best round (typical messages are timed in turns, see below).
+its best round (typical messages are timed in turns, see below). Beside each figure are the
+outcome counts (injected / skipped / failed for sigsync, signed / raised for the baseline);
+when sigsync fails on any message, the group says so instead of printing a rate.
 """
 
 from __future__ import annotations
@@ -109,12 +111,26 @@ def main() -> int:
     def line(who: str, n: int, size: int, secs: float) -> str:
         return f"  {who:24} {secs:8.3f} s {n / secs:10.1f} msg/s {size / secs / 1e6:9.2f} MB/s"
 
+    def outcomes(messages: list[bytes]) -> tuple[dict[str, int], str | None]:
+        counts = {"injected": 0, "skipped": 0, "failed": 0}
+        first = None
+        for m in messages:
+            o = injector.inject(m, user=USER, sender=SENDER, recipients=RECIPIENTS)
+            counts[o.label] += 1
+            if o.failed and first is None:
+                first = o.reason
+        return counts, first
+
     total_n = total_size = 0
     total_ours = total_theirs = 0.0
+    all_failed = 0
     for kind, messages in sets.items():
         if not messages:
             continue
         n, size = len(messages), sum(len(m) for m in messages)
+        counts, first_failure = outcomes(messages)
+        shown = f"[{counts['injected']} injected, {counts['skipped']} skipped, {counts['failed']} failed]"
+        all_failed += counts["failed"]
         # Both sides keep their best. Typical messages are timed in turns over the same
         # stretch of time (this shared VM's speed drifts by up to 1.5x over seconds, and one
         # side measured after the other could land in a slow spell alone): per turn, one
@@ -136,13 +152,21 @@ def main() -> int:
         total_theirs += theirs
         rounds = f"{args.rounds} turns" if kind == "typical" else f"{args.rounds} rounds each"
         print(f"{kind}: {n} messages, {size / 1e6:.1f} MB (best of {rounds})")
-        print(line("sigsync Injector.inject:", n, size, ours))
-        print(line("python email package:", n, size, theirs) + f"  ({failures} raised)")
+        if counts["failed"]:
+            print(f"  sigsync Injector.inject: NO RATE: {counts['failed']} of {n} messages failed "
+                  f"(first: {first_failure}) {shown}")
+            continue
+        print(line("sigsync Injector.inject:", n, size, ours) + f"  {shown}")
+        print(line("python email package:", n, size, theirs)
+              + f"  [{n - failures} signed, {failures} raised]")
         print(f"  ratio: {theirs / ours:.0f}x")
         if kind == "typical" and args.threads > 1:
             pooled = min(time_sigsync(messages, args.threads) for _ in range(args.rounds))
             print(f"  sigsync, {args.threads} threads:     {pooled:8.3f} s {n / pooled:10.1f} msg/s"
                   f"  (the GIL is released: {ours / pooled:.1f}x one thread)")
+    if all_failed:
+        print(f"whole corpus: NO RATE: {all_failed} messages failed")
+        return 1
     # The whole corpus is the sum of the groups' times: its ratio weighs each group by the
     # time the baseline spends on it, so it depends on the mix (--count typical to --large).
     print(f"whole corpus: {total_n} messages ({args.count} typical + {args.large} large), "

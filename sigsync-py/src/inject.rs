@@ -9,7 +9,7 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use sigsync_core::inject::{Envelope, Output, SignatureInjector};
-use sigsync_core::signature::{SignatureConfig, SignatureEngine};
+use sigsync_core::signature::{SignatureConfig, SignatureEngine, UserAttributes};
 use sigsync_core::Error;
 
 use crate::errors::to_py_err;
@@ -54,7 +54,9 @@ impl Injector {
     /// Injects the signature the policy chooses into `message`. `sender` and `recipients`
     /// are the SMTP envelope (both or neither; else the headers). Returns `(label, reason,
     /// message to send on)`; the message always carries the loop header.
-    /// `user` is a mapping of Graph attribute names, overriding the directory's.
+    /// `user` is a mapping of Graph attribute names, overriding the directory's (with
+    /// `groups`, the sender's groups for group-scoped rules); a malformed one fails the
+    /// message, which passes through.
     #[pyo3(signature = (message, *, sender=None, recipients=None, user=None))]
     fn inject(
         &self,
@@ -77,11 +79,21 @@ impl Injector {
                 )))
             }
         };
-        let user = user_arg(user)?;
+        // A malformed `user` is bad per-message input: the message fails and passes through
+        // (the class never raises for a bad message), so no mail is dropped.
+        let user = user
+            .map(|u| {
+                pythonize::depythonize::<UserAttributes>(u)
+                    .map_err(|e| format!("user is not a user mapping: {e}"))
+            })
+            .transpose();
         let (outcome, output) = detached(py, || {
-            Ok(self
-                .service
-                .prepare(message, envelope.as_ref(), user.as_ref()))
+            Ok(match &user {
+                Ok(user) => self
+                    .service
+                    .prepare(message, envelope.as_ref(), user.as_ref()),
+                Err(reason) => self.service.pass_through(message, reason.clone()),
+            })
         })?;
         let out = bytes_from(py, &output)?;
         Ok((outcome.label(), outcome.reason(), out))

@@ -77,16 +77,25 @@ def test_user_mapping_is_read_as_graph_attributes(injector: sigsync.Injector) ->
     out = injector.inject(PLAIN, user=user).message
     text = email.message_from_bytes(out, policy=email.policy.default).get_content()
     assert "Zoë Ångström (she/her)" in text and "+49 30 1234567" in text and "Mobile:" not in text
-    with pytest.raises(sigsync.ValidationError) as bad:
-        injector.inject(PLAIN, user={"displayName": 42})
-    assert bad.value.field == "user"
+
+
+def test_a_malformed_user_fails_the_message_which_passes_through(injector: sigsync.Injector) -> None:
+    # Bad per-message input never raises (a relay would drop the mail): failed + passed through.
+    for user in [{"displayName": 42}, {"businessPhones": 5}, {"groups": [1, 2]}, {"custom": []}]:
+        out = injector.inject(PLAIN, user=user)
+        assert out.failed and "user" in (out.reason or ""), user
+        assert out.message == b"X-Sigsync-Processed: true\r\n" + PLAIN
 
 
 def test_garbage_is_passed_through_never_raised(injector: sigsync.Injector) -> None:
-    for message in [b"", b"\x00\xff" * 100, b"Content-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\n"]:
+    for message in [b"", b"Content-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\n"]:
         out = injector.inject(message)
         assert out.label in ("skipped", "failed")
         assert out.message.endswith(message)
+    # Bytes with no header at all are a body, as mail readers see them: signed, still readable.
+    out = injector.inject(b"\x00\xff" * 100)
+    assert out.label in ("injected", "skipped", "failed")
+    assert email.message_from_bytes(out.message, policy=email.policy.default).get_content()
     with pytest.raises(TypeError):
         injector.inject("not bytes")  # type: ignore[arg-type]
 

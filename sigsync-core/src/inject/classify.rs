@@ -6,16 +6,12 @@ use super::header;
 use super::outcome::{AddressSource, Envelope, MessageInfo, MessageKind, SkipReason};
 use super::structure::{Part, Structure};
 
-/// Whether the top-level header block carries a field named `name`.
-pub(crate) fn has_field(msg: &[u8], header_end: usize, name: &str) -> bool {
-    header::find(msg, 0, header_end, name).is_some()
-}
-
 /// Automatic messages, from the top-level headers (RFC 3834 and Exchange's kin).
+/// `X-Auto-Response-Suppress` is not among them: it asks others not to auto-reply to a
+/// message, which Outlook sets on ordinary mail too.
 pub(crate) fn auto_reply(msg: &[u8], top: &Part) -> Option<SkipReason> {
     const NAMES: &[&str] = &[
         "auto-submitted",
-        "x-auto-response-suppress",
         "x-autoreply",
         "x-autorespond",
         "x-autoreply-from",
@@ -34,7 +30,6 @@ pub(crate) fn auto_reply(msg: &[u8], top: &Part) -> Option<SkipReason> {
         let first = value.split(';').next().unwrap_or_default().trim();
         let auto = match *name {
             "auto-submitted" => first != "no",
-            "x-auto-response-suppress" => !first.is_empty(),
             "precedence" => matches!(first, "auto_reply" | "junk"),
             _ => true,
         };
@@ -65,7 +60,7 @@ pub(crate) fn by_structure(st: &Structure) -> Option<SkipReason> {
             ("application", "pkcs7-mime") | ("application", "x-pkcs7-mime") => {
                 let t = ct
                     .param("smime-type")
-                    .map(header::lower)
+                    .map(|t| header::lower(&t))
                     .unwrap_or_default();
                 Some(if t == "signed-data" {
                     SkipReason::Signed
@@ -129,7 +124,10 @@ fn collect(st: &Structure, i: usize, html: &mut Vec<usize>, text: &mut Vec<usize
                     let inline_body = !cp.attachment
                         && (cp.ct.main == "text"
                             || (cp.ct.main == "multipart"
-                                && (cp.ct.sub == "related" || cp.ct.sub == "alternative")));
+                                && matches!(
+                                    cp.ct.sub.as_str(),
+                                    "related" | "alternative" | "mixed"
+                                )));
                     if n == 0 || inline_body {
                         collect(st, c, html, text);
                     }
@@ -138,9 +136,10 @@ fn collect(st: &Structure, i: usize, html: &mut Vec<usize>, text: &mut Vec<usize
         }
         return;
     }
-    // A part without the blank line after its headers has no body to add to: whatever we
-    // wrote there would be read as headers.
-    if p.attachment || p.ct.main != "text" || p.header_end == p.body_start {
+    // A part without a blank line after its header still has a body to readers (empty, or
+    // starting straight after the last field): its edit adds the blank line first. A message
+    // of no bytes at all is nothing to sign.
+    if p.attachment || p.ct.main != "text" || (i == 0 && p.start == p.end) {
         return;
     }
     match p.ct.sub.as_str() {

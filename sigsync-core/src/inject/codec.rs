@@ -1,15 +1,12 @@
-//! Transfer encodings (decode, and streaming re-encode straight into the output) and charsets
-//! (encoding_rs), including the mapping of a position in decoded text back to a byte offset
-//! in the original bytes, so that the original text is never re-encoded.
+//! Transfer encodings: decode, and streaming re-encode straight into the output (charsets are
+//! in `charset`).
 
 use std::borrow::Cow;
 
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::DecodePaddingMode;
 use base64::Engine as _;
-use encoding_rs::Encoding;
 
-use super::header::{self, ContentType};
 use super::outcome::InjectError;
 use super::structure::Cte;
 
@@ -360,7 +357,7 @@ impl QpState {
         while i < data.len() {
             let b = data[i];
             let literal = matches!(b, 33..=60 | 62..=126);
-            let line_start_escape = self.line_len == 0 && (b == b'.' || b == b'F');
+            let line_start_escape = self.line_len == 0 && matches!(b, b'.' | b'F' | b'-');
             if !literal || self.pending_cr || self.pending_ws.is_some() || line_start_escape {
                 self.byte(b, out);
                 i += 1;
@@ -377,6 +374,12 @@ impl QpState {
                     out.push(b'=');
                     out.extend_from_slice(self.eol);
                     self.line_len = 0;
+                }
+                if self.line_len == 0 && matches!(chunk[0], b'.' | b'F' | b'-') {
+                    // A soft break put it at the start of a line: escaped, as after a hard one.
+                    self.byte(chunk[0], out);
+                    chunk = &chunk[1..];
+                    continue;
                 }
                 let n = (75 - self.line_len).min(chunk.len());
                 out.extend_from_slice(&chunk[..n]);
@@ -405,8 +408,16 @@ impl QpState {
             }
             33..=60 | 62..=126 => {
                 self.flush_ws_literal(out);
-                // A '.' or "From " at the start of a line survives careless relays as =XX.
-                if self.line_len == 0 && (b == b'.' || b == b'F') {
+                if self.line_len + 1 > 75 {
+                    // The soft break comes first, so that the line-start rule below sees it.
+                    out.push(b'=');
+                    out.extend_from_slice(self.eol);
+                    self.line_len = 0;
+                }
+                // A '.' or "From " at the start of a line (after a hard or a soft break)
+                // survives careless relays as =XX, and a '-' there can never start a multipart
+                // delimiter line.
+                if self.line_len == 0 && matches!(b, b'.' | b'F' | b'-') {
                     self.token(&[b'=', HEX[(b >> 4) as usize], HEX[(b & 15) as usize]], out);
                 } else {
                     self.token(&[b], out);
@@ -417,138 +428,6 @@ impl QpState {
                 self.token(&[b'=', HEX[(b >> 4) as usize], HEX[(b & 15) as usize]], out);
             }
         }
-    }
-}
-
-/// Which characters a part's declared charset can hold (encoding_rs maps `us-ascii` and
-/// `iso-8859-1` to windows-1252, which is wider than what the label promises).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Repertoire {
-    Ascii,
-    Latin1,
-    Full,
-}
-
-/// A body's charset.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Charset {
-    /// The encoding_rs encoding used to decode and encode.
-    pub enc: &'static Encoding,
-    repertoire: Repertoire,
-    /// Whether the part declared a charset.
-    pub declared: bool,
-}
-
-/// The charset of a text part (US-ASCII when undeclared).
-pub(crate) fn charset_of(ct: &ContentType) -> Result<Charset, InjectError> {
-    let Some(label) = ct.param("charset") else {
-        return Ok(Charset {
-            enc: encoding_rs::WINDOWS_1252,
-            repertoire: Repertoire::Ascii,
-            declared: false,
-        });
-    };
-    let l = header::lower(header::trim(label));
-    let repertoire = match l.as_str() {
-        "us-ascii" | "ascii" | "ansi_x3.4-1968" | "iso646-us" | "us" | "iso-ir-6" => {
-            Repertoire::Ascii
-        }
-        "iso-8859-1" | "iso_8859-1" | "latin1" | "l1" | "iso8859-1" | "iso-ir-100" => {
-            Repertoire::Latin1
-        }
-        _ => Repertoire::Full,
-    };
-    let enc = Encoding::for_label(l.as_bytes())
-        .ok_or_else(|| InjectError::Charset(format!("unknown charset {l:?}")))?;
-    if enc == encoding_rs::REPLACEMENT || enc.output_encoding() != enc {
-        return Err(InjectError::Charset(format!("unsupported charset {l:?}")));
-    }
-    Ok(Charset {
-        enc,
-        repertoire,
-        declared: true,
-    })
-}
-
-impl Charset {
-    /// UTF-8 for a part that declares no charset but whose bytes are valid UTF-8.
-    pub fn utf8_undeclared() -> Charset {
-        Charset {
-            enc: encoding_rs::UTF_8,
-            repertoire: Repertoire::Full,
-            declared: false,
-        }
-    }
-
-    /// Whether the declared charset holds ASCII only (US-ASCII or undeclared).
-    pub fn is_ascii_only(&self) -> bool {
-        self.repertoire == Repertoire::Ascii
-    }
-
-    /// Decodes the bytes; the flag says whether the bytes were valid (lossless).
-    pub fn decode<'a>(&self, raw: &'a [u8]) -> (Cow<'a, str>, bool) {
-        let (s, had_errors) = self.enc.decode_without_bom_handling(raw);
-        let lossless = !had_errors
-            && match self.repertoire {
-                Repertoire::Ascii => raw.is_ascii() || !self.declared,
-                _ => true,
-            };
-        (s, lossless)
-    }
-
-    /// Encodes inserted text. HTML gets numeric character references for what the charset
-    /// cannot hold; plain text returns `None` then (the part must switch to UTF-8).
-    pub fn encode(&self, text: &str, html: bool) -> Option<Vec<u8>> {
-        let limit = match self.repertoire {
-            Repertoire::Ascii => Some(0x7f),
-            Repertoire::Latin1 => Some(0xff),
-            Repertoire::Full => None,
-        };
-        if let Some(limit) = limit {
-            let mut out = Vec::with_capacity(text.len());
-            for ch in text.chars() {
-                let c = ch as u32;
-                if c <= limit {
-                    out.push(c as u8);
-                } else if html {
-                    out.extend_from_slice(format!("&#{c};").as_bytes());
-                } else {
-                    return None;
-                }
-            }
-            return Some(out);
-        }
-        let (bytes, _, unmappable) = self.enc.encode(text);
-        if unmappable && !html {
-            return None;
-        }
-        Some(bytes.into_owned())
-    }
-
-    /// Maps byte position `p` of the decoded text `s` to the offset in `raw` where the same
-    /// point lies. The point must be next to an ASCII byte (start of a line, a tag) or at the
-    /// end; stateful charsets (ISO-2022-JP) re-encode the prefix and check it.
-    pub fn raw_offset(&self, s: &str, raw: &[u8], p: usize) -> Option<usize> {
-        let sb = s.as_bytes();
-        if p >= sb.len() {
-            return Some(raw.len());
-        }
-        if p == 0 {
-            return Some(0);
-        }
-        if !self.enc.is_ascii_compatible() {
-            let (prefix, _, unmappable) = self.enc.encode(s.get(..p)?);
-            return (!unmappable && raw.starts_with(&prefix)).then_some(prefix.len());
-        }
-        let (anchor, after) = match (sb.get(p - 1), sb.get(p)) {
-            (Some(&b), _) if b.is_ascii() => (b, true),
-            (_, Some(&b)) if b.is_ascii() => (b, false),
-            _ => return None,
-        };
-        let upto = if after { p } else { p + 1 };
-        let n = memchr::memchr_iter(anchor, sb.get(..upto)?).count();
-        let pos = memchr::memchr_iter(anchor, raw).nth(n.checked_sub(1)?)?;
-        Some(if after { pos + 1 } else { pos })
     }
 }
 
@@ -580,7 +459,7 @@ mod tests {
             data in proptest::collection::vec(
                 proptest::prop_oneof![
                     4 => 33u8..=126,
-                    1 => proptest::sample::select(vec![b' ', b'\t', b'\r', b'\n', b'.', b'F', b'=', 0xe9]),
+                    1 => proptest::sample::select(vec![b' ', b'\t', b'\r', b'\n', b'.', b'F', b'-', b'=', 0xe9]),
                 ],
                 0..400,
             ),
@@ -688,47 +567,5 @@ mod tests {
         }
         assert!(b64_decode(b"QUJD*").is_err());
         assert!(b64_decode(b"QQ==QQ==").is_err());
-    }
-
-    #[test]
-    fn charset_encodes_what_it_can_and_escapes_html() {
-        let ct = |cs: &str| ContentType {
-            main: "text".into(),
-            sub: "plain".into(),
-            params: vec![("charset".into(), cs.as_bytes().to_vec(), (0, 0))],
-        };
-        let latin1 = charset_of(&ct("ISO-8859-1")).unwrap();
-        assert_eq!(latin1.encode("Grüße", false).unwrap(), b"Gr\xfc\xdfe");
-        assert_eq!(latin1.encode("€", false), None);
-        assert_eq!(latin1.encode("€", true).unwrap(), b"&#8364;");
-        let ascii = charset_of(&ct("us-ascii")).unwrap();
-        assert_eq!(ascii.encode("ü", false), None);
-        let jp = charset_of(&ct("iso-2022-jp")).unwrap();
-        assert!(jp.encode("山田", false).is_some());
-        assert_eq!(jp.encode("ü", false), None);
-        assert!(charset_of(&ct("x-unknown-42")).is_err());
-    }
-
-    #[test]
-    fn raw_offset_maps_through_multibyte_and_stateful_charsets() {
-        let ct = |cs: &str| ContentType {
-            main: "text".into(),
-            sub: "plain".into(),
-            params: vec![("charset".into(), cs.as_bytes().to_vec(), (0, 0))],
-        };
-        let cs = charset_of(&ct("windows-1252")).unwrap();
-        let raw = b"caf\xe9\nGr\xfc\xdf\n<x>";
-        let (s, ok) = cs.decode(raw);
-        assert!(ok);
-        let p = s.find("Gr").unwrap();
-        assert_eq!(cs.raw_offset(&s, raw, p), Some(5));
-        let p = s.find('<').unwrap();
-        assert_eq!(cs.raw_offset(&s, raw, p), Some(10));
-        let jp = charset_of(&ct("iso-2022-jp")).unwrap();
-        let raw = jp.encode("山田\nです\n", false).unwrap();
-        let (s, _) = jp.decode(&raw);
-        let p = s.find("です").unwrap();
-        let k = jp.raw_offset(&s, &raw, p).unwrap();
-        assert_eq!(jp.decode(&raw[k..]).0, "です\n");
     }
 }

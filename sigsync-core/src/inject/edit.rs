@@ -4,19 +4,21 @@
 
 use std::borrow::Cow;
 
+use super::body::Body;
 use super::codec;
-use super::engine::{normalize_eol, Body, Inserts};
+use super::engine::{normalize_eol, Inserts};
 use super::header;
 use super::outcome::InjectError;
 use super::structure::{Cte, Structure};
 use super::writer::{BodyEdit, Content, Edit};
 
-/// Encodes HTML for a part: the part's charset (references for what it cannot hold), ASCII
-/// only in 7-bit parts, and no line over 998 octets in unencoded parts.
-fn encode_html(b: &Body<'_>, cte: &Cte, s: &str, eol: &[u8]) -> Vec<u8> {
-    let seven = matches!(cte, Cte::SevenBit);
+/// Encodes HTML for a part: the part's charset (references for what it cannot hold), and
+/// ASCII only (references for the rest) in 7-bit parts and in parts that declare no charset,
+/// which readers may take for anything.
+fn encode_html(b: &Body<'_>, cte: &Cte, s: &str) -> Vec<u8> {
+    let ascii_only = matches!(cte, Cte::SevenBit) || !b.charset.declared;
     let mut bytes = b.charset.encode(s, true).unwrap_or_default();
-    if seven && !bytes.is_ascii() {
+    if ascii_only && !bytes.is_ascii() {
         let mut esc = String::with_capacity(s.len() + 16);
         for ch in s.chars() {
             if ch.is_ascii() {
@@ -27,16 +29,17 @@ fn encode_html(b: &Body<'_>, cte: &Cte, s: &str, eol: &[u8]) -> Vec<u8> {
         }
         bytes = b.charset.encode(&esc, true).unwrap_or_default();
     }
-    if matches!(cte, Cte::SevenBit | Cte::EightBit | Cte::Binary) {
-        bytes = wrap_long_lines(&bytes, eol);
-    }
     bytes
 }
 
-/// Breaks lines longer than 900 octets after a `>` or a space (harmless in HTML).
-fn wrap_long_lines(b: &[u8], eol: &[u8]) -> Vec<u8> {
+/// The longest line SMTP carries (RFC 5321), without its eol.
+const MAX_LINE: usize = 998;
+
+/// Breaks HTML lines that would pass 900 octets after a `>` or a space (harmless in HTML),
+/// counting from `col`, the column where the text lands.
+fn wrap_long_lines(b: &[u8], eol: &[u8], col: usize) -> Vec<u8> {
     let mut out = Vec::with_capacity(b.len() + 16);
-    let mut run = 0;
+    let mut run = col;
     for &c in b {
         out.push(c);
         run = if c == b'\n' { 0 } else { run + 1 };
@@ -48,6 +51,50 @@ fn wrap_long_lines(b: &[u8], eol: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Whether splicing `inserts` (sorted) into `raw` makes a line longer than 998 octets that
+/// was not already that long in the input (the lines the insertions land in, and their own).
+fn makes_long_lines(raw: &[u8], inserts: &[(usize, Vec<u8>)]) -> bool {
+    let line_len = |l: &[u8]| l.strip_suffix(b"\r").unwrap_or(l).len();
+    let mut i = 0;
+    while i < inserts.len() {
+        let k = inserts[i].0.min(raw.len());
+        let ls = memchr::memrchr(b'\n', &raw[..k]).map_or(0, |n| n + 1);
+        let le = memchr::memchr(b'\n', &raw[k..]).map_or(raw.len(), |n| k + n);
+        let allowed = MAX_LINE.max(line_len(&raw[ls..le]));
+        // Every insertion on this original line, spliced into it.
+        let mut line = Vec::new();
+        let mut at = ls;
+        while i < inserts.len() && inserts[i].0.min(raw.len()) <= le {
+            let k = inserts[i].0.min(raw.len()).max(at);
+            line.extend_from_slice(&raw[at..k]);
+            line.extend_from_slice(&inserts[i].1);
+            at = k;
+            i += 1;
+        }
+        line.extend_from_slice(&raw[at..le]);
+        if line.split(|&c| c == b'\n').any(|l| line_len(l) > allowed) {
+            return true;
+        }
+    }
+    false
+}
+
+fn map_point(b: &Body<'_>, at: usize) -> Result<usize, InjectError> {
+    b.charset
+        .raw_offset(b.text(), b.raw(), at)
+        .ok_or_else(|| InjectError::Charset("cannot map the insertion point".into()))
+}
+
+fn check_splice(b: &Body<'_>, inserts: &[(usize, Vec<u8>)]) -> Result<(), InjectError> {
+    if b.charset.splice_is_clean(b.text(), b.raw(), inserts) {
+        Ok(())
+    } else {
+        Err(InjectError::Charset(
+            "the insertion would change how the text around it reads in its charset".into(),
+        ))
+    }
+}
+
 pub(crate) fn html_edit<'m>(
     msg: &'m [u8],
     st: &Structure,
@@ -56,23 +103,34 @@ pub(crate) fn html_edit<'m>(
     edits: &mut Vec<Edit<'m>>,
 ) -> Result<(), InjectError> {
     let p = &st.parts[b.idx];
-    let cte = p.cte.clone();
+    let idx = b.idx;
+    let mut cte = p.cte.clone();
     let mut inserts = Vec::with_capacity(ins.len());
     for (at, s) in ins {
-        let k = b
-            .charset
-            .raw_offset(b.text(), b.raw(), at)
-            .ok_or_else(|| InjectError::Charset("cannot map the insertion point".into()))?;
-        inserts.push((k, encode_html(&b, &cte, &s, st.eol)));
+        inserts.push((map_point(&b, at)?, encode_html(&b, &cte, &s)));
     }
     inserts.sort_by_key(|i| i.0);
+    check_splice(&b, &inserts)?;
+    if matches!(cte, Cte::SevenBit | Cte::EightBit | Cte::Binary) {
+        let raw = b.raw();
+        for (k, bytes) in inserts.iter_mut() {
+            let col = *k - memchr::memrchr(b'\n', &raw[..*k]).map_or(0, |n| n + 1);
+            *bytes = wrap_long_lines(bytes, st.eol, col);
+        }
+        if makes_long_lines(raw, &inserts) {
+            // No place to break the line: the part is re-encoded as quoted-printable.
+            cte = Cte::QuotedPrintable;
+            edits.extend(set_cte_qp(msg, st, idx));
+        }
+    }
+    finish_header(msg, st, idx, edits);
     let ends_with_eol = msg
         .get(p.body_start..p.end)
         .is_some_and(|x| x.ends_with(b"\n"));
     edits.push(body_edit(
         msg,
         st,
-        b.idx,
+        idx,
         (b.into_raw(), true),
         inserts,
         cte,
@@ -175,12 +233,9 @@ pub(crate) fn text_edit<'m>(
         Some(enc) => {
             let mut inserts = Vec::with_capacity(enc.len());
             for ((at, _), bytes) in blocks.iter().zip(enc) {
-                let k = b
-                    .charset
-                    .raw_offset(b.text(), b.raw(), *at)
-                    .ok_or_else(|| InjectError::Charset("cannot map the insertion point".into()))?;
-                inserts.push((k, bytes));
+                inserts.push((map_point(&b, *at)?, bytes));
             }
+            check_splice(&b, &inserts)?;
             if !b.charset.declared && inserts.iter().any(|i| !i.1.is_ascii()) {
                 header_edits.extend(set_charset_utf8(msg, st, b.idx));
             }
@@ -205,10 +260,7 @@ pub(crate) fn text_edit<'m>(
     let unencoded = matches!(cte, Cte::SevenBit | Cte::EightBit | Cte::Binary);
     let eight = matches!(cte, Cte::SevenBit)
         && (inserts.iter().any(|i| !i.1.is_ascii()) || !content.is_ascii());
-    let long = unencoded
-        && inserts
-            .iter()
-            .any(|i| i.1.split(|&c| c == b'\n').any(|l| l.len() > 998));
+    let long = unencoded && makes_long_lines(&content, &inserts);
     if eight || long {
         cte = Cte::QuotedPrintable;
         header_edits.extend(set_cte_qp(msg, st, idx));
@@ -217,6 +269,7 @@ pub(crate) fn text_edit<'m>(
         .get(p.body_start..p.end)
         .is_some_and(|x| x.ends_with(b"\n"));
     edits.extend(header_edits);
+    finish_header(msg, st, idx, edits);
     edits.push(body_edit(
         msg,
         st,
@@ -230,25 +283,44 @@ pub(crate) fn text_edit<'m>(
 }
 
 /// Edits that declare `charset=utf-8` on a part, touching only the bytes that must change.
+/// The part ends with one coherent charset: RFC 2231 forms (`charset*=''us-ascii`,
+/// `charset*0*=`) that readers would prefer over a plain `charset=` are replaced or removed.
 fn set_charset_utf8<'m>(msg: &[u8], st: &Structure, idx: usize) -> Vec<Edit<'m>> {
     let p = &st.parts[idx];
     let eol = st.eol;
     if let Some(f) = header::find(msg, p.start, p.header_end, "content-type") {
         let ct = header::parse_content_type(msg, f.value_start, f.value_end);
-        if let Some((s, e)) = ct.param_range("charset") {
-            let quoted = msg.get(s) == Some(&b'"');
-            let v: &[u8] = if quoted { b"\"utf-8\"" } else { b"utf-8" };
-            return vec![Edit {
-                start: s,
-                end: e,
-                content: Content::Bytes(v.to_vec()),
-            }];
-        }
-        return vec![Edit {
-            start: f.value_end,
-            end: f.value_end,
-            content: Content::Bytes(b"; charset=utf-8".to_vec()),
-        }];
+        let family: Vec<&header::Param> = ct.family("charset").collect();
+        return match family.as_slice() {
+            [] => vec![Edit {
+                start: f.value_end,
+                end: f.value_end,
+                content: Content::Bytes(b"; charset=utf-8".to_vec()),
+            }],
+            [only] if only.name == "charset" => {
+                let (s, e) = only.range;
+                let quoted = msg.get(s) == Some(&b'"');
+                let v: &[u8] = if quoted { b"\"utf-8\"" } else { b"utf-8" };
+                vec![Edit {
+                    start: s,
+                    end: e,
+                    content: Content::Bytes(v.to_vec()),
+                }]
+            }
+            [first, rest @ ..] => {
+                let mut edits = vec![Edit {
+                    start: first.segment_start,
+                    end: first.range.1,
+                    content: Content::Bytes(b"; charset=utf-8".to_vec()),
+                }];
+                edits.extend(rest.iter().map(|r| Edit {
+                    start: r.segment_start,
+                    end: r.range.1,
+                    content: Content::Bytes(Vec::new()),
+                }));
+                edits
+            }
+        };
     }
     let mut line = Vec::new();
     if idx == 0 && header::find(msg, p.start, p.header_end, "mime-version").is_none() {
@@ -260,8 +332,38 @@ fn set_charset_utf8<'m>(msg: &[u8], st: &Structure, idx: usize) -> Vec<Edit<'m>>
     vec![Edit {
         start: p.header_end,
         end: p.header_end,
-        content: Content::Bytes(line),
+        content: Content::HeaderLine(line),
     }]
+}
+
+/// Ends a changed part's header block properly: the eol of a last field that lacks one
+/// (before any field line added there), and the blank line when the block ended without one
+/// (a body line straight after the last field, which mail clients read as the body; or no
+/// body at all): a changed body, whose first line may now look like a field, is then read
+/// the same by everyone. Called after the part's header edits are planned.
+fn finish_header<'m>(msg: &[u8], st: &Structure, idx: usize, edits: &mut Vec<Edit<'m>>) {
+    let p = &st.parts[idx];
+    if p.header_end != p.body_start {
+        return;
+    }
+    let at = p.body_start;
+    let eol = || Edit {
+        start: at,
+        end: at,
+        content: Content::Bytes(st.eol.to_vec()),
+    };
+    // The line before may lack its eol: a last field, or the delimiter line of a part that
+    // starts at the very end of the message.
+    if at > 0 && msg.get(at - 1) != Some(&b'\n') {
+        let first_line = edits
+            .iter()
+            .position(|e| {
+                e.start == at && e.end == at && matches!(e.content, Content::HeaderLine(_))
+            })
+            .unwrap_or(edits.len());
+        edits.insert(first_line, eol());
+    }
+    edits.push(eol());
 }
 
 /// Edits that declare quoted-printable on a part.
@@ -279,6 +381,6 @@ fn set_cte_qp<'m>(msg: &[u8], st: &Structure, idx: usize) -> Vec<Edit<'m>> {
     vec![Edit {
         start: p.header_end,
         end: p.header_end,
-        content: Content::Bytes(line),
+        content: Content::HeaderLine(line),
     }]
 }

@@ -1,23 +1,22 @@
 //! The injector: scan, classify, decode the bodies, ask the policy, plan the edits, write.
 
 use std::borrow::Cow;
-use std::sync::LazyLock;
 
 use memchr::memmem;
 
 use crate::signature::RenderedSignature;
 use crate::LoopHeader;
 
+use super::body::{decode_all, Body};
 use super::classify;
-use super::codec::{self, Charset};
 use super::edit::{html_edit, text_edit};
 use super::header;
-use super::html::{self, HtmlPlacement};
+use super::html;
 use super::images;
 use super::outcome::{Choice, Envelope, InjectError, Injected, MessageInfo, Outcome, SkipReason};
-use super::structure::{self, Limits, Structure};
-use super::text::{self, TextPlacement};
-use super::writer::{self, Edit, Output};
+use super::structure::{self, Limits};
+use super::text;
+use super::writer::{self, Edit, Output, Stamp};
 
 use crate::signature::{TEXT_MARKER_CLIENT, TEXT_MARKER_SERVER};
 
@@ -29,10 +28,20 @@ pub(crate) type Inserts = Vec<(usize, Vec<u8>)>;
 pub struct InjectConfig {
     /// The loop-prevention header stamped on every message that leaves the injector.
     pub loop_header: LoopHeader,
-    /// The deepest multipart nesting scanned; deeper messages fail (and pass through).
+    /// The deepest multipart nesting scanned; deeper messages fail (and pass through). At
+    /// most [`InjectConfig::MAX_DEPTH`].
     pub max_depth: usize,
-    /// The most MIME parts scanned; messages with more fail (and pass through).
+    /// The most MIME parts scanned; messages with more fail (and pass through). 1 to
+    /// [`InjectConfig::MAX_PARTS`].
     pub max_parts: usize,
+}
+
+impl InjectConfig {
+    /// The largest `max_depth` an injector accepts: the scanner recurses once per level, and
+    /// at this depth it fits a 256 KiB thread stack even in a debug build (tested).
+    pub const MAX_DEPTH: usize = 64;
+    /// The largest `max_parts` an injector accepts (each part costs a few hundred bytes).
+    pub const MAX_PARTS: usize = 100_000;
 }
 
 impl Default for InjectConfig {
@@ -66,65 +75,30 @@ impl From<InjectError> for Stop {
     }
 }
 
-/// One decoded body.
-pub(crate) struct Body<'m> {
-    pub idx: usize,
-    pub charset: Charset,
-    content: BodyContent<'m>,
-    pub lossless: bool,
-    pub html: Option<HtmlPlacement>,
-    pub plain: Option<TextPlacement>,
-}
-
-/// A body's transfer-decoded bytes and its text, validated once: the placement, marker and
-/// disclaimer checks all read the text, and re-validating it on each read cost more than
-/// the scan itself.
-enum BodyContent<'m> {
-    /// The bytes are valid UTF-8 and decode to themselves: they are the text.
-    Same(Cow<'m, str>),
-    /// The text decoded from the bytes (another charset, or bytes invalid in it).
-    Decoded { raw: Cow<'m, [u8]>, text: String },
-}
-
-impl<'m> Body<'m> {
-    /// The body as text.
-    pub(crate) fn text(&self) -> &str {
-        match &self.content {
-            BodyContent::Same(s) => s,
-            BodyContent::Decoded { text, .. } => text,
-        }
-    }
-
-    /// The transfer-decoded bytes, in the body's charset.
-    pub(crate) fn raw(&self) -> &[u8] {
-        match &self.content {
-            BodyContent::Same(s) => s.as_bytes(),
-            BodyContent::Decoded { raw, .. } => raw,
-        }
-    }
-
-    /// The transfer-decoded bytes, owned or borrowed from the message.
-    pub(crate) fn into_raw(self) -> Cow<'m, [u8]> {
-        match self.content {
-            BodyContent::Same(Cow::Borrowed(s)) => Cow::Borrowed(s.as_bytes()),
-            BodyContent::Same(Cow::Owned(s)) => Cow::Owned(s.into_bytes()),
-            BodyContent::Decoded { raw, .. } => raw,
-        }
-    }
-
-    fn boundary(&self) -> Option<usize> {
-        match (&self.html, &self.plain) {
-            (Some(h), _) => h.boundary,
-            (_, Some(t)) => t.boundary,
-            _ => None,
-        }
-    }
-}
-
 impl Injector {
-    /// An injector with this configuration (the loop header is validated).
+    /// An injector with this configuration (the loop header and the limits are validated).
     pub fn new(config: InjectConfig) -> crate::Result<Self> {
         config.loop_header.validate()?;
+        if config.max_depth > InjectConfig::MAX_DEPTH {
+            return Err(crate::Error::validation(
+                "InjectConfig.max_depth",
+                format!(
+                    "must be at most {} (got {})",
+                    InjectConfig::MAX_DEPTH,
+                    config.max_depth
+                ),
+            ));
+        }
+        if config.max_parts == 0 || config.max_parts > InjectConfig::MAX_PARTS {
+            return Err(crate::Error::validation(
+                "InjectConfig.max_parts",
+                format!(
+                    "must be 1 to {} (got {})",
+                    InjectConfig::MAX_PARTS,
+                    config.max_parts
+                ),
+            ));
+        }
         let line_crlf = config.loop_header.line().into_bytes();
         let mut line_lf = line_crlf.clone();
         line_lf.truncate(line_lf.len() - 2);
@@ -170,43 +144,77 @@ impl Injector {
     where
         F: FnOnce(&MessageInfo) -> Choice,
     {
-        let (top_header_end, _) = header::header_end(msg, 0, msg.len());
-        let crlf = match memchr::memchr(b'\n', msg) {
-            Some(i) => i > 0 && msg.get(i - 1) == Some(&b'\r'),
-            None => true,
-        };
-        let line: &[u8] = if crlf { &self.line_crlf } else { &self.line_lf };
-        if classify::has_field(msg, top_header_end, &self.config.loop_header.name) {
+        let (processed, stamp) = self.stamp(msg);
+        let eol = eol_of(msg, header::top_start(msg), &stamp);
+        if processed {
             return (
                 Outcome::Skipped(SkipReason::LoopHeader),
-                Output::pass_through(msg, b""),
+                Output::pass_through(msg, stamp),
             );
         }
-        match guarded(|| self.run(msg, envelope, choose, line)) {
+        match guarded(|| self.run(msg, envelope, choose, stamp.clone(), eol)) {
             Ok((injected, output)) => (Outcome::Injected(injected), output),
             Err(stop) => {
                 let outcome = match stop {
                     Stop::Skip(r) => Outcome::Skipped(r),
                     Stop::Fail(e) => Outcome::Failed(e),
                 };
-                (outcome, Output::pass_through(msg, line))
+                (outcome, Output::pass_through(msg, stamp))
             }
         }
     }
 
-    /// The message passed through unchanged but for the loop header, as a failure would
-    /// leave it (no scan, no policy): for callers that give up on a message, e.g. past a
-    /// deadline, and must still send it on.
-    pub fn pass_through<'a>(&'a self, msg: &'a [u8]) -> Output<'a> {
-        let (top_header_end, _) = header::header_end(msg, 0, msg.len());
-        if classify::has_field(msg, top_header_end, &self.config.loop_header.name) {
-            return Output::pass_through(msg, b"");
+    /// The message to send on when the message cannot be processed for a reason outside it
+    /// (bad per-message input, such as a malformed user mapping): the original with the loop
+    /// header, reported as [`Outcome::Failed`] with `error`.
+    pub fn pass_through<'a>(&'a self, msg: &'a [u8], error: InjectError) -> (Outcome, Output<'a>) {
+        let (_, stamp) = self.stamp(msg);
+        (Outcome::Failed(error), Output::pass_through(msg, stamp))
+    }
+
+    /// Whether `msg` carries the loop header with the configured value (then it was processed
+    /// before), and the edits that leave exactly one loop header with that value: other
+    /// values (`no`, another tenant's, a forged one) are removed, and the line is inserted
+    /// where it cannot change how the existing header lines are read (after a leading mbox
+    /// `From ` line and after any leading continuation lines).
+    fn stamp<'a>(&'a self, msg: &'a [u8]) -> (bool, Stamp<'a>) {
+        let start = header::top_start(msg);
+        let (he, _) = header::header_end(msg, start, msg.len());
+        let lh = &self.config.loop_header;
+        let mut kept = false;
+        let mut edits = Stamp::new();
+        for f in header::fields(msg, start, he) {
+            // A leading continuation line is no field, whatever it holds.
+            if matches!(msg.get(f.start), Some(b' ' | b'\t'))
+                || !f.name(msg).eq_ignore_ascii_case(lh.name.as_bytes())
+            {
+                continue;
+            }
+            if !kept && f.value(msg) == lh.value.as_bytes() {
+                kept = true;
+                continue;
+            }
+            edits.push((f.start, f.end, Cow::Borrowed(&[][..])));
         }
-        let crlf = match memchr::memchr(b'\n', msg) {
-            Some(i) => i > 0 && msg.get(i - 1) == Some(&b'\r'),
-            None => true,
+        if kept {
+            return (true, edits);
+        }
+        let mut at = start;
+        while at < he && matches!(msg.get(at), Some(b' ' | b'\t')) {
+            at = memchr::memchr(b'\n', &msg[at..he]).map_or(he, |i| at + i + 1);
+        }
+        let crlf = eol_of(msg, start, &edits) == b"\r\n";
+        let line: &'a [u8] = if crlf { &self.line_crlf } else { &self.line_lf };
+        let bytes = if at == msg.len() && !msg.is_empty() && !msg.ends_with(b"\n") {
+            // The message ends inside its header: the line goes after an eol of its own.
+            let eol: &[u8] = if crlf { b"\r\n" } else { b"\n" };
+            let name_value = line.strip_suffix(eol).unwrap_or(line);
+            Cow::Owned([eol, name_value].concat())
+        } else {
+            Cow::Borrowed(line)
         };
-        Output::pass_through(msg, if crlf { &self.line_crlf } else { &self.line_lf })
+        edits.insert(0, (at, at, bytes));
+        (false, edits)
     }
 
     /// Injects `signature` (no policy) into `msg`; see [`Injector::inject`].
@@ -224,7 +232,8 @@ impl Injector {
         msg: &'a [u8],
         envelope: Option<&Envelope>,
         choose: F,
-        line: &'a [u8],
+        stamp: Stamp<'a>,
+        eol: &'static [u8],
     ) -> Result<(Injected, Output<'a>), Stop>
     where
         F: FnOnce(&MessageInfo) -> Choice,
@@ -233,7 +242,8 @@ impl Injector {
             max_depth: self.config.max_depth,
             max_parts: self.config.max_parts,
         };
-        let st = structure::scan(msg, limits)?;
+        let mut st = structure::scan(msg, limits)?;
+        st.eol = eol;
         let top = &st.parts[0];
         if let Some(r) = classify::by_structure(&st) {
             return Err(Stop::Skip(r));
@@ -249,22 +259,38 @@ impl Injector {
                 SkipReason::NoTextBody
             }));
         }
+        // Where readers disagree on where a header ends, an edit would be read differently
+        // by some of them: the message passes through.
+        if top.obs_colon
+            || html_parts
+                .iter()
+                .chain(&text_parts)
+                .any(|&i| st.parts[i].obs_colon)
+        {
+            return Err(Stop::Fail(InjectError::Malformed(
+                "a header field has white space before its colon (obsolete syntax that \
+                 readers do not agree on)"
+                    .into(),
+            )));
+        }
         let htmls = decode_all(msg, &st, &html_parts, true)?;
         let texts = decode_all(msg, &st, &text_parts, false)?;
-        static PGP: LazyLock<memmem::Finder<'static>> =
-            LazyLock::new(|| memmem::Finder::new(b"-----BEGIN PGP "));
+        // Armour makes a message signed or encrypted only in its new text: quoted history
+        // (a reply to a clear-signed message) and HTML comments do not count.
         for b in htmls.iter().chain(texts.iter()) {
-            let t = b.text().as_bytes();
-            let mut from = 0;
-            while let Some(i) = PGP.find(&t[from..]) {
-                let rest = &t[from + i + 15..];
-                if rest.starts_with(b"MESSAGE-----") {
-                    return Err(Stop::Skip(SkipReason::Encrypted));
-                }
-                if rest.starts_with(b"SIGNED MESSAGE-----") {
-                    return Err(Stop::Skip(SkipReason::Signed));
-                }
-                from += i + 15;
+            let t = b.text();
+            let at = match (&b.html, &b.plain) {
+                (Some(h), _) => h.armour,
+                (_, Some(p)) => text::armour(t, p.boundary.unwrap_or(t.len())),
+                _ => None,
+            };
+            let Some(at) = at else { continue };
+            let rest = &t.as_bytes()[at + html::ARMOUR.len()..];
+            if rest.starts_with(b"MESSAGE-----") {
+                return Err(Stop::Skip(SkipReason::Encrypted));
+            }
+            if rest.starts_with(b"SIGNED MESSAGE-----") {
+                return Err(Stop::Skip(SkipReason::Signed));
             }
         }
         let html_target = target(&htmls);
@@ -378,8 +404,33 @@ impl Injector {
         if let (Some(host), false) = (image_host, sig.images.is_empty()) {
             stats.images = images::attach(msg, &st, host, &sig.images, &mut edits)?;
         }
-        let output = writer::prepare(msg, line, edits, st.eol)?;
+        let boundaries: Vec<Vec<u8>> = st
+            .parts
+            .iter()
+            .filter(|p| p.is_multipart())
+            .filter_map(|p| p.ct.param("boundary").map(|b| b.into_owned()))
+            .collect();
+        let boundaries: Vec<&[u8]> = boundaries.iter().map(Vec::as_slice).collect();
+        let output = writer::prepare(msg, stamp, edits, st.eol, &boundaries)?;
         Ok((stats, output))
+    }
+}
+
+/// The line ending of the message: that of its first line past `start` (an mbox line) that
+/// is not a removed loop header field. The stamp and every line the injector adds use it, and
+/// injecting the output again finds the same one (what comes first is never ours).
+fn eol_of(msg: &[u8], start: usize, removed: &Stamp<'_>) -> &'static [u8] {
+    let mut next = start;
+    while let Some(e) = removed.iter().find(|e| e.0 == next && e.1 > e.0) {
+        next = e.1;
+    }
+    let at = memchr::memchr(b'\n', &msg[next.min(msg.len())..])
+        .map(|i| next + i)
+        .or_else(|| memchr::memchr(b'\n', msg));
+    match at {
+        Some(i) if i > 0 && msg[i - 1] == b'\r' => b"\r\n",
+        Some(_) => b"\n",
+        None => b"\r\n",
     }
 }
 
@@ -422,96 +473,6 @@ fn target(bodies: &[Body<'_>]) -> Option<usize> {
             .position(|b| b.boundary().is_some())
             .unwrap_or(bodies.len() - 1),
     )
-}
-
-fn decode_all<'m>(
-    msg: &'m [u8],
-    st: &Structure,
-    idxs: &[usize],
-    is_html: bool,
-) -> Result<Vec<Body<'m>>, InjectError> {
-    let mut out = Vec::with_capacity(idxs.len());
-    for &idx in idxs {
-        let p = &st.parts[idx];
-        let body = msg.get(p.body_start..p.end).unwrap_or_default();
-        let raw = codec::transfer_decode(body, &p.cte)?;
-        let mut charset = codec::charset_of(&p.ct)?;
-        // Undeclared, or declared US-ASCII but carrying 8-bit bytes that are valid UTF-8 (a
-        // common mislabel): treat as UTF-8 and declare it if we add non-ASCII text.
-        if (!charset.declared || charset.is_ascii_only())
-            && !raw.is_ascii()
-            && std::str::from_utf8(&raw).is_ok()
-        {
-            charset = Charset::utf8_undeclared();
-        }
-        let (content, lossless) = decode_body(&charset, raw);
-        let text = match &content {
-            BodyContent::Same(s) => &**s,
-            BodyContent::Decoded { text, .. } => text.as_str(),
-        };
-        let (html, plain) = if is_html {
-            (Some(html::scan(text)), None)
-        } else {
-            (None, Some(text::scan(text)))
-        };
-        out.push(Body {
-            idx,
-            charset,
-            content,
-            lossless,
-            html,
-            plain,
-        });
-    }
-    Ok(out)
-}
-
-/// Decodes `raw` from `charset`, keeping the bytes as the text when they already are (valid
-/// UTF-8 that decodes to itself), so that the text is validated exactly once.
-fn decode_body<'m>(charset: &Charset, raw: Cow<'m, [u8]>) -> (BodyContent<'m>, bool) {
-    match raw {
-        Cow::Borrowed(bytes) => match charset.decode(bytes) {
-            (Cow::Borrowed(s), lossless) => (BodyContent::Same(Cow::Borrowed(s)), lossless),
-            (Cow::Owned(text), lossless) => (
-                BodyContent::Decoded {
-                    raw: Cow::Borrowed(bytes),
-                    text,
-                },
-                lossless,
-            ),
-        },
-        Cow::Owned(bytes) => {
-            let (text, lossless) = match charset.decode(&bytes) {
-                // The bytes are the text; take them without a copy (validated once more,
-                // as the decoder's view borrows them).
-                (Cow::Borrowed(_), lossless) => (None, lossless),
-                (Cow::Owned(text), lossless) => (Some(text), lossless),
-            };
-            match text {
-                Some(text) => (
-                    BodyContent::Decoded {
-                        raw: Cow::Owned(bytes),
-                        text,
-                    },
-                    lossless,
-                ),
-                None => match String::from_utf8(bytes) {
-                    Ok(s) => (BodyContent::Same(Cow::Owned(s)), lossless),
-                    Err(e) => {
-                        let bytes = e.into_bytes();
-                        let text = String::from_utf8_lossy(&bytes).into_owned();
-                        (
-                            BodyContent::Decoded {
-                                raw: Cow::Owned(bytes),
-                                text,
-                            },
-                            false,
-                        )
-                    }
-                },
-            }
-        }
-    }
 }
 
 pub(crate) fn normalize_eol(s: &str, eol: &str) -> String {

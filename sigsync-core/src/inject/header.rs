@@ -36,26 +36,59 @@ impl Field {
     }
 }
 
+/// Where the top-level header block starts: after a leading mbox `From ` envelope line (as
+/// mailbox files and some filters hand messages over), which is not a header field.
+pub(crate) fn top_start(msg: &[u8]) -> usize {
+    if msg.starts_with(b"From ") {
+        memchr(b'\n', msg).map_or(msg.len(), |i| i + 1)
+    } else {
+        0
+    }
+}
+
+/// Whether the line at `pos` can belong to a header block, as mail clients read one: a
+/// continuation (starts with a space or tab) or a field (`name:`, the name printable ASCII
+/// without a colon, white space allowed before the colon as in RFC 5322's obsolete syntax).
+fn is_header_line(region: &[u8], pos: usize) -> bool {
+    let line = region.get(pos..).unwrap_or_default();
+    match line.first() {
+        Some(b' ' | b'\t') => return true,
+        None => return false,
+        _ => {}
+    }
+    let name_len = line
+        .iter()
+        .position(|&c| !(33..=126).contains(&c) || c == b':')
+        .unwrap_or(line.len());
+    if name_len == 0 {
+        return false;
+    }
+    let rest = &line[name_len..];
+    let ws = rest
+        .iter()
+        .position(|&c| c != b' ' && c != b'\t')
+        .unwrap_or(rest.len());
+    rest.get(ws) == Some(&b':')
+}
+
 /// Where a header block that starts at `start` ends: returns (end of the last field, start of
-/// the body). The blank line between them belongs to neither. Without a blank line the whole
-/// range is header.
+/// the body). The blank line between them belongs to neither. The block also ends, as mail
+/// clients read it, at the first line that is neither a field nor a continuation (a body
+/// line straight after the last field): then both are the start of that line. Without
+/// either, the whole range is header.
 pub(crate) fn header_end(msg: &[u8], start: usize, end: usize) -> (usize, usize) {
     let mut pos = start;
     let region = msg.get(..end).unwrap_or(msg);
-    // A part that starts with a blank line has no headers.
-    if let Some(n) = eol_len_at(region, pos) {
-        return (pos, pos + n);
-    }
     while pos < end {
+        if let Some(n) = eol_len_at(region, pos) {
+            return (pos, pos + n);
+        }
+        if !is_header_line(region, pos) {
+            return (pos, pos);
+        }
         match memchr(b'\n', region.get(pos..).unwrap_or_default()) {
             None => return (end, end),
-            Some(i) => {
-                let line_end = pos + i + 1;
-                if let Some(n) = eol_len_at(region, line_end) {
-                    return (line_end, line_end + n);
-                }
-                pos = line_end;
-            }
+            Some(i) => pos += i + 1,
         }
     }
     (end, end)
@@ -151,15 +184,54 @@ pub(crate) fn trim(b: &[u8]) -> &[u8] {
     b.get(s..e).unwrap_or_default()
 }
 
-/// A parsed `Content-Type`: lower-cased type and subtype, parameters as ranges.
+/// One parameter of a structured header field as written (an RFC 2231 section or
+/// extended value is one parameter: `title*0*`, `title*1`, `charset*`).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Param {
+    /// The lower-cased name as written, e.g. `charset` or `name*0*`.
+    pub name: String,
+    /// The value without quotes (quoted pairs undone).
+    pub value: Vec<u8>,
+    /// Byte range of the value as written (quotes included).
+    pub range: (usize, usize),
+    /// Where the parameter's segment starts: the `;` before it.
+    pub segment_start: usize,
+}
+
+impl Param {
+    /// Whether this parameter is `base` or one of its RFC 2231 forms (`base*`, `base*N`,
+    /// `base*N*`); returns the section number and whether the value is extended
+    /// (percent-encoded) when so. `base*` is section `None`.
+    fn form_of(&self, base: &str) -> Option<(Option<u32>, bool)> {
+        let rest = self.name.strip_prefix(base)?;
+        if rest.is_empty() {
+            return Some((None, false));
+        }
+        let rest = rest.strip_prefix('*')?;
+        if rest.is_empty() {
+            return Some((None, true));
+        }
+        let (digits, extended) = match rest.strip_suffix('*') {
+            Some(d) => (d, true),
+            None => (rest, false),
+        };
+        if digits.is_empty() || !digits.bytes().all(|c| c.is_ascii_digit()) || digits.len() > 4 {
+            return None;
+        }
+        Some((digits.parse().ok(), extended))
+    }
+}
+
+/// A parsed `Content-Type` (or `Content-Disposition`): lower-cased type and subtype, and the
+/// parameters as written.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct ContentType {
     /// e.g. `text`.
     pub main: String,
     /// e.g. `html`.
     pub sub: String,
-    /// (lower-cased name, value without quotes, byte range of the value as written incl. quotes)
-    pub params: Vec<(String, Vec<u8>, (usize, usize))>,
+    /// The parameters in order, as written.
+    pub params: Vec<Param>,
 }
 
 impl ContentType {
@@ -169,18 +241,80 @@ impl ContentType {
         self.main == main && self.sub == sub
     }
 
-    /// The value of a parameter.
-    pub fn param(&self, name: &str) -> Option<&[u8]> {
-        self.params
-            .iter()
-            .find(|p| p.0 == name)
-            .map(|p| p.1.as_slice())
+    /// The value of parameter `name` (lower case) as readers see it, RFC 2231 included: an
+    /// extended value (`name*=utf-8''a%20b`) wins over a plain one, then continuations
+    /// (`name*0*=`, `name*1=`, ...) joined in order, then the plain `name=`. Percent-escapes
+    /// are decoded; the bytes are in the charset the value declares.
+    pub fn param(&self, name: &str) -> Option<std::borrow::Cow<'_, [u8]>> {
+        use std::borrow::Cow;
+        let mut plain = None;
+        let mut sections: Vec<(u32, bool, &[u8])> = Vec::new();
+        for p in &self.params {
+            match p.form_of(name) {
+                Some((None, true)) => return Some(Cow::Owned(ext_value(&p.value, true))),
+                Some((None, false)) => {
+                    plain.get_or_insert(&p.value);
+                }
+                Some((Some(n), ext)) => sections.push((n, ext, &p.value)),
+                None => {}
+            }
+        }
+        if !sections.is_empty() {
+            sections.sort_by_key(|s| s.0);
+            let mut out = Vec::new();
+            for (want, (n, ext, v)) in sections.iter().enumerate() {
+                if *n as usize != want {
+                    break; // a gap ends the value, as RFC 2231 says
+                }
+                if *ext {
+                    out.extend_from_slice(&ext_value(v, want == 0));
+                } else {
+                    out.extend_from_slice(v);
+                }
+            }
+            if !out.is_empty() || plain.is_none() {
+                return Some(Cow::Owned(out));
+            }
+        }
+        plain.map(|v| Cow::Borrowed(v.as_slice()))
     }
 
-    /// The raw range of a parameter value (quotes included).
-    pub fn param_range(&self, name: &str) -> Option<(usize, usize)> {
-        self.params.iter().find(|p| p.0 == name).map(|p| p.2)
+    /// Every parameter that carries (part of) `name`: `name`, `name*`, `name*N`, `name*N*`.
+    pub fn family<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Param> + 'a {
+        self.params
+            .iter()
+            .filter(move |p| p.form_of(name).is_some())
     }
+}
+
+/// Decodes an RFC 2231 extended value: `charset'language'` (on the first section only) is
+/// dropped and `%XX` escapes decoded.
+fn ext_value(v: &[u8], first: bool) -> Vec<u8> {
+    let mut v = v;
+    if first {
+        let mut quotes = memchr::memchr_iter(b'\'', v);
+        if let (Some(_), Some(second)) = (quotes.next(), quotes.next()) {
+            v = &v[second + 1..];
+        }
+    }
+    let mut out = Vec::with_capacity(v.len());
+    let mut i = 0;
+    while i < v.len() {
+        if v[i] == b'%' {
+            let h = |c: u8| (c as char).to_digit(16);
+            if let (Some(a), Some(b)) = (
+                v.get(i + 1).copied().and_then(h),
+                v.get(i + 2).copied().and_then(h),
+            ) {
+                out.push((a * 16 + b) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(v[i]);
+        i += 1;
+    }
+    out
 }
 
 /// Parses a `Content-Type` value that lies at `[vs, ve)` in `msg`. Parameter ranges are
@@ -198,8 +332,12 @@ pub(crate) fn parse_content_type(msg: &[u8], vs: usize, ve: usize) -> ContentTyp
     }
     let mut i = semi;
     while i < v.len() {
-        // skip ';' and whitespace
+        // skip ';' and whitespace, remembering the last ';'
+        let mut segment_start = i;
         while i < v.len() && (v[i] == b';' || v[i].is_ascii_whitespace()) {
+            if v[i] == b';' {
+                segment_start = i;
+            }
             i += 1;
         }
         let name_start = i;
@@ -234,9 +372,13 @@ pub(crate) fn parse_content_type(msg: &[u8], vs: usize, ve: usize) -> ContentTyp
                 i += 1;
             }
         }
-        if !name.is_empty() && ct.params.len() < 32 {
-            ct.params
-                .push((name, value, (vs + value_start, vs + i.min(v.len()))));
+        if !name.is_empty() && ct.params.len() < 64 {
+            ct.params.push(Param {
+                name,
+                value,
+                range: (vs + value_start, vs + i.min(v.len())),
+                segment_start: vs + segment_start,
+            });
         }
     }
     ct
@@ -325,6 +467,30 @@ mod tests {
     }
 
     #[test]
+    fn header_block_ends_at_the_first_line_that_is_not_a_field_as_mail_clients_read_it() {
+        let m = b"A: 1\r\n folded\r\nB : 2\r\n<html>body\r\n\r\nmore";
+        assert_eq!(header_end(m, 0, m.len()), (22, 22));
+        let m = b"A: 1\nFrom someone\n\nbody";
+        assert_eq!(header_end(m, 0, m.len()), (5, 5));
+        let m = b"From a@b Sat Jan  3 01:05:34 1996\nA: 1\n\nbody";
+        let s = top_start(m);
+        assert_eq!(&m[s..s + 4], b"A: 1");
+        assert_eq!(top_start(b"From: a@b\n\nx"), 0);
+    }
+
+    #[test]
+    fn rfc2231_values_and_continuations_are_read_as_readers_do() {
+        let v = b"text/plain; charset=utf-8; charset*=us-ascii'en'us-ascii; name*0*=utf-8''a%20b; name*1=\"c d\"; boundary*0=x; boundary*1=y";
+        let ct = parse_content_type(v, 0, v.len());
+        assert_eq!(ct.param("charset").as_deref(), Some(&b"us-ascii"[..]));
+        assert_eq!(ct.param("name").as_deref(), Some(&b"a bc d"[..]));
+        assert_eq!(ct.param("boundary").as_deref(), Some(&b"xy"[..]));
+        assert_eq!(ct.family("charset").count(), 2);
+        assert_eq!(ct.family("name").count(), 2);
+        assert!(ct.param("filename").is_none());
+    }
+
+    #[test]
     fn fields_keep_folding_and_find_is_case_insensitive() {
         let m = b"Subject: a\r\n b\r\ncontent-type: text/plain;\r\n\tcharset=\"utf-8\"\r\n\r\n";
         let (he, _) = header_end(m, 0, m.len());
@@ -334,8 +500,8 @@ mod tests {
         let f = find(m, 0, he, "Content-Type").unwrap();
         let ct = parse_content_type(m, f.value_start, f.value_end);
         assert!(ct.is("text", "plain"));
-        assert_eq!(ct.param("charset"), Some(&b"utf-8"[..]));
-        let (s, e) = ct.param_range("charset").unwrap();
+        assert_eq!(ct.param("charset").as_deref(), Some(&b"utf-8"[..]));
+        let (s, e) = ct.family("charset").next().unwrap().range;
         assert_eq!(&m[s..e], b"\"utf-8\"");
     }
 

@@ -28,6 +28,9 @@ pub(crate) struct HtmlPlacement {
     pub open_at_end: bool,
     /// `end` is a `</body>` or `</html>` (not the end of the text).
     pub end_is_close: bool,
+    /// Where the first PGP armour line (`-----BEGIN PGP `) in the text of the newest part
+    /// (above the history, outside comments, tags and raw-text elements) starts.
+    pub armour: Option<usize>,
 }
 
 impl HtmlPlacement {
@@ -107,6 +110,9 @@ const STOP: &[&str] = &[
 ];
 const MAX_STACK: usize = 256;
 
+/// The start of a PGP armour header line.
+pub(crate) const ARMOUR: &[u8] = b"-----BEGIN PGP ";
+
 /// Scans an HTML body for the reply boundary, the end of the document and our markers.
 pub(crate) fn scan(s: &str) -> HtmlPlacement {
     let b = s.as_bytes();
@@ -118,9 +124,13 @@ pub(crate) fn scan(s: &str) -> HtmlPlacement {
     let mut last_html = None;
     let mut i = 0;
     while i < b.len() {
-        let Some(lt) = memchr::memchr(b'<', &b[i..]) else {
+        let lt = memchr::memchr(b'<', &b[i..]).unwrap_or(b.len() - i);
+        if out.boundary.is_none() && out.armour.is_none() {
+            out.armour = memchr::memmem::find(&b[i..i + lt], ARMOUR).map(|k| i + k);
+        }
+        if i + lt >= b.len() {
             break;
-        };
+        }
         if lt > 0 && out.boundary.is_none() && has_content(&b[i..i + lt]) {
             counter += 1;
         }
@@ -492,6 +502,18 @@ mod tests {
         assert!(!p.has_client_signature());
         let s = r#"<p>new</p><div class="gmail_quote"><div data-sigsync="server">old</div></div>"#;
         assert!(!scan(s).has_server_signature());
+    }
+
+    #[test]
+    fn pgp_armour_counts_only_in_the_newest_text_outside_comments() {
+        let s = "<p>-----BEGIN PGP SIGNED MESSAGE-----</p>";
+        assert_eq!(scan(s).armour, Some(3));
+        let s = "<p>Hi</p><!-- -----BEGIN PGP SIGNED MESSAGE----- --><p>x</p>";
+        assert_eq!(scan(s).armour, None);
+        let s =
+            "<p>Hi</p><blockquote type=\"cite\">-----BEGIN PGP SIGNED MESSAGE-----</blockquote>";
+        assert_eq!(scan(s).armour, None);
+        assert_eq!(scan("-----BEGIN PGP MESSAGE-----").armour, Some(0));
     }
 
     #[test]

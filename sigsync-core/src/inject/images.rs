@@ -41,7 +41,7 @@ pub(crate) fn attach(
         for img in images {
             b.extend_from_slice(eol);
             b.extend_from_slice(b"--");
-            b.extend_from_slice(boundary);
+            b.extend_from_slice(&boundary);
             b.extend_from_slice(eol);
             image_part(img, eol, &mut b);
         }
@@ -67,6 +67,7 @@ pub(crate) fn attach(
     )
     .into_bytes();
     let mut open = Vec::new();
+    let mut pending: Vec<(usize, usize, Vec<u8>)> = Vec::new();
     if wrap == 0 {
         // The message itself: its content headers move into the root part, the new
         // Content-Type takes the place of the old one, every other header stays as it is.
@@ -85,7 +86,36 @@ pub(crate) fn attach(
             ) {
                 continue;
             }
-            moved.extend_from_slice(msg.get(f.start..f.end).unwrap_or_default());
+            // The field moves as already edited (a charset or transfer encoding changed for
+            // the signature): those edits are applied here and leave the list.
+            let mut field = Vec::new();
+            let mut at = f.start;
+            let mut i = 0;
+            while i < edits.len() {
+                let e = &edits[i];
+                let inside = f.start <= e.start && e.end <= f.end && e.start < f.end;
+                let Content::Bytes(_) = &e.content else {
+                    i += 1;
+                    continue;
+                };
+                if !inside {
+                    i += 1;
+                    continue;
+                }
+                let e = edits.remove(i);
+                let Content::Bytes(b) = e.content else {
+                    unreachable!()
+                };
+                pending.push((e.start, e.end, b));
+            }
+            pending.sort_by_key(|p| (p.0, p.1));
+            for (s, e, b) in pending.drain(..) {
+                field.extend_from_slice(msg.get(at..s).unwrap_or_default());
+                field.extend_from_slice(&b);
+                at = e;
+            }
+            field.extend_from_slice(msg.get(at..f.end).unwrap_or_default());
+            moved.extend_from_slice(&field);
             if !moved.ends_with(b"\n") {
                 moved.extend_from_slice(eol);
             }
@@ -99,27 +129,60 @@ pub(crate) fn attach(
         if first {
             return Err(InjectError::Malformed("no Content-Type to move".into()));
         }
+        // Content fields added to the message's header for the signature belong to the
+        // root part now (a transfer encoding on the new multipart would be invalid).
+        let mut i = 0;
+        while i < edits.len() {
+            let e = &edits[i];
+            if e.start == w.header_end && e.end == w.header_end {
+                if let Content::HeaderLine(_) = e.content {
+                    if let Content::HeaderLine(line) = edits.remove(i).content {
+                        moved.extend_from_slice(&line);
+                    }
+                    continue;
+                }
+            }
+            i += 1;
+        }
         open.extend_from_slice(b"--");
         open.extend_from_slice(boundary.as_bytes());
         open.extend_from_slice(eol);
         open.extend_from_slice(&moved);
         open.extend_from_slice(eol);
-        edits.push(Edit {
-            start: w.body_start,
-            end: w.body_start,
-            content: Content::Bytes(open),
-        });
+        // Before the body's own edit, which starts at the same point when the body is empty
+        // (the blank line that ends the header stays before it).
+        let at = edits
+            .iter()
+            .position(|e| e.start == w.body_start && matches!(e.content, Content::Body(_)))
+            .unwrap_or(edits.len());
+        edits.insert(
+            at,
+            Edit {
+                start: w.body_start,
+                end: w.body_start,
+                content: Content::Bytes(open),
+            },
+        );
     } else {
         open.extend_from_slice(&ct_line);
         open.extend_from_slice(eol);
         open.extend_from_slice(b"--");
         open.extend_from_slice(boundary.as_bytes());
         open.extend_from_slice(eol);
-        edits.push(Edit {
-            start: w.start,
-            end: w.start,
-            content: Content::Bytes(open),
-        });
+        // Before every edit of the wrapped part (a header line added to an empty header
+        // starts at the same point).
+        let at = edits
+            .iter()
+            .position(|e| e.start == w.start)
+            .unwrap_or(edits.len());
+        edits.insert(
+            at,
+            Edit {
+                start: w.start,
+                end: w.start,
+                content: Content::Bytes(open),
+            },
+        );
     }
     let mut close = Vec::new();
     for img in images {

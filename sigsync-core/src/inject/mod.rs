@@ -29,6 +29,8 @@
 //! unwritten, with its exact length, for callers that allocate the output themselves). Any failure (or a bug, caught) passes the original bytes through with the
 //! loop header and the reason.
 
+mod body;
+mod charset;
 mod classify;
 mod codec;
 mod edit;

@@ -60,7 +60,8 @@ pub enum Choice {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum SkipReason {
-    /// The loop header is already on the message.
+    /// The loop header is already on the message with the configured value (other values
+    /// are replaced, and the message is processed).
     LoopHeader,
     /// Our own signature is already in the newest part of the message (no stacking in threads).
     AlreadySigned,
@@ -74,7 +75,8 @@ pub enum SkipReason {
     Calendar,
     /// A report: delivery status (NDR) or read receipt.
     Report,
-    /// An automatic message (Auto-Submitted, X-Auto-Response-Suppress and kin).
+    /// An automatic message (Auto-Submitted other than `no`, `Precedence: auto_reply`/`junk`,
+    /// X-Autoreply and kin).
     AutoReply,
     /// The body is only a TNEF (winmail.dat) blob.
     TnefOnly,
@@ -136,6 +138,10 @@ pub enum InjectError {
     /// The signature policy could not decide (configuration or directory failure).
     #[error("signature policy failed: {0}")]
     Policy(String),
+    /// The caller's per-message input was unusable (a malformed user mapping, an envelope
+    /// address that is not UTF-8): the message passed through, so that no mail is lost.
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
     /// A bug: an invariant of the injector broke.
     #[error("internal error: {0}")]
     Internal(String),

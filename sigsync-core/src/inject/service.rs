@@ -105,11 +105,12 @@ impl SignatureInjector {
         envelope: Option<&Envelope>,
         user: Option<&UserAttributes>,
     ) -> (Outcome, Output<'a>) {
-        let sender = user.map(|attrs| SenderData {
-            attributes: Some(attrs.clone()),
-            groups: Vec::new(),
-        });
-        self.prepare_with_sender(msg, envelope, sender.as_ref())
+        // With `user`, group rules decide on `user.groups` or the in-memory directory, as
+        // client-side rendering does: the sender gets the same rule either way.
+        self.prepare_by(msg, envelope, |ctx| match user {
+            Some(attrs) => self.engine.choose_for(ctx, Some(attrs), Origin::Server),
+            None => self.engine.choose_sync(ctx),
+        })
     }
 
     /// As [`SignatureInjector::prepare`], with the sender's attributes and groups looked up
@@ -121,30 +122,53 @@ impl SignatureInjector {
         envelope: Option<&Envelope>,
         sender: Option<&SenderData>,
     ) -> (Outcome, Output<'a>) {
+        self.prepare_by(msg, envelope, |ctx| match sender {
+            Some(data) => self.engine.choose_with(ctx, data, Origin::Server),
+            None => self.engine.choose_sync(ctx),
+        })
+    }
+
+    /// The injector with `choose` as its policy; a policy that cannot decide is a failure.
+    fn prepare_by<'a>(
+        &'a self,
+        msg: &'a [u8],
+        envelope: Option<&Envelope>,
+        choose: impl Fn(&MessageContext) -> Result<signature::Choice>,
+    ) -> (Outcome, Output<'a>) {
         let policy_error = RefCell::new(None);
-        let (outcome, output) = self.injector.prepare(msg, envelope, |info| {
-            let ctx = context(info);
-            let chosen = match sender {
-                Some(data) => self.engine.choose_with(&ctx, data, Origin::Server),
-                None => self.engine.choose_sync(&ctx),
-            };
-            match chosen {
-                Ok(signature::Choice::Sign(sig)) => Choice::Sign(sig),
-                Ok(signature::Choice::NoSignature(reason)) => {
-                    Choice::NoSignature(reason.to_string())
-                }
-                Err(e) => {
-                    let reason = e.to_string();
-                    *policy_error.borrow_mut() = Some(reason.clone());
-                    Choice::NoSignature(reason)
-                }
-            }
-        });
+        let (outcome, output) =
+            self.injector
+                .prepare(msg, envelope, |info| match choose(&context(info)) {
+                    Ok(signature::Choice::Sign(sig)) => Choice::Sign(sig),
+                    Ok(signature::Choice::NoSignature(reason)) => {
+                        Choice::NoSignature(reason.to_string())
+                    }
+                    Err(e) => {
+                        let reason = e.to_string();
+                        *policy_error.borrow_mut() = Some(reason.clone());
+                        Choice::NoSignature(reason)
+                    }
+                });
         let outcome = match (outcome, policy_error.into_inner()) {
             (Outcome::Skipped(_), Some(error)) => Outcome::Failed(InjectError::Policy(error)),
             (outcome, _) => outcome,
         };
         (outcome, output)
+    }
+}
+
+impl SignatureInjector {
+    /// The message to send on when the caller's per-message input is unusable (a malformed
+    /// user mapping, an envelope address that is not UTF-8): the original with the loop
+    /// header, as [`Outcome::Failed`] with [`InjectError::InvalidInput`]. Bindings use it
+    /// so that bad input never drops mail.
+    pub fn pass_through<'a>(
+        &'a self,
+        msg: &'a [u8],
+        reason: impl Into<String>,
+    ) -> (Outcome, Output<'a>) {
+        self.injector
+            .pass_through(msg, InjectError::InvalidInput(reason.into()))
     }
 }
 

@@ -66,6 +66,9 @@ pub(crate) struct Part {
     pub children: Vec<usize>,
     /// Where the eol before the close delimiter starts (multiparts that have one).
     pub close_at: Option<usize>,
+    /// A field of the header has white space before its colon (RFC 5322's obsolete syntax):
+    /// some readers (Python's `email`) end the header there, others read on.
+    pub obs_colon: bool,
 }
 
 impl Part {
@@ -99,7 +102,8 @@ pub(crate) fn scan(msg: &[u8], limits: Limits) -> Result<Structure, InjectError>
         None => b"\r\n",
     };
     let mut parts = Vec::new();
-    scan_part(msg, 0, msg.len(), None, 0, false, limits, &mut parts)?;
+    let start = header::top_start(msg);
+    scan_part(msg, start, msg.len(), None, 0, false, limits, &mut parts)?;
     Ok(Structure { parts, eol })
 }
 
@@ -130,16 +134,20 @@ fn scan_part(
     let mut ct = None;
     let mut cte = None;
     let mut attachment = false;
+    let mut obs_colon = false;
     for f in header::fields(msg, start, header_end) {
         let name = f.name(msg);
+        let raw_name = msg
+            .get(f.start..f.value_start.saturating_sub(1))
+            .unwrap_or_default();
+        obs_colon |= matches!(raw_name.last(), Some(b' ' | b'\t'));
         if ct.is_none() && name.eq_ignore_ascii_case(b"content-type") {
             ct = Some(header::parse_content_type(msg, f.value_start, f.value_end));
         } else if cte.is_none() && name.eq_ignore_ascii_case(b"content-transfer-encoding") {
             cte = Some(Cte::parse(f.value(msg)));
         } else if name.eq_ignore_ascii_case(b"content-disposition") {
             let d = header::parse_content_type(msg, f.value_start, f.value_end);
-            attachment |= d.main == "attachment" || d.param("filename").is_some();
-            attachment |= d.param("filename*").is_some();
+            attachment |= d.main == "attachment" || d.family("filename").next().is_some();
         }
     }
     let mut ct = ct.unwrap_or_else(|| ContentType {
@@ -151,7 +159,7 @@ fn scan_part(
         ct.main = "application".into();
         ct.sub = "octet-stream".into();
     }
-    attachment |= ct.param("name").is_some() || ct.param("name*").is_some();
+    attachment |= ct.family("name").next().is_some();
     let idx = parts.len();
     parts.push(Part {
         start,
@@ -164,14 +172,28 @@ fn scan_part(
         parent,
         children: Vec::new(),
         close_at: None,
+        obs_colon,
     });
     if parts[idx].ct.main != "multipart" {
         return Ok(idx);
     }
     let boundary = parts[idx].ct.param("boundary").map(|b| b.to_vec());
-    let split = boundary
-        .filter(|b| !b.is_empty() && b.len() <= 200)
-        .and_then(|b| split_multipart(msg, body_start, end, &b));
+    if boundary
+        .as_deref()
+        .is_some_and(|b| b.ends_with(b" ") || b.ends_with(b"\t"))
+    {
+        // RFC 2046 forbids it; some readers strip the white space, others keep it, so they
+        // split the message differently.
+        return Err(InjectError::Malformed(
+            "a multipart boundary ends with white space".into(),
+        ));
+    }
+    // Never collect more child ranges than the part budget has room for.
+    let room = limits.max_parts - parts.len();
+    let split = match boundary.filter(|b| !b.is_empty() && b.len() <= 200) {
+        Some(b) => split_multipart(msg, body_start, end, &b, room)?,
+        None => None,
+    };
     let Some((ranges, close_at)) = split else {
         return Err(InjectError::Malformed(
             "a multipart has no boundary, or its boundary never occurs".into(),
@@ -200,13 +222,23 @@ fn scan_part(
 type Split = (Vec<(usize, usize)>, Option<usize>);
 
 /// Splits a multipart body at its delimiter lines. Returns the child ranges and where the eol
-/// before the close delimiter starts. `None` when no delimiter occurs.
-fn split_multipart(msg: &[u8], body_start: usize, end: usize, boundary: &[u8]) -> Option<Split> {
+/// before the close delimiter starts. `None` when no delimiter occurs; an error when there
+/// are more than `room` children (they are never all collected).
+fn split_multipart(
+    msg: &[u8],
+    body_start: usize,
+    end: usize,
+    boundary: &[u8],
+    room: usize,
+) -> Result<Option<Split>, InjectError> {
+    let too_many = || InjectError::TooComplex(format!("more than {room} more parts"));
     let mut needle = Vec::with_capacity(boundary.len() + 2);
     needle.extend_from_slice(b"--");
     needle.extend_from_slice(boundary);
     let finder = memmem::Finder::new(&needle);
-    let region = msg.get(..end)?;
+    let Some(region) = msg.get(..end) else {
+        return Ok(None);
+    };
     let mut pos = body_start;
     let mut ranges = Vec::new();
     let mut open: Option<usize> = None; // start of the current child
@@ -242,21 +274,27 @@ fn split_multipart(msg: &[u8], body_start: usize, end: usize, boundary: &[u8]) -
             }
         }
         if let Some(s) = open.take() {
+            if ranges.len() >= room {
+                return Err(too_many());
+            }
             ranges.push((s, pre.max(s)));
         }
         if close {
-            return Some((ranges, Some(pre)));
+            return Ok(Some((ranges, Some(pre))));
         }
         open = Some(line_end);
         pos = line_end;
     }
     if let Some(s) = open {
+        if ranges.len() >= room {
+            return Err(too_many());
+        }
         ranges.push((s, end));
     }
     if ranges.is_empty() {
-        return None;
+        return Ok(None);
     }
-    Some((ranges, None))
+    Ok(Some((ranges, None)))
 }
 
 #[cfg(test)]

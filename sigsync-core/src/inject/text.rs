@@ -287,6 +287,21 @@ pub(crate) fn scan(s: &str) -> TextPlacement {
     TextPlacement { boundary: None }
 }
 
+/// Where the first PGP armour line that starts a line of `s[..upto]` (the newest text)
+/// begins, if any.
+pub(crate) fn armour(s: &str, upto: usize) -> Option<usize> {
+    let region = s.as_bytes().get(..upto)?;
+    memchr::memmem::find_iter(region, super::html::ARMOUR).find(|&i| {
+        let line_start = region[..i]
+            .iter()
+            .rposition(|&c| c == b'\n')
+            .map_or(0, |n| n + 1);
+        region[line_start..i]
+            .iter()
+            .all(|&c| c == b' ' || c == b'\t')
+    })
+}
+
 /// Collapses runs of whitespace to one space and trims.
 pub(crate) fn collapse_ws(s: &str) -> String {
     let mut out = String::with_capacity(s.len());

@@ -24,6 +24,8 @@ pub(crate) struct BodyEdit<'a> {
 pub(crate) enum Content<'a> {
     /// Literal bytes (headers, delimiters, image parts).
     Bytes(Vec<u8>),
+    /// A header field line added to a part's header block (at its end).
+    HeaderLine(Vec<u8>),
     /// A re-encoded body.
     Body(BodyEdit<'a>),
 }
@@ -35,27 +37,31 @@ pub(crate) struct Edit<'a> {
     pub content: Content<'a>,
 }
 
-/// The message to send on, prepared but not yet written: the loop header line, then the
-/// message with its edits applied (changed bodies already encoded). Its exact length is known
+/// The message to send on, prepared but not yet written: the message with its edits applied
+/// (the loop header among them, changed bodies already encoded). Its exact length is known
 /// before a byte is written, so a caller can allocate the output once, e.g. straight into a
 /// Python `bytes` or a caller's buffer, instead of growing a `Vec` and copying it.
 #[derive(Debug, Clone)]
 pub struct Output<'a> {
-    line: &'a [u8],
     msg: &'a [u8],
     /// Replace `msg[start..end]` with the bytes; sorted, not overlapping, within `msg`.
-    edits: Vec<(usize, usize, Vec<u8>)>,
+    edits: Vec<(usize, usize, Cow<'a, [u8]>)>,
     len: usize,
 }
 
+/// Where and how the loop header goes on a message: the edits that leave exactly one header
+/// with the configured value (an insertion of the line, removals of other values).
+pub(crate) type Stamp<'a> = Vec<(usize, usize, Cow<'a, [u8]>)>;
+
 impl<'a> Output<'a> {
-    /// `line` (the loop header, or nothing) and then `msg` unchanged (skips and failures).
-    pub(crate) fn pass_through(msg: &'a [u8], line: &'a [u8]) -> Self {
+    /// `msg` with only the loop header's edits (skips and failures).
+    pub(crate) fn pass_through(msg: &'a [u8], stamp: Stamp<'a>) -> Self {
+        let len = msg.len() + stamp.iter().map(|e| e.2.len()).sum::<usize>()
+            - stamp.iter().map(|e| e.1 - e.0).sum::<usize>();
         Output {
-            line,
             msg,
-            edits: Vec::new(),
-            len: line.len() + msg.len(),
+            edits: stamp,
+            len,
         }
     }
 
@@ -64,8 +70,7 @@ impl<'a> Output<'a> {
         self.len
     }
 
-    /// Whether the message to send on is empty (only when the input was, and had no room
-    /// for a loop header).
+    /// Whether the message to send on is empty (never: it carries the loop header).
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
@@ -76,13 +81,10 @@ impl<'a> Output<'a> {
         let msg = self.msg;
         let starts = std::iter::once(0).chain(self.edits.iter().map(|e| e.1));
         let tail = self.edits.last().map_or(0, |e| e.1);
-        std::iter::once(self.line)
-            .chain(
-                self.edits
-                    .iter()
-                    .zip(starts)
-                    .flat_map(move |((start, _, bytes), from)| [&msg[from..*start], &bytes[..]]),
-            )
+        self.edits
+            .iter()
+            .zip(starts)
+            .flat_map(move |((start, _, bytes), from)| [&msg[from..*start], &bytes[..]])
             .chain(std::iter::once(&msg[tail..]))
     }
 
@@ -96,24 +98,20 @@ impl<'a> Output<'a> {
     }
 }
 
-/// Prepares `line` (the loop header, with the message's eol) and then `msg` with `edits`,
-/// encoding the changed bodies.
+/// Prepares `msg` with the loop header's `stamp` and `edits`, encoding the changed bodies.
+/// `boundaries` are the message's multipart boundaries: no changed body may hold a line that
+/// reads as one of their delimiters (a re-encoded or inserted line starting `--boundary`).
 pub(crate) fn prepare<'a>(
     msg: &'a [u8],
-    line: &'a [u8],
-    mut edits: Vec<Edit<'_>>,
+    stamp: Stamp<'a>,
+    edits: Vec<Edit<'_>>,
     eol: &'static [u8],
+    boundaries: &[&[u8]],
 ) -> Result<Output<'a>, InjectError> {
-    edits.sort_by_key(|e| (e.start, e.end));
-    let mut len = line.len() + msg.len();
-    let mut pos = 0;
-    let mut written = Vec::with_capacity(edits.len());
+    let mut all: Vec<(usize, usize, Cow<'a, [u8]>)> = stamp;
     for e in edits {
-        if e.start < pos || e.end < e.start || e.end > msg.len() {
-            return Err(InjectError::Internal("overlapping edits".into()));
-        }
         let bytes = match e.content {
-            Content::Bytes(b) => b,
+            Content::Bytes(b) | Content::HeaderLine(b) => b,
             Content::Body(body) => {
                 let mut out = Vec::with_capacity(estimate(&body));
                 let mut enc = Encoder::new(&body.cte, eol);
@@ -126,19 +124,53 @@ pub(crate) fn prepare<'a>(
                 }
                 enc.write(&body.content[at..], &mut out);
                 enc.finish(body.ends_with_eol, &mut out);
+                if let Some(b) = delimiter_in(&out, boundaries) {
+                    return Err(InjectError::Malformed(format!(
+                        "the changed body would hold a line that reads as the delimiter of \
+                         boundary {:?}",
+                        String::from_utf8_lossy(b)
+                    )));
+                }
                 out
             }
         };
-        len = len - (e.end - e.start) + bytes.len();
-        written.push((e.start, e.end, bytes));
-        pos = e.end;
+        all.push((e.start, e.end, Cow::Owned(bytes)));
+    }
+    // Stable: insertions at one point keep the order they were planned in (the loop header
+    // first, then header lines, then the blank line or body).
+    all.sort_by_key(|e| (e.0, e.1));
+    let mut len = msg.len();
+    let mut pos = 0;
+    for (start, end, bytes) in &all {
+        if *start < pos || end < start || *end > msg.len() {
+            return Err(InjectError::Internal("overlapping edits".into()));
+        }
+        len = len - (end - start) + bytes.len();
+        pos = *end;
     }
     Ok(Output {
-        line,
         msg,
-        edits: written,
+        edits: all,
         len,
     })
+}
+
+/// The first of `boundaries` whose delimiter (`--boundary` at the start of a line) occurs
+/// in `body`.
+fn delimiter_in<'b>(body: &[u8], boundaries: &[&'b [u8]]) -> Option<&'b [u8]> {
+    if boundaries.is_empty() {
+        return None;
+    }
+    let starts = std::iter::once(0).chain(memchr::memchr_iter(b'\n', body).map(|i| i + 1));
+    for s in starts {
+        let line = &body[s..];
+        if let Some(rest) = line.strip_prefix(b"--") {
+            if let Some(b) = boundaries.iter().find(|b| rest.starts_with(b)) {
+                return Some(b);
+            }
+        }
+    }
+    None
 }
 
 /// At least as many bytes as `body` encodes to.

@@ -79,10 +79,14 @@ impl Txn {
                     Ok(Ok(_)) => unreachable!(),
                 };
                 tracing::error!(%why, "passing the message on unsigned");
-                let output = self.tenant.injector.injector().pass_through(&body);
+                let (outcome, output) = self
+                    .tenant
+                    .injector
+                    .injector()
+                    .pass_through(&body, InjectError::Internal(why));
                 let mut out = Vec::with_capacity(output.len());
                 output.write_to(&mut out);
-                (Outcome::Failed(InjectError::Internal(why)), out)
+                (outcome, out)
             }
         }
     }

@@ -76,6 +76,12 @@ pub struct UserAttributes {
     /// names must be declared in the configuration.
     #[serde(deserialize_with = "null_as_empty")]
     pub custom: BTreeMap<String, String>,
+    /// The groups (object ids or mail addresses) the user is a member of, directly or
+    /// through nested groups, when the caller knows them: group-scoped rules then decide on
+    /// these. `None` (absent) means unknown: the engine asks its directory, so a rule picks
+    /// the same signature whichever way the attributes arrive.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub groups: Option<Vec<String>>,
 }
 
 fn null_as_empty<'de, D, T>(d: D) -> Result<T, D::Error>

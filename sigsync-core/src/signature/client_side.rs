@@ -17,8 +17,9 @@ impl SignatureEngine {
 
     /// Client-side mode: renders the signature for `user` composing a message described by
     /// `ctx` (new or reply, recipients so far), as HTML and text carrying the client marker,
-    /// so the server-side injector does not sign the message again. Group rules use the
-    /// in-memory directory, if any.
+    /// so the server-side injector does not sign the message again. Group rules decide on
+    /// `user.groups` when given, else on the in-memory directory (see
+    /// [`SignatureEngine::choose_for`]): the same rule as server-side injection.
     pub fn render_client_side(
         &self,
         user: &UserAttributes,
@@ -28,8 +29,6 @@ impl SignatureEngine {
         if ctx.sender.is_empty() {
             ctx.sender = user.mail.clone().unwrap_or_default();
         }
-        self.decide(&ctx, Some(user), Origin::Client, |g| {
-            self.memory_member(&ctx.sender, g)
-        })
+        self.choose_for(&ctx, Some(user), Origin::Client)
     }
 }

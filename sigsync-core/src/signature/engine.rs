@@ -106,26 +106,31 @@ impl SignatureEngine {
             Source::Other(_) => Err(Error::Config(
                 "this engine uses an asynchronous directory: call choose()".into(),
             )),
-            Source::None => self.decide(ctx, None, Origin::Server, |_| false),
-            Source::Memory(dir) => {
-                self.decide(ctx, dir.get_user(&ctx.sender), Origin::Server, |g| {
-                    dir.member_of(&ctx.sender, g)
-                })
-            }
+            Source::None => self.choose_for(ctx, None, Origin::Server),
+            Source::Memory(dir) => self.choose_for(ctx, dir.get_user(&ctx.sender), Origin::Server),
         }
     }
 
     /// Chooses and renders with sender data the caller supplies (no directory lookup: group
-    /// rules match only the groups in `sender`).
+    /// rules match only the groups in `sender` and in its attributes' `groups`).
     pub fn choose_with(
         &self,
         ctx: &MessageContext,
         sender: &SenderData,
         origin: Origin,
     ) -> Result<Choice> {
+        let listed = sender
+            .attributes
+            .as_ref()
+            .and_then(|a| a.groups.as_deref())
+            .unwrap_or_default();
         self.decide(ctx, sender.attributes.as_ref(), origin, |g| {
             let g = normalize_address(g);
-            sender.groups.iter().any(|k| normalize_address(k) == g)
+            Ok(sender
+                .groups
+                .iter()
+                .chain(listed)
+                .any(|k| normalize_address(k) == g))
         })
     }
 
@@ -167,6 +172,44 @@ impl SignatureEngine {
             }
         }
         SenderData { attributes, groups }
+    }
+
+    /// Chooses and renders for a sender whose attributes the caller supplies (`user`), or
+    /// that the in-memory directory holds, without waiting: group membership comes from
+    /// `user.groups` when given, else from the in-memory directory. Used by the injector's
+    /// `user` override and by client-side rendering, so both pick the rule the asynchronous
+    /// path would. A group rule that only an asynchronous directory could decide is an error,
+    /// never a silent non-match.
+    pub fn choose_for(
+        &self,
+        ctx: &MessageContext,
+        user: Option<&UserAttributes>,
+        origin: Origin,
+    ) -> Result<Choice> {
+        self.decide(ctx, user, origin, |g| {
+            self.member_sync(&ctx.sender, user, g)
+        })
+    }
+
+    /// Whether `sender` is in `group`, as far as it can be told without waiting.
+    fn member_sync(
+        &self,
+        sender: &str,
+        user: Option<&UserAttributes>,
+        group: &str,
+    ) -> Result<bool> {
+        if let Some(groups) = user.and_then(|u| u.groups.as_ref()) {
+            let g = normalize_address(group);
+            return Ok(groups.iter().any(|k| normalize_address(k) == g));
+        }
+        match &self.directory {
+            Source::None => Ok(false),
+            Source::Memory(dir) => Ok(dir.member_of(sender, group)),
+            Source::Other(_) => Err(Error::Config(format!(
+                "a rule is scoped to group {group:?}, and only the asynchronous directory knows \
+                 whether the sender is a member: give the user's `groups`, or call choose()"
+            ))),
+        }
     }
 
     /// Renders one named signature (and optionally a disclaimer) for `user`, bypassing the
@@ -264,21 +307,13 @@ impl SignatureEngine {
         Ok(out)
     }
 
-    /// Membership from the in-memory directory, if the engine has one.
-    pub(super) fn memory_member(&self, sender: &str, group: &str) -> bool {
-        match &self.directory {
-            Source::Memory(dir) => dir.member_of(sender, group),
-            _ => false,
-        }
-    }
-
     pub(super) async fn choose_async(
         &self,
         ctx: &MessageContext,
         origin: Origin,
     ) -> Result<Choice> {
         let dir: Arc<dyn Directory> = match &self.directory {
-            Source::None => return self.decide(ctx, None, origin, |_| false),
+            Source::None => return self.decide(ctx, None, origin, |_| Ok(false)),
             Source::Memory(d) => d.clone(),
             Source::Other(d) => d.clone(),
         };
@@ -289,6 +324,10 @@ impl SignatureEngine {
                 None
             }
         };
+        if attributes.as_ref().is_some_and(|a| a.groups.is_some()) {
+            // The directory listed the user's groups itself: decide on those.
+            return self.choose_for(ctx, attributes.as_ref(), origin);
+        }
         // Resolve group membership only for the rules that get that far, in order.
         let mut memberships: HashMap<String, bool> = HashMap::new();
         for rule in &self.rules {
@@ -320,10 +359,10 @@ impl SignatureEngine {
             }
         }
         self.decide(ctx, attributes.as_ref(), origin, |g| {
-            memberships
+            Ok(memberships
                 .get(&normalize_address(g))
                 .copied()
-                .unwrap_or(false)
+                .unwrap_or(false))
         })
     }
 
@@ -332,15 +371,29 @@ impl SignatureEngine {
         ctx: &MessageContext,
         attributes: Option<&UserAttributes>,
         origin: Origin,
-        mut is_member: impl FnMut(&str) -> bool,
+        mut is_member: impl FnMut(&str) -> Result<bool>,
     ) -> Result<Choice> {
-        let matched = self.rules.iter().find(|rule| {
-            match rule.pre_match(ctx, &self.accepted_domains, attributes) {
+        let mut matched = None;
+        for rule in &self.rules {
+            let hit = match rule.pre_match(ctx, &self.accepted_domains, attributes) {
                 PreMatch::No => false,
                 PreMatch::Yes => true,
-                PreMatch::NeedsGroups(groups) => groups.iter().any(|g| is_member(g)),
+                PreMatch::NeedsGroups(groups) => {
+                    let mut any = false;
+                    for g in groups {
+                        if is_member(g)? {
+                            any = true;
+                            break;
+                        }
+                    }
+                    any
+                }
+            };
+            if hit {
+                matched = Some(rule);
+                break;
             }
-        });
+        }
         let Some(rule) = matched else {
             return Ok(Choice::NoSignature(NoSignatureReason::NoRuleMatched));
         };

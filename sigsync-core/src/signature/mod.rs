@@ -34,6 +34,7 @@ mod config;
 mod directory;
 mod engine;
 mod graph;
+mod html_guard;
 mod images;
 pub mod policy;
 mod template;

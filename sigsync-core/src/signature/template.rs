@@ -8,11 +8,15 @@
 //!   leave no blank line. Besides, a template line whose placeholders are all empty disappears
 //!   by itself (unless `collapse_empty_lines` is off), so a missing phone number never leaves a
 //!   `Mobile:` label or a blank line.
-//! * HTML templates escape every value for HTML text and quoted attributes. A placeholder that
-//!   starts a URL attribute (`href`, `src`, ...) goes through the `safe_url` filter, which
-//!   refuses `javascript:`, `data:` and any scheme but `http`, `https`, `mailto`, `tel` and `cid`
-//!   (the link renders empty). Placeholders outside quoted attribute values inside a tag, in
-//!   `on*` event attributes, and `<script>` elements are refused when the template is loaded.
+//! * HTML templates escape every value for HTML text and quoted attributes. A URL attribute
+//!   (`href`, `src`, `object data`, ...) with a placeholder anywhere in it is checked as one
+//!   URL after rendering, as a browser reads it, unless literal text before the placeholder
+//!   fixes a safe scheme: `javascript:`, `data:` and any scheme but `http`, `https`, `mailto`,
+//!   `tel` and `cid` render an empty link. Placeholders in `style` must be plain CSS values.
+//!   Placeholders outside quoted attribute values, in any other attribute than text ones
+//!   (`title`, `alt`, `data-*`, ...), `<script>`, placeholders in `<style>`, and the filters
+//!   that would emit values unescaped (`safe`, `tojson`) are refused when the template is
+//!   loaded (see `html_guard`).
 //! * An unknown placeholder, an unknown image or a syntax error is a
 //!   [`Error::Config`](crate::Error::Config) when the template is loaded, never when mail is
 //!   sent.
@@ -24,7 +28,8 @@ use minijinja::value::Object;
 use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value};
 
 use super::attributes::{UserAttributes, STANDARD_ATTRIBUTES};
-use super::template_source::{collapse_empty_lines, guard_html, keep_trailing_breaks};
+use super::html_guard::{guard_html, safe_css, safe_url_attr};
+use super::template_source::{collapse_empty_lines, keep_trailing_breaks};
 use crate::{Error, Result};
 
 /// URL schemes a placeholder may produce in a link or image source.
@@ -65,6 +70,18 @@ impl Templates {
             }
         });
         env.add_filter("safe_url", |v: Value| safe_url_filter(&v));
+        // Added by the HTML guard: a whole URL attribute value, and a value in `style`. Both
+        // return plain strings, which the formatter escapes once.
+        env.add_filter("safe_url_attr", |v: Value| {
+            Value::from(safe_url_attr(&v.to_string()))
+        });
+        env.add_filter("safe_css", |v: Value| {
+            if v.is_undefined() || v.is_none() {
+                Value::from("")
+            } else {
+                Value::from(safe_css(&v.to_string()))
+            }
+        });
         // HTML escaping of `& < > " '` (minijinja's default also turns `/` into `&#x2f;`, which
         // is correct but makes "she/her" unreadable in HTML source and some text conversions).
         env.set_formatter(|out, state, value| {

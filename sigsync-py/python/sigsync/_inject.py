@@ -103,11 +103,14 @@ class Injector:
             sender: The envelope sender (MAIL FROM). Give it with ``recipients`` (the SMTP
                 envelope); without both, the From, To and Cc headers are used.
             recipients: The envelope recipients (RCPT TO, Bcc included).
-            user: The sender's attributes by Graph name, overriding the directory's.
+            user: The sender's attributes by Graph name, overriding the directory's. A
+                ``groups`` list gives the sender's groups for group-scoped rules (else the
+                configured directory answers). A malformed mapping is bad input for this
+                message: the outcome is ``failed`` and the message passes through.
 
         Raises:
-            ValidationError: when only one of ``sender`` and ``recipients`` is given, or
-                ``user`` is malformed.
+            ValidationError: when only one of ``sender`` and ``recipients`` is given (a
+                programming error, not a bad message).
         """
         if not isinstance(message, (bytes, bytearray, memoryview)):
             raise TypeError(f"message must be bytes, not {type(message).__name__}")
