@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde_json::json;
-use sigsync_core::auth::{AuthConfig, Clock};
+use sigsync_core::auth::{AuthConfig, Clock, Resource, TokenProvider};
 use wiremock::matchers::{method, path};
 use wiremock::{Match, Mock, MockBuilder, MockServer, Request, Respond, ResponseTemplate};
 
@@ -214,4 +214,10 @@ impl ManualClock {
     pub fn now_plus(&self, secs: u64) -> SystemTime {
         self.now() + Duration::from_secs(secs)
     }
+}
+
+/// The text of a token `provider` hands out for `resource` (the call must succeed).
+pub async fn token_text(provider: &dyn TokenProvider, resource: Resource) -> String {
+    let token = provider.token(resource).await.unwrap();
+    token.secret.expose().to_owned()
 }
