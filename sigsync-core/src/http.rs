@@ -2,13 +2,16 @@
 //! Exchange and Graph; the check that every base URL we talk to is HTTPS; and
 //! `AuthorizedClient`, the one policy every authenticated Microsoft call goes through.
 //!
+//! Error answers are read into [`ErrorResponse`] here; what the body means is Exchange's
+//! (`exchange::rest`) or Graph's ([`crate::graph`]) to say.
+//!
 //! Redirects are never followed: a redirect to another host must not carry the bearer token
 //! there. A redirected request is re-issued to the configured host instead, a few times; when
 //! the redirects persist, the error names the `Location` (reference §5 #17).
 
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use reqwest::header::{HeaderMap, AUTHORIZATION, LOCATION, RETRY_AFTER};
 use reqwest::{Method, StatusCode};
@@ -184,6 +187,17 @@ impl Answer {
     }
 
     /// The body as JSON; an undecodable body is a network-level failure.
+    /// The parts of the answer that Exchange's and Graph's error readers take.
+    pub fn error_response(&self) -> ErrorResponse<'_> {
+        ErrorResponse {
+            status: self.status,
+            body: &self.body,
+            retry_after: self.retry_after(),
+            exception_type: self.header("x-exceptiontype"),
+            diagnostics: self.header("x-ms-diagnostics"),
+        }
+    }
+
     pub fn json(&self, what: &str) -> Result<Value> {
         serde_json::from_slice(&self.body).map_err(|e| {
             Error::Network(format!(
@@ -323,6 +337,63 @@ fn is_loopback(url: &Url) -> bool {
     }
 }
 
+// ---- reading error answers ----------------------------------------------------------------
+
+/// The longest service message we keep (a stack trace is not a message).
+const MAX_MESSAGE: usize = 2000;
+
+/// The parts of an error response the classification reads.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ErrorResponse<'a> {
+    /// The HTTP status.
+    pub status: u16,
+    /// The body, as received.
+    pub body: &'a [u8],
+    /// The `Retry-After` header.
+    pub retry_after: Option<&'a str>,
+    /// Exchange's `X-ExceptionType` header.
+    pub exception_type: Option<&'a str>,
+    /// The `x-ms-diagnostics` header (the reason of a bodiless 403).
+    pub diagnostics: Option<&'a str>,
+}
+
+/// Parses a `Retry-After` value: delay seconds, or an HTTP date (relative to `now`).
+pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    if let Ok(secs) = value.parse::<f64>() {
+        if secs.is_finite() && secs >= 0.0 {
+            return Some(Duration::from_secs_f64(secs));
+        }
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+    let at = SystemTime::from(at.with_timezone(&chrono::Utc));
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+/// The body as trimmed text, NUL bytes dropped, clipped.
+pub(crate) fn body_text(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    clip(
+        text.trim_matches(|c: char| c == '\0' || c.is_whitespace())
+            .replace('\0', ""),
+    )
+}
+
+pub(crate) fn clip(mut s: String) -> String {
+    if s.len() > MAX_MESSAGE {
+        let mut end = MAX_MESSAGE;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+        s.push('…');
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -373,5 +444,26 @@ mod tests {
             .timeout(None)
             .build_client()
             .unwrap();
+    }
+
+    fn now() -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000)
+    }
+
+    #[test]
+    fn retry_after_accepts_seconds_and_http_dates() {
+        assert_eq!(parse_retry_after("7", now()), Some(Duration::from_secs(7)));
+        let date = chrono::DateTime::<chrono::Utc>::from(now() + Duration::from_secs(30))
+            .format("%a, %d %b %Y %H:%M:%S GMT")
+            .to_string();
+        assert_eq!(
+            parse_retry_after(&date, now()),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(
+            parse_retry_after("Thu, 01 Jan 1970 00:00:00 GMT", now()),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_retry_after("soon", now()), None);
     }
 }
