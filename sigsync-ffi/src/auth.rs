@@ -151,11 +151,7 @@ pub extern "C" fn sigsync_auth_config_builder_set_login_url(
     error_out: *mut *mut sigsync_error,
 ) -> sigsync_result {
     // SAFETY: a live builder and a string, checked non-NULL by #[ffi_fn].
-    unsafe {
-        set_str(builder, url, "url", error_out, |s, url| {
-            s.login_url = Some(url)
-        })
-    }
+    unsafe { set_str(builder, url, "url", error_out, |s| &mut s.login_url) }
 }
 
 /// Allows plain `http://` URLs, for loopback addresses only (tests, the simulated tenant).
@@ -167,7 +163,7 @@ pub extern "C" fn sigsync_auth_config_builder_set_allow_http(
     error_out: *mut *mut sigsync_error,
 ) -> sigsync_result {
     // SAFETY: a live builder, checked non-NULL by #[ffi_fn].
-    unsafe { set_value(builder, allow, error_out, |s, allow| s.allow_http = allow) }
+    unsafe { set_value(builder, allow, error_out, |s| &mut s.allow_http) }
 }
 
 /// Validates the settings and writes the configuration to `*config_out`. Takes the settings

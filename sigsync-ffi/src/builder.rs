@@ -1,6 +1,6 @@
 //! The one body of every builder export. `_new` hands out a builder over default settings
-//! ([`new`]), every setter changes the settings of a builder not built yet ([`set`],
-//! [`set_value`], [`set_str`]), and `_build` takes them out once ([`build`]): a later use
+//! ([`new`]), every setter changes the settings of a builder not built yet ([`set`], or
+//! [`set_value`] and [`set_str`] with the field to fill), and `_build` takes them out once ([`build`]): a later use
 //! returns `SIGSYNC_RESULT_ALREADY_USED`.
 //!
 //! Each export keeps its `#[no_mangle] pub extern "C" fn` signature written out, because
@@ -66,41 +66,78 @@ pub(crate) unsafe fn set<B: Builder>(
     })
 }
 
-/// Stores `value` with `assign` (the body of a setter of a `bool` or a number).
+/// Where a setter's value goes, by the field's type: a plain field is replaced, an optional
+/// one set, a list grows by one.
+pub(crate) trait Slot<V> {
+    /// Puts `value` in the field.
+    fn store(&mut self, value: V);
+}
+
+impl Slot<String> for String {
+    fn store(&mut self, value: String) {
+        *self = value;
+    }
+}
+
+impl Slot<String> for Option<String> {
+    fn store(&mut self, value: String) {
+        *self = Some(value);
+    }
+}
+
+impl Slot<String> for Vec<String> {
+    fn store(&mut self, value: String) {
+        self.push(value);
+    }
+}
+
+impl Slot<bool> for bool {
+    fn store(&mut self, value: bool) {
+        *self = value;
+    }
+}
+
+impl Slot<u32> for Option<u32> {
+    fn store(&mut self, value: u32) {
+        *self = Some(value);
+    }
+}
+
+/// Stores `value` in the field `field` picks (the body of a setter of a `bool` or a number).
 ///
 /// # Safety
 /// As for [`set`].
-pub(crate) unsafe fn set_value<B: Builder, V>(
+pub(crate) unsafe fn set_value<B: Builder, V, F: Slot<V>>(
     builder: *mut B,
     value: V,
     error_out: *mut *mut sigsync_error,
-    assign: impl FnOnce(&mut B::Settings, V),
+    field: impl FnOnce(&mut B::Settings) -> &mut F,
 ) -> sigsync_result {
     // SAFETY: guaranteed by the caller.
     unsafe {
         set(builder, error_out, |settings| {
-            assign(settings, value);
+            field(settings).store(value);
             Ok(())
         })
     }
 }
 
-/// Copies the string argument `value` (called `name` in errors; borrowed for the call) and
-/// stores it with `assign` (the body of every string setter and `_add_*`).
+/// Copies the string argument `value` (called `name` in errors; borrowed for the call) into
+/// the field `field` picks (the body of every string setter and `_add_*`).
 ///
 /// # Safety
 /// As for [`set`]; `value` is non-NULL (checked by `#[ffi_fn]`) and NUL-terminated.
-pub(crate) unsafe fn set_str<B: Builder>(
+pub(crate) unsafe fn set_str<B: Builder, F: Slot<String>>(
     builder: *mut B,
     value: *const c_char,
     name: &str,
     error_out: *mut *mut sigsync_error,
-    assign: impl FnOnce(&mut B::Settings, String),
+    field: impl FnOnce(&mut B::Settings) -> &mut F,
 ) -> sigsync_result {
     // SAFETY: guaranteed by the caller.
     unsafe {
         set(builder, error_out, |settings| {
-            assign(settings, str_arg(value, name)?.to_owned());
+            field(settings).store(str_arg(value, name)?.to_owned());
             Ok(())
         })
     }

@@ -120,11 +120,7 @@ pub extern "C" fn sigsync_client_builder_set_tenant(
     error_out: *mut *mut sigsync_error,
 ) -> sigsync_result {
     // SAFETY: a live builder and a string, checked non-NULL by #[ffi_fn].
-    unsafe {
-        set_str(builder, value, "value", error_out, |s, v| {
-            s.tenant = Some(v)
-        })
-    }
+    unsafe { set_str(builder, value, "value", error_out, |s| &mut s.tenant) }
 }
 
 /// Sets a custom Exchange base URL (borrowed for the call), instead of the cloud's.
@@ -136,11 +132,7 @@ pub extern "C" fn sigsync_client_builder_set_exchange_url(
     error_out: *mut *mut sigsync_error,
 ) -> sigsync_result {
     // SAFETY: a live builder and a string, checked non-NULL by #[ffi_fn].
-    unsafe {
-        set_str(builder, value, "value", error_out, |s, v| {
-            s.exchange_url = Some(v)
-        })
-    }
+    unsafe { set_str(builder, value, "value", error_out, |s| &mut s.exchange_url) }
 }
 
 /// Sets a custom Graph base URL with its version, e.g. `https://graph.microsoft.com/v1.0`
@@ -153,11 +145,7 @@ pub extern "C" fn sigsync_client_builder_set_graph_url(
     error_out: *mut *mut sigsync_error,
 ) -> sigsync_result {
     // SAFETY: a live builder and a string, checked non-NULL by #[ffi_fn].
-    unsafe {
-        set_str(builder, value, "value", error_out, |s, v| {
-            s.graph_url = Some(v)
-        })
-    }
+    unsafe { set_str(builder, value, "value", error_out, |s| &mut s.graph_url) }
 }
 
 /// Sets the cloud (a `sigsync_cloud` value; default global), which picks the Exchange and
@@ -188,7 +176,7 @@ pub extern "C" fn sigsync_client_builder_set_allow_http(
     error_out: *mut *mut sigsync_error,
 ) -> sigsync_result {
     // SAFETY: a live builder, checked non-NULL by #[ffi_fn].
-    unsafe { set_value(builder, allow, error_out, |s, allow| s.allow_http = allow) }
+    unsafe { set_value(builder, allow, error_out, |s| &mut s.allow_http) }
 }
 
 /// Validates the settings and writes the client to `*client_out`. Takes the settings out of

@@ -102,11 +102,7 @@ pub extern "C" fn sigsync_service_profile_builder_add_smart_host(
     error_out: *mut *mut sigsync_error,
 ) -> sigsync_result {
     // SAFETY: a live builder and a string, checked non-NULL by #[ffi_fn].
-    unsafe {
-        set_str(builder, host, "host", error_out, |s, v| {
-            s.smart_hosts.push(v)
-        })
-    }
+    unsafe { set_str(builder, host, "host", error_out, |s| &mut s.smart_hosts) }
 }
 
 /// Sets the name on the smart host's TLS certificate (borrowed for the call; default: the
@@ -119,11 +115,7 @@ pub extern "C" fn sigsync_service_profile_builder_set_tls_domain(
     error_out: *mut *mut sigsync_error,
 ) -> sigsync_result {
     // SAFETY: a live builder and a string, checked non-NULL by #[ffi_fn].
-    unsafe {
-        set_str(builder, domain, "domain", error_out, |s, v| {
-            s.tls_domain = Some(v)
-        })
-    }
+    unsafe { set_str(builder, domain, "domain", error_out, |s| &mut s.tls_domain) }
 }
 
 /// Sets the certificate name the service's relay presents when it sends mail back
@@ -138,8 +130,8 @@ pub extern "C" fn sigsync_service_profile_builder_set_certificate_name(
 ) -> sigsync_result {
     // SAFETY: a live builder and a string, checked non-NULL by #[ffi_fn].
     unsafe {
-        set_str(builder, name, "name", error_out, |s, v| {
-            s.certificate_name = v
+        set_str(builder, name, "name", error_out, |s| {
+            &mut s.certificate_name
         })
     }
 }
@@ -154,8 +146,8 @@ pub extern "C" fn sigsync_service_profile_builder_add_relay_ip_range(
 ) -> sigsync_result {
     // SAFETY: a live builder and a string, checked non-NULL by #[ffi_fn].
     unsafe {
-        set_str(builder, range, "range", error_out, |s, v| {
-            s.relay_ip_ranges.push(v)
+        set_str(builder, range, "range", error_out, |s| {
+            &mut s.relay_ip_ranges
         })
     }
 }
@@ -317,8 +309,8 @@ pub extern "C" fn sigsync_connector_setup_builder_add_group(
 ) -> sigsync_result {
     // SAFETY: a live builder and a string, checked non-NULL by #[ffi_fn].
     unsafe {
-        set_str(builder, group_mail, "group_mail", error_out, |s, v| {
-            s.groups.push(v)
+        set_str(builder, group_mail, "group_mail", error_out, |s| {
+            &mut s.groups
         })
     }
 }
@@ -333,7 +325,7 @@ pub extern "C" fn sigsync_connector_setup_builder_set_include_internal(
     error_out: *mut *mut sigsync_error,
 ) -> sigsync_result {
     // SAFETY: a live builder, checked non-NULL by #[ffi_fn].
-    unsafe { set_value(builder, include, error_out, |s, v| s.include_internal = v) }
+    unsafe { set_value(builder, include, error_out, |s| &mut s.include_internal) }
 }
 
 /// Whether the routing rule is created disabled (default false), to be enabled later with
@@ -346,7 +338,7 @@ pub extern "C" fn sigsync_connector_setup_builder_set_staged(
     error_out: *mut *mut sigsync_error,
 ) -> sigsync_result {
     // SAFETY: a live builder, checked non-NULL by #[ffi_fn].
-    unsafe { set_value(builder, staged, error_out, |s, v| s.staged = v) }
+    unsafe { set_value(builder, staged, error_out, |s| &mut s.staged) }
 }
 
 /// The routing rule's priority (default 0, the first rule).
@@ -358,7 +350,7 @@ pub extern "C" fn sigsync_connector_setup_builder_set_priority(
     error_out: *mut *mut sigsync_error,
 ) -> sigsync_result {
     // SAFETY: a live builder, checked non-NULL by #[ffi_fn].
-    unsafe { set_value(builder, priority, error_out, |s, v| s.priority = Some(v)) }
+    unsafe { set_value(builder, priority, error_out, |s| &mut s.priority) }
 }
 
 /// Validates the setup and writes it to `*setup_out`. Takes the settings out of the builder:
