@@ -1,22 +1,10 @@
 //! Runs the `inject` example binary as the README shows it: one message to stdout, and a
 //! folder with a JSON-lines report.
 
-use std::path::PathBuf;
 use std::process::Command;
 
-fn example() -> PathBuf {
-    let exe = std::env::current_exe().expect("test path");
-    let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
-    let path = dir
-        .join("examples")
-        .join(format!("inject{}", std::env::consts::EXE_SUFFIX));
-    assert!(path.exists(), "build the example first: {}", path.display());
-    path
-}
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+mod support;
+use support::*;
 
 const NEW: &str = "From: AdeleV@contoso.com\r\nTo: bob@fabrikam.com\r\nSubject: Hello\r\n\
 Content-Type: text/html; charset=utf-8\r\n\r\n<html><body><p>Hi Bob</p></body></html>\r\n";
@@ -26,7 +14,7 @@ Content-Type: multipart/signed; protocol=\"application/pkcs7-signature\"; bounda
 
 #[test]
 fn inject_example_signs_one_message_and_a_folder_with_a_report() {
-    let dir = std::env::temp_dir().join(format!("sigsync-inject-example-{}", std::process::id()));
+    let dir = scratch("inject-example");
     let (input, output) = (dir.join("in"), dir.join("out"));
     std::fs::create_dir_all(&input).unwrap();
     std::fs::write(input.join("new.eml"), NEW).unwrap();
@@ -34,7 +22,7 @@ fn inject_example_signs_one_message_and_a_folder_with_a_report() {
 
     let config = root().join("signature.toml");
     let user = root().join("user.json");
-    let out = Command::new(example())
+    let out = Command::new(example("inject"))
         .arg("--config")
         .arg(&config)
         .arg("--user")
@@ -55,7 +43,7 @@ fn inject_example_signs_one_message_and_a_folder_with_a_report() {
     assert!(signed.contains("<b>Adele Vance</b>"), "{signed}");
 
     let report = dir.join("report.jsonl");
-    let out = Command::new(example())
+    let out = Command::new(example("inject"))
         .arg("--config")
         .arg(&config)
         .arg("--user")
@@ -95,13 +83,13 @@ fn inject_example_signs_one_message_and_a_folder_with_a_report() {
 
 #[test]
 fn inject_example_recurses_into_sub_folders_mirroring_the_tree() {
-    let dir = std::env::temp_dir().join(format!("sigsync-inject-tree-{}", std::process::id()));
+    let dir = scratch("inject-tree");
     let (input, output) = (dir.join("in"), dir.join("out"));
     std::fs::create_dir_all(input.join("2026/03/adele")).unwrap();
     std::fs::write(input.join("top.eml"), NEW).unwrap();
     std::fs::write(input.join("2026/03/adele/deep.eml"), NEW).unwrap();
     std::fs::write(input.join("2026/signed.eml"), SIGNED).unwrap();
-    let out = Command::new(example())
+    let out = Command::new(example("inject"))
         .arg("--config")
         .arg(root().join("signature.toml"))
         .arg("--user")
@@ -131,9 +119,9 @@ fn inject_example_recurses_into_sub_folders_mirroring_the_tree() {
 
 #[test]
 fn inject_example_fails_clearly_when_the_folder_holds_no_message() {
-    let dir = std::env::temp_dir().join(format!("sigsync-inject-empty-{}", std::process::id()));
+    let dir = scratch("inject-empty");
     std::fs::create_dir_all(dir.join("in/empty-sub")).unwrap();
-    let out = Command::new(example())
+    let out = Command::new(example("inject"))
         .arg("--config")
         .arg(root().join("signature.toml"))
         .arg("--dir")

@@ -6,19 +6,8 @@ use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-fn example() -> PathBuf {
-    let exe = std::env::current_exe().expect("test path");
-    let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
-    let path = dir
-        .join("examples")
-        .join(format!("relay{}", std::env::consts::EXE_SUFFIX));
-    assert!(path.exists(), "build the example first: {}", path.display());
-    path
-}
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+mod support;
+use support::*;
 
 fn pki(name: &str) -> String {
     root()
@@ -30,7 +19,7 @@ fn pki(name: &str) -> String {
 
 #[test]
 fn relay_example_checks_the_sample_configuration() {
-    let out = Command::new(example())
+    let out = Command::new(example("relay"))
         .arg("--config")
         .arg(root().join("relay.toml"))
         .arg("--check")
@@ -92,10 +81,9 @@ fn kill(pid: u32, signal: &str) {
 
 #[test]
 fn relay_example_greets_reloads_on_sighup_and_stops_on_sigterm() {
-    let dir = std::env::temp_dir().join(format!("sigsync-relay-example-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch("relay-example");
     let config = write_config(&dir, &pki("contoso.key"));
-    let mut child = Command::new(example())
+    let mut child = Command::new(example("relay"))
         .arg("--config")
         .arg(&config)
         .env("RUST_LOG", "info")

@@ -1,32 +1,16 @@
 //! Runs the `setup` example binary across several invocations that share a simulated tenant
 //! through `--sim-state`, reading its `--json` output.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
+
+mod support;
+use support::*;
 
 use serde_json::Value;
 
-/// The example binary cargo built next to this test (target/<profile>/examples/setup).
-fn example() -> PathBuf {
-    let exe = std::env::current_exe().expect("test path");
-    let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
-    let path = dir
-        .join("examples")
-        .join(format!("setup{}", std::env::consts::EXE_SUFFIX));
-    assert!(path.exists(), "build the example first: {}", path.display());
-    path
-}
-
-/// A scratch folder for one test.
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("sigsync-setup-{name}-{}", std::process::id()));
-    std::fs::remove_dir_all(&dir).ok();
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 fn run(state: &PathBuf, args: &[&str]) -> (Value, i32) {
-    let out = Command::new(example())
+    let out = Command::new(example("setup"))
         .arg("--json")
         .arg("--sim-state")
         .arg(state)
@@ -61,8 +45,7 @@ fn ops(v: &Value) -> Vec<String> {
 
 #[test]
 fn setup_example_configures_reruns_pauses_resumes_regroups_and_removes() {
-    let dir = std::env::temp_dir().join(format!("sigsync-setup-example-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch("setup-example");
     let state = dir.join("tenant.json");
 
     let (v, code) = run(&state, &["--dry-run"]);
@@ -137,10 +120,8 @@ fn setup_example_configures_reruns_pauses_resumes_regroups_and_removes() {
 
 #[test]
 fn setup_example_fails_with_one_line_on_stderr() {
-    let dir =
-        std::env::temp_dir().join(format!("sigsync-setup-example-err-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let out = Command::new(example())
+    let dir = scratch("setup-example-err");
+    let out = Command::new(example("setup"))
         .args(["--groups", "nobody@contoso.com", "--sim-state"])
         .arg(dir.join("t.json"))
         .output()
@@ -173,7 +154,7 @@ fn setup_example_fails_with_one_line_on_stderr() {
             "--allow-http",
         ],
     ] {
-        let out = Command::new(example()).args(&args).output().unwrap();
+        let out = Command::new(example("setup")).args(&args).output().unwrap();
         assert_ne!(out.status.code(), Some(0));
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains("http"), "{stderr}");
@@ -184,7 +165,7 @@ fn setup_example_fails_with_one_line_on_stderr() {
 #[test]
 fn usage_errors_exit_2_and_failures_exit_1() {
     let code = |args: &[&str]| {
-        let out = Command::new(example()).args(args).output().unwrap();
+        let out = Command::new(example("setup")).args(args).output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
         (out.status.code(), stderr)
     };
@@ -212,7 +193,7 @@ fn usage_errors_exit_2_and_failures_exit_1() {
     let (_, stderr) = code(&["--cloud", "mars"]);
     assert!(stderr.contains("--cloud 'mars'"), "{stderr}");
     // A failure: the tenant refuses (an unknown group is a preflight error).
-    let dir = scratch("exit1");
+    let dir = scratch("setup-exit1");
     let (status, stderr) = code(&[
         "--groups",
         "nobody@contoso.com",
@@ -223,32 +204,41 @@ fn usage_errors_exit_2_and_failures_exit_1() {
     std::fs::remove_dir_all(dir).ok();
 }
 
-#[test]
-fn profile_file_gets_its_loop_header_value_once_and_tls_domain_defaults_to_the_first_host() {
-    let dir = scratch("profile");
-    let state = dir.join("t.json");
+/// The README's profile file in `dir`: no tls_domain and no loop-header value yet.
+fn readme_profile(dir: &Path) -> PathBuf {
     let profile = dir.join("service.json");
-    // As the README's profile, without tls_domain and without a loop-header value.
     std::fs::write(
         &profile,
         r#"{"smart_hosts": ["smtp.signatures.example.com"],
             "certificate_name": "tenant1.smtp.signatures.example.com"}"#,
     )
     .unwrap();
+    profile
+}
+
+fn read_json(path: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn profile_file_gets_its_loop_header_value_once_and_tls_domain_defaults_to_the_first_host() {
+    let dir = scratch("setup-profile");
+    let state = dir.join("t.json");
+    let profile = readme_profile(&dir);
     let p = profile.to_str().unwrap();
     let (v, code) = run(&state, &["--profile", p]);
     assert_eq!((code, v["status"].as_str()), (0, Some("configured")), "{v}");
-    let saved: Value = serde_json::from_str(&std::fs::read_to_string(&profile).unwrap()).unwrap();
+    let saved: Value = read_json(&profile);
     let value = saved["loop_header"]["value"].as_str().unwrap().to_owned();
     assert_eq!(value.len(), 32);
     assert_eq!(saved["tls_domain"], "smtp.signatures.example.com");
     // Kept: the re-run uses the same value and writes nothing.
     let (v, code) = run(&state, &["--profile", p]);
     assert_eq!((code, v["writes"].as_u64()), (0, Some(0)), "{v}");
-    let again: Value = serde_json::from_str(&std::fs::read_to_string(&profile).unwrap()).unwrap();
+    let again: Value = read_json(&profile);
     assert_eq!(again["loop_header"]["value"], value.as_str());
     // The rule excepts exactly that value.
-    let tenant: Value = serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+    let tenant: Value = read_json(&state);
     let rule = tenant["rules"]
         .as_array()
         .unwrap()
@@ -264,19 +254,12 @@ fn profile_file_gets_its_loop_header_value_once_and_tls_domain_defaults_to_the_f
 
 #[test]
 fn reconfigure_of_hosts_tls_domain_and_certificate_name_turns_the_rule_off_while_mail_moves() {
-    let dir = scratch("move");
+    let dir = scratch("setup-move");
     let state = dir.join("t.json");
-    let profile = dir.join("service.json");
-    std::fs::write(
-        &profile,
-        r#"{"smart_hosts": ["smtp.signatures.example.com"],
-            "certificate_name": "tenant1.smtp.signatures.example.com"}"#,
-    )
-    .unwrap();
+    let profile = readme_profile(&dir);
     let p = profile.to_str().unwrap();
     assert_eq!(run(&state, &["--profile", p]).1, 0);
-    let mut moved: Value =
-        serde_json::from_str(&std::fs::read_to_string(&profile).unwrap()).unwrap();
+    let mut moved: Value = read_json(&profile);
     moved["smart_hosts"] = serde_json::json!(["smtp2.signatures.example.com"]);
     moved["tls_domain"] = serde_json::json!("smtp2.signatures.example.com");
     moved["certificate_name"] = serde_json::json!("relay.contoso.com");
@@ -316,7 +299,7 @@ fn assert_state_mail_safe(state: &PathBuf) {
 
 #[test]
 fn under_simulated_faults_setup_converges_or_stops_mail_safe_with_an_honest_report() {
-    let dir = scratch("faults");
+    let dir = scratch("setup-faults");
     let state = dir.join("t.json");
     let faults = dir.join("faults.json");
     // Redirects, lag on every write kind, throttling: the whole lifecycle converges.
@@ -372,7 +355,7 @@ fn under_simulated_faults_setup_converges_or_stops_mail_safe_with_an_honest_repo
 
 #[test]
 fn configure_reads_the_tenant_once_so_the_plan_shown_is_the_plan_applied() {
-    let dir = scratch("once");
+    let dir = scratch("setup-once");
     let state = dir.join("t.json");
     let faults = dir.join("faults.json");
     // Four reads (connectors, rules, accepted domains) make the plan; a second read would

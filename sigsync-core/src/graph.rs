@@ -3,7 +3,7 @@
 //! client for the setup engine's group listing and the signature directory, with one pager
 //! and one reading of Graph's error envelope.
 
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT};
 use reqwest::Method;
@@ -12,10 +12,8 @@ use serde_json::{Map, Value};
 use tracing::Instrument;
 use url::Url;
 
-use crate::exchange::rest::{graph_error, ErrorResponse};
-use crate::exchange::{GroupKind, MailGroup};
-use crate::http::{join_path, Answer, AuthorizedClient};
-use crate::{Error, ErrorKind, Result};
+use crate::http::{body_text, clip, join_path, parse_retry_after, AuthorizedClient, ErrorResponse};
+use crate::{ApiError, Error, ErrorKind, Result};
 
 /// The group properties every group query selects.
 const GROUP_SELECT: &str = "id,displayName,mail,groupTypes,mailEnabled,securityEnabled";
@@ -25,6 +23,40 @@ const MAX_PAGES: usize = 1000;
 
 /// A Graph object as returned (only the properties asked for, plus `@odata` annotations).
 pub type GraphObject = Map<String, Value>;
+
+/// The kind of a mail-enabled group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupKind {
+    /// A distribution list.
+    Distribution,
+    /// A mail-enabled security group.
+    MailEnabledSecurity,
+    /// A Microsoft 365 group.
+    Microsoft365,
+    /// A security group without mail (cannot scope a rule).
+    Security,
+}
+
+impl GroupKind {
+    /// Whether groups of this kind have an address a transport rule can use.
+    pub fn is_mail_enabled(self) -> bool {
+        !matches!(self, GroupKind::Security)
+    }
+}
+
+/// A group that can scope the routing rule (`FromMemberOf`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MailGroup {
+    /// The directory object id.
+    pub id: String,
+    /// The display name.
+    pub display_name: String,
+    /// The primary SMTP address.
+    pub mail: String,
+    /// What kind of group it is.
+    pub kind: GroupKind,
+}
 
 /// A group a user belongs to, directly or through nested groups.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -262,7 +294,8 @@ impl GraphClient {
                     }
                     return answer.json(what);
                 }
-                let error = Error::Api(failure(&answer).with_operation(what));
+                let error = answer.error_response();
+                let error = Error::Api(graph_error(&error, SystemTime::now()).with_operation(what));
                 match self.wait {
                     Some(w)
                         if error.kind() == ErrorKind::Throttled
@@ -290,17 +323,41 @@ impl GraphClient {
     }
 }
 
-fn failure(answer: &Answer) -> crate::ApiError {
-    graph_error(
-        &ErrorResponse {
-            status: answer.status,
-            body: &answer.body,
-            retry_after: answer.retry_after(),
-            exception_type: None,
-            diagnostics: answer.header("x-ms-diagnostics"),
-        },
-        std::time::SystemTime::now(),
-    )
+/// Classifies a failed Graph answer (`{"error": {"code", "message"}}`).
+pub fn graph_error(response: &ErrorResponse<'_>, now: SystemTime) -> ApiError {
+    let status = response.status;
+    let envelope = serde_json::from_slice::<Value>(response.body).ok();
+    let error = envelope.as_ref().and_then(|v| v.get("error"));
+    let field = |k: &str| {
+        error
+            .and_then(|e| e.get(k))
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
+    let code = field("code");
+    let kind = match status {
+        401 => ErrorKind::Unauthorized,
+        403 => ErrorKind::Forbidden,
+        404 => ErrorKind::NotFound,
+        429 => ErrorKind::Throttled,
+        // Graph's reads are safe to repeat: any server error is worth another try.
+        500..=599 => ErrorKind::Transient,
+        400 | 422 => ErrorKind::Rejected,
+        _ => ErrorKind::Exchange,
+    };
+    let message = field("message")
+        .map(clip)
+        .or_else(|| Some(body_text(response.body)).filter(|t| !t.is_empty()))
+        .unwrap_or_else(|| format!("Graph answered HTTP {status} without a message"));
+    let mut e = ApiError::new(kind, message).with_status(status);
+    if let Some(code) = code {
+        e = e.with_code(code);
+    }
+    if let Some(d) = response.retry_after.and_then(|v| parse_retry_after(v, now)) {
+        e = e.with_retry_after(d);
+    }
+    e
 }
 
 #[cfg(test)]
@@ -352,5 +409,34 @@ mod tests {
         assert!(!is_group(&obj(
             json!({"@odata.type":"#microsoft.graph.directoryRole"})
         )));
+    }
+
+    fn now() -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000)
+    }
+
+    #[test]
+    fn graph_errors_keep_code_and_classify_by_status() {
+        let e = graph_error(
+            &ErrorResponse {
+                status: 404,
+                body: br#"{"error":{"code":"Request_ResourceNotFound","message":"Resource 'x' does not exist."}}"#,
+                ..Default::default()
+            },
+            now(),
+        );
+        assert_eq!(e.kind, ErrorKind::NotFound);
+        assert_eq!(e.code.as_deref(), Some("Request_ResourceNotFound"));
+        let e = graph_error(
+            &ErrorResponse {
+                status: 429,
+                body: br#"{"error":{"code":"TooManyRequests","message":"slow down"}}"#,
+                retry_after: Some("2"),
+                ..Default::default()
+            },
+            now(),
+        );
+        assert_eq!(e.kind, ErrorKind::Throttled);
+        assert_eq!(e.retry_after, Some(Duration::from_secs(2)));
     }
 }

@@ -1,44 +1,17 @@
 //! The one retry layer: what it retries, how long it waits, and where it stops.
 
 mod common;
+#[path = "common/http.rs"]
+mod http_fixtures;
 
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
-use async_trait::async_trait;
 use common::*;
+use http_fixtures::TestClock;
 use sigsync_core::exchange::sim::{Fault, SimSettings, SimTenant};
-use sigsync_core::exchange::{Clock, ExchangeClient, RetryPolicy, RetryingClient};
+use sigsync_core::exchange::{ExchangeClient, RetryPolicy, RetryingClient};
 use sigsync_core::ErrorKind;
-
-/// A clock that never sleeps: it records each wait and moves its time forward.
-#[derive(Default)]
-struct TestClock {
-    start: Option<Instant>,
-    slept: Mutex<Vec<Duration>>,
-}
-
-impl TestClock {
-    fn new() -> Arc<Self> {
-        Arc::new(TestClock {
-            start: Some(Instant::now()),
-            slept: Mutex::new(Vec::new()),
-        })
-    }
-    fn sleeps(&self) -> Vec<Duration> {
-        self.slept.lock().unwrap().clone()
-    }
-}
-
-#[async_trait]
-impl Clock for TestClock {
-    fn now(&self) -> Instant {
-        self.start.unwrap() + self.slept.lock().unwrap().iter().sum::<Duration>()
-    }
-    async fn sleep(&self, d: Duration) {
-        self.slept.lock().unwrap().push(d);
-    }
-}
 
 fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()

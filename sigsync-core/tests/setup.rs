@@ -2,6 +2,8 @@
 //! and progress. (Mail safety under every failure: `mail_safety`; status: `setup_status`;
 //! failures, undo and adoption: `setup_recovery`.)
 
+#[path = "common/http.rs"]
+mod http_fixtures;
 #[path = "setup_support/mod.rs"]
 mod support;
 

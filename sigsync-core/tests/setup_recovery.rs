@@ -3,6 +3,8 @@
 //! mail turns the routing rule off first; the loop header changes only in two phases. (The
 //! whole class, every call failing every way: `mail_safety`.)
 
+#[path = "common/http.rs"]
+mod http_fixtures;
 #[path = "setup_support/mod.rs"]
 mod support;
 

@@ -2,6 +2,8 @@
 //! come back; every other state a distinct status (`degraded`, `at_risk`, `paused`, `partial`,
 //! `absent`) with the reason and a repair plan that, applied, brings `configured` back.
 
+#[path = "common/http.rs"]
+mod http_fixtures;
 #[path = "setup_support/mod.rs"]
 mod support;
 

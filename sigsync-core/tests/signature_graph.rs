@@ -1,20 +1,22 @@
 //! The Graph directory against a real HTTP server on loopback (wiremock): `$select`, not
 //! found, paging, throttling, token refresh, batching and caching.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use serde_json::json;
-use sigsync_core::auth::{AccessToken, Resource, StaticTokenProvider, TokenProvider};
+use sigsync_core::auth::StaticTokenProvider;
 use sigsync_core::signature::{
     Choice, Directory, GraphDirectory, MessageContext, MessageKind, Rule, SignatureEngine,
     TemplatePair, UserAttributes, TEXT_MARKER_SERVER,
 };
-use sigsync_core::{ErrorKind, Result};
+use sigsync_core::ErrorKind;
 use wiremock::matchers::{body_partial_json, header, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
+
+#[path = "common/http.rs"]
+mod http_fixtures;
+use http_fixtures::{graph_error, graph_page, mount_mail_lookup, CountingProvider};
 
 fn graph(server: &MockServer) -> GraphDirectory {
     GraphDirectory::builder(Arc::new(StaticTokenProvider::new("exo", "graph-token")))
@@ -101,18 +103,14 @@ async fn unknown_user_is_none_and_still_gets_a_signature() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
         .and(path("/v1.0/users/ghost@contoso.com"))
-        .respond_with(ResponseTemplate::new(404).set_body_json(json!({
-            "error": {"code": "Request_ResourceNotFound", "message": "Resource 'ghost@contoso.com' does not exist"}
-        })))
+        .respond_with(graph_error(
+            404,
+            "Request_ResourceNotFound",
+            "Resource 'ghost@contoso.com' does not exist",
+        ))
         .mount(&server)
         .await;
-    Mock::given(method("GET"))
-        .and(path("/v1.0/users"))
-        .and(query_param("$filter", "mail eq 'ghost@contoso.com'"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"value": []})))
-        .expect(1)
-        .mount(&server)
-        .await;
+    mount_mail_lookup(&server, "ghost@contoso.com", json!([]), 1).await;
     let dir = graph(&server);
     assert_eq!(dir.user("ghost@contoso.com").await.unwrap(), None);
     assert!(!dir.is_member("ghost@contoso.com", "sales").await.unwrap());
@@ -163,9 +161,10 @@ async fn transitive_membership_follows_next_links() {
             "/v1.0/users/{ADELE_ID}/transitiveMemberOf/microsoft.graph.group"
         )))
         .and(query_param("$skiptoken", "X1"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "value": [{"id": "22222222-0000-0000-0000-000000000002", "mail": "Sales@contoso.com"}]
-        })))
+        .respond_with(graph_page(
+            json!([{"id": "22222222-0000-0000-0000-000000000002", "mail": "Sales@contoso.com"}]),
+            None,
+        ))
         .expect(1)
         .mount(&server)
         .await;
@@ -174,10 +173,10 @@ async fn transitive_membership_follows_next_links() {
             "/v1.0/users/{ADELE_ID}/transitiveMemberOf/microsoft.graph.group"
         )))
         .and(query_param("$top", "999"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "value": [{"id": "11111111-0000-0000-0000-000000000001", "mail": null}],
-            "@odata.nextLink": next
-        })))
+        .respond_with(graph_page(
+            json!([{"id": "11111111-0000-0000-0000-000000000001", "mail": null}]),
+            Some(&next),
+        ))
         .expect(1)
         .mount(&server)
         .await;
@@ -208,9 +207,10 @@ async fn next_link_to_another_host_is_not_followed() {
         .and(path(format!(
             "/v1.0/users/{ADELE_ID}/transitiveMemberOf/microsoft.graph.group"
         )))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "value": [], "@odata.nextLink": "https://evil.example.com/steal"
-        })))
+        .respond_with(graph_page(
+            json!([]),
+            Some("https://evil.example.com/steal"),
+        ))
         .mount(&server)
         .await;
     let e = graph(&server)
@@ -283,42 +283,25 @@ async fn throttled_directory_does_not_stop_mail() {
         .ends_with("adelev@contoso.com"));
 }
 
-struct CountingTokens {
-    invalidations: AtomicUsize,
-}
-
-#[async_trait]
-impl TokenProvider for CountingTokens {
-    async fn token(&self, _: Resource) -> Result<AccessToken> {
-        let n = self.invalidations.load(Ordering::SeqCst);
-        Ok(AccessToken::new(format!("token-{n}"), None))
-    }
-    async fn invalidate(&self, _: Resource) {
-        self.invalidations.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
 #[tokio::test]
 async fn unauthorized_refreshes_the_token_once_and_retries() {
     let server = MockServer::start().await;
-    Mock::given(header("authorization", "Bearer token-0"))
+    Mock::given(header("authorization", "Bearer graph-1"))
         .respond_with(ResponseTemplate::new(401))
         .mount(&server)
         .await;
-    Mock::given(header("authorization", "Bearer token-1"))
+    Mock::given(header("authorization", "Bearer graph-2"))
         .respond_with(ResponseTemplate::new(200).set_body_json(adele()))
         .mount(&server)
         .await;
-    let tokens = Arc::new(CountingTokens {
-        invalidations: AtomicUsize::new(0),
-    });
+    let tokens = CountingProvider::app_only();
     let dir = GraphDirectory::builder(tokens.clone())
         .base_url(server.uri())
         .allow_http(true)
         .build()
         .unwrap();
     assert!(dir.user("adelev@contoso.com").await.unwrap().is_some());
-    assert_eq!(tokens.invalidations.load(Ordering::SeqCst), 1);
+    assert_eq!(tokens.invalidations(), 1);
 }
 
 #[tokio::test]
@@ -351,13 +334,7 @@ async fn batched_lookup_asks_once_and_maps_not_found() {
         .expect(1)
         .mount(&server)
         .await;
-    Mock::given(method("GET"))
-        .and(path("/v1.0/users"))
-        .and(query_param("$filter", "mail eq 'ghost@contoso.com'"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"value": []})))
-        .expect(1)
-        .mount(&server)
-        .await;
+    mount_mail_lookup(&server, "ghost@contoso.com", json!([]), 1).await;
     let dir = graph(&server);
     let users = dir
         .users(&[
@@ -425,7 +402,7 @@ async fn address_that_is_not_the_upn_is_found_by_mail() {
         .and(path("/v1.0/users"))
         .and(query_param("$filter", "mail eq 'adele.vance@contoso.com'"))
         .and(query_param("$top", "1"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"value": [adele()]})))
+        .respond_with(graph_page(json!([adele()]), None))
         .expect(1)
         .mount(&server)
         .await;

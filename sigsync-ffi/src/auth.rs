@@ -1,7 +1,7 @@
 //! Sign-in: the sign-in configuration, then device code (delegated) or app-only credentials
 //! (client secret, certificate), giving a token provider for the Exchange client.
 
-use std::ffi::{c_char, c_void, CString};
+use std::ffi::{c_char, c_void};
 use std::sync::Arc;
 
 use sigsync_core::auth::{
@@ -12,8 +12,10 @@ use sigsync_core::Secret;
 use sigsync_ffi_macros::ffi_fn;
 use tokio::runtime::Runtime;
 
-use crate::error::{finish, sigsync_error, sigsync_result, FfiResult};
-use crate::{handle, handle_mut, new_runtime, put, str_arg, Once, UserData};
+use crate::builder::{self, builder, set, set_str, set_value, Builder};
+use crate::error::{sigsync_error, sigsync_result};
+use crate::strings::c_string;
+use crate::{enum_arg, give, handle, new_runtime, str_arg, Once, UserData};
 
 /// A Microsoft cloud.
 #[repr(u32)]
@@ -29,23 +31,19 @@ pub enum sigsync_cloud {
     China = 3,
 }
 
+pub(crate) const CLOUDS: [(sigsync_cloud, Cloud); 4] = [
+    (sigsync_cloud::Global, Cloud::Global),
+    (sigsync_cloud::UsGovGccHigh, Cloud::UsGovGccHigh),
+    (sigsync_cloud::UsGovDod, Cloud::UsGovDod),
+    (sigsync_cloud::China, Cloud::China),
+];
+
 /// The cloud for a `sigsync_cloud` value passed as an integer.
 pub(crate) fn cloud_arg(cloud: u32) -> Result<Cloud, sigsync_error> {
-    Ok(match cloud {
-        0 => Cloud::Global,
-        1 => Cloud::UsGovGccHigh,
-        2 => Cloud::UsGovDod,
-        3 => Cloud::China,
-        other => {
-            return Err(sigsync_error::new(
-                sigsync_result::InvalidParameter,
-                format!("{other} is not a sigsync_cloud"),
-            ))
-        }
-    })
+    enum_arg(cloud, "sigsync_cloud", &CLOUDS)
 }
 
-struct AuthSettings {
+pub(crate) struct AuthSettings {
     client_id: String,
     tenant: String,
     cloud: Cloud,
@@ -62,6 +60,8 @@ struct AuthSettings {
 pub struct sigsync_auth_config_builder {
     settings: Once<AuthSettings>,
 }
+
+builder!(sigsync_auth_config_builder, AuthSettings);
 
 /// A validated sign-in configuration (under the hood a `sigsync_core::auth::AuthConfig`).
 ///
@@ -109,29 +109,18 @@ pub extern "C" fn sigsync_auth_config_builder_new(
     builder_out: *mut *mut sigsync_auth_config_builder,
     error_out: *mut *mut sigsync_error,
 ) -> sigsync_result {
-    let result = (|| -> FfiResult {
-        // SAFETY: checked non-NULL; borrowed for the call.
-        let client_id = unsafe { str_arg(client_id, "client_id") }?.to_owned();
-        let tenant = unsafe { str_arg(tenant, "tenant") }?.to_owned();
-        let settings = AuthSettings {
-            client_id,
-            tenant,
-            cloud: Cloud::Global,
-            login_url: None,
-            allow_http: false,
-        };
-        // SAFETY: checked non-NULL.
-        unsafe {
-            put(
-                builder_out,
-                sigsync_auth_config_builder {
-                    settings: Once::new(settings),
-                },
-            )
-        };
-        Ok(())
-    })();
-    finish(result, error_out)
+    // SAFETY: checked non-NULL by #[ffi_fn]; the strings are borrowed for the call.
+    unsafe {
+        give(builder_out, error_out, || {
+            Ok(sigsync_auth_config_builder::from_settings(AuthSettings {
+                client_id: str_arg(client_id, "client_id")?.to_owned(),
+                tenant: str_arg(tenant, "tenant")?.to_owned(),
+                cloud: Cloud::Global,
+                login_url: None,
+                allow_http: false,
+            }))
+        })
+    }
 }
 
 /// Sets the cloud (a `sigsync_cloud` value; default global), which picks the login URL.
@@ -142,13 +131,13 @@ pub extern "C" fn sigsync_auth_config_builder_set_cloud(
     cloud: u32,
     error_out: *mut *mut sigsync_error,
 ) -> sigsync_result {
-    let result = (|| -> FfiResult {
-        let cloud = cloud_arg(cloud)?;
-        // SAFETY: checked non-NULL; one thread at a time.
-        unsafe { handle_mut(builder) }.settings.get()?.cloud = cloud;
-        Ok(())
-    })();
-    finish(result, error_out)
+    // SAFETY: a live builder, checked non-NULL by #[ffi_fn].
+    unsafe {
+        set(builder, error_out, |s| {
+            s.cloud = cloud_arg(cloud)?;
+            Ok(())
+        })
+    }
 }
 
 /// Sets a custom sign-in base URL (a proxy, a private cloud, the simulated tenant), borrowed
@@ -161,13 +150,8 @@ pub extern "C" fn sigsync_auth_config_builder_set_login_url(
     url: *const c_char,
     error_out: *mut *mut sigsync_error,
 ) -> sigsync_result {
-    let result = (|| -> FfiResult {
-        // SAFETY: checked non-NULL; borrowed for the call.
-        let url = unsafe { str_arg(url, "url") }?.to_owned();
-        unsafe { handle_mut(builder) }.settings.get()?.login_url = Some(url);
-        Ok(())
-    })();
-    finish(result, error_out)
+    // SAFETY: a live builder and a string, checked non-NULL by #[ffi_fn].
+    unsafe { set_str(builder, url, "url", error_out, |s| &mut s.login_url) }
 }
 
 /// Allows plain `http://` URLs, for loopback addresses only (tests, the simulated tenant).
@@ -178,12 +162,8 @@ pub extern "C" fn sigsync_auth_config_builder_set_allow_http(
     allow: bool,
     error_out: *mut *mut sigsync_error,
 ) -> sigsync_result {
-    let result = (|| -> FfiResult {
-        // SAFETY: checked non-NULL; one thread at a time.
-        unsafe { handle_mut(builder) }.settings.get()?.allow_http = allow;
-        Ok(())
-    })();
-    finish(result, error_out)
+    // SAFETY: a live builder, checked non-NULL by #[ffi_fn].
+    unsafe { set_value(builder, allow, error_out, |s| &mut s.allow_http) }
 }
 
 /// Validates the settings and writes the configuration to `*config_out`. Takes the settings
@@ -198,21 +178,18 @@ pub extern "C" fn sigsync_auth_config_builder_build(
     config_out: *mut *mut sigsync_auth_config,
     error_out: *mut *mut sigsync_error,
 ) -> sigsync_result {
-    let result = (|| -> FfiResult {
-        // SAFETY: checked non-NULL; one thread at a time.
-        let s = unsafe { handle_mut(builder) }.settings.take()?;
-        let mut b = AuthConfig::builder(s.client_id, s.tenant.as_str())
-            .cloud(s.cloud)
-            .allow_http(s.allow_http);
-        if let Some(url) = s.login_url {
-            b = b.login_url(url);
-        }
-        let config = b.build()?;
-        // SAFETY: checked non-NULL.
-        unsafe { put(config_out, sigsync_auth_config { config }) };
-        Ok(())
-    })();
-    finish(result, error_out)
+    // SAFETY: a live builder, checked non-NULL by #[ffi_fn].
+    unsafe {
+        builder::build(builder, config_out, error_out, |s| {
+            let mut b = AuthConfig::builder(s.client_id, s.tenant.as_str())
+                .cloud(s.cloud)
+                .allow_http(s.allow_http);
+            if let Some(url) = s.login_url {
+                b = b.login_url(url);
+            }
+            Ok(sigsync_auth_config { config: b.build()? })
+        })
+    }
 }
 
 /// Frees a builder (built or not). `sigsync_auth_config_builder_free(NULL)` does nothing.
@@ -231,13 +208,13 @@ pub extern "C" fn sigsync_auth_config_free(config: *mut sigsync_auth_config) {
     unsafe { crate::free(config) }
 }
 
-fn give_provider(
-    out: *mut *mut sigsync_token_provider,
-    provider: Arc<dyn TokenProvider>,
-    runtime: Arc<Runtime>,
-) {
-    // SAFETY: `out` was checked non-NULL by the caller's #[ffi_fn].
-    unsafe { put(out, sigsync_token_provider { provider, runtime }) };
+impl sigsync_token_provider {
+    fn new(provider: impl TokenProvider + 'static, runtime: Arc<Runtime>) -> Self {
+        sigsync_token_provider {
+            provider: Arc::new(provider),
+            runtime,
+        }
+    }
 }
 
 /// Signs in with a device code (delegated: an admin approves in a browser; their password
@@ -256,34 +233,32 @@ pub extern "C" fn sigsync_sign_in_device_code(
     provider_out: *mut *mut sigsync_token_provider,
     error_out: *mut *mut sigsync_error,
 ) -> sigsync_result {
-    let result = (|| -> FfiResult {
-        let Some(prompt) = prompt else {
-            return Err(sigsync_error::new(
-                sigsync_result::NullParameter,
-                "argument prompt is NULL",
-            ));
-        };
-        // SAFETY: checked non-NULL.
-        let config = unsafe { handle(config) }.config.clone();
-        let user_data = UserData(user_data);
-        let runtime = new_runtime()?;
-        let show = move |p: &DeviceCodePrompt| {
-            let user_data = user_data;
-            let uri = CString::new(p.verification_uri.clone()).unwrap_or_default();
-            let code = CString::new(p.user_code.clone()).unwrap_or_default();
-            let message = p.message.clone().and_then(|m| CString::new(m).ok());
-            prompt(
-                user_data.0,
-                uri.as_ptr(),
-                code.as_ptr(),
-                message.as_ref().map_or(std::ptr::null(), |m| m.as_ptr()),
-            );
-        };
-        let tokens = runtime.block_on(DeviceCodeFlow::new(config).sign_in(show))?;
-        give_provider(provider_out, Arc::new(tokens), runtime);
-        Ok(())
-    })();
-    finish(result, error_out)
+    let Some(prompt) = prompt else {
+        let error = sigsync_error::new(sigsync_result::NullParameter, "argument prompt is NULL");
+        return crate::error::finish(Err(error), error_out);
+    };
+    let user_data = UserData(user_data);
+    let show = move |p: &DeviceCodePrompt| {
+        let user_data = user_data;
+        let uri = c_string(p.verification_uri.as_str());
+        let code = c_string(p.user_code.as_str());
+        let message = p.message.as_deref().map(c_string);
+        prompt(
+            user_data.0,
+            uri.as_ptr(),
+            code.as_ptr(),
+            message.as_ref().map_or(std::ptr::null(), |m| m.as_ptr()),
+        );
+    };
+    // SAFETY: checked non-NULL by #[ffi_fn]; `config` is borrowed for the call.
+    unsafe {
+        give(provider_out, error_out, || {
+            let config = handle(config).config.clone();
+            let runtime = new_runtime()?;
+            let tokens = runtime.block_on(DeviceCodeFlow::new(config).sign_in(show))?;
+            Ok(sigsync_token_provider::new(tokens, runtime))
+        })
+    }
 }
 
 /// Signs in as the app with a client secret (app-only; the tenant must be a tenant id or
@@ -300,15 +275,15 @@ pub extern "C" fn sigsync_sign_in_client_secret(
     provider_out: *mut *mut sigsync_token_provider,
     error_out: *mut *mut sigsync_error,
 ) -> sigsync_result {
-    let result = (|| -> FfiResult {
-        // SAFETY: checked non-NULL; borrowed for the call.
-        let secret = Secret::from(unsafe { str_arg(client_secret, "client_secret") }?);
-        let config = unsafe { handle(config) }.config.clone();
-        let provider = AppOnlyTokenProvider::with_secret(config, secret)?;
-        give_provider(provider_out, Arc::new(provider), new_runtime()?);
-        Ok(())
-    })();
-    finish(result, error_out)
+    // SAFETY: checked non-NULL by #[ffi_fn]; borrowed for the call.
+    unsafe {
+        give(provider_out, error_out, || {
+            let secret = Secret::from(str_arg(client_secret, "client_secret")?);
+            let config = handle(config).config.clone();
+            let provider = AppOnlyTokenProvider::with_secret(config, secret)?;
+            Ok(sigsync_token_provider::new(provider, new_runtime()?))
+        })
+    }
 }
 
 /// Signs in as the app with a certificate: `certificate_pem` (the public certificate) and
@@ -326,17 +301,17 @@ pub extern "C" fn sigsync_sign_in_certificate(
     provider_out: *mut *mut sigsync_token_provider,
     error_out: *mut *mut sigsync_error,
 ) -> sigsync_result {
-    let result = (|| -> FfiResult {
-        // SAFETY: checked non-NULL; borrowed for the call.
-        let cert = unsafe { str_arg(certificate_pem, "certificate_pem") }?;
-        let key = Secret::from(unsafe { str_arg(private_key_pem, "private_key_pem") }?);
-        let credential = CertificateCredential::from_pem(cert, &key)?;
-        let config = unsafe { handle(config) }.config.clone();
-        let provider = AppOnlyTokenProvider::with_certificate(config, credential)?;
-        give_provider(provider_out, Arc::new(provider), new_runtime()?);
-        Ok(())
-    })();
-    finish(result, error_out)
+    // SAFETY: checked non-NULL by #[ffi_fn]; borrowed for the call.
+    unsafe {
+        give(provider_out, error_out, || {
+            let cert = str_arg(certificate_pem, "certificate_pem")?;
+            let key = Secret::from(str_arg(private_key_pem, "private_key_pem")?);
+            let credential = CertificateCredential::from_pem(cert, &key)?;
+            let config = handle(config).config.clone();
+            let provider = AppOnlyTokenProvider::with_certificate(config, credential)?;
+            Ok(sigsync_token_provider::new(provider, new_runtime()?))
+        })
+    }
 }
 
 /// Frees a token provider. `sigsync_token_provider_free(NULL)` does nothing.

@@ -10,8 +10,10 @@ use sigsync_ffi_macros::ffi_fn;
 use tokio::runtime::Runtime;
 
 use crate::auth::{cloud_arg, sigsync_token_provider};
-use crate::error::{finish, sigsync_error, sigsync_result, FfiResult};
-use crate::{handle, handle_mut, put, str_arg, Once};
+use crate::builder::{self, builder, set, set_str, set_value};
+use crate::error::{sigsync_error, sigsync_result};
+use crate::strings::c_string;
+use crate::{enum_arg, enum_c, get, give, handle, Once};
 
 /// What kind a group is.
 #[repr(u32)]
@@ -27,32 +29,22 @@ pub enum sigsync_group_kind {
     Security = 3,
 }
 
+pub(crate) const GROUP_KINDS: [(sigsync_group_kind, GroupKind); 4] = [
+    (sigsync_group_kind::Distribution, GroupKind::Distribution),
+    (
+        sigsync_group_kind::MailEnabledSecurity,
+        GroupKind::MailEnabledSecurity,
+    ),
+    (sigsync_group_kind::Microsoft365, GroupKind::Microsoft365),
+    (sigsync_group_kind::Security, GroupKind::Security),
+];
+
 /// The group kind for a `sigsync_group_kind` value passed as an integer.
 pub(crate) fn group_kind_arg(kind: u32) -> Result<GroupKind, sigsync_error> {
-    Ok(match kind {
-        0 => GroupKind::Distribution,
-        1 => GroupKind::MailEnabledSecurity,
-        2 => GroupKind::Microsoft365,
-        3 => GroupKind::Security,
-        other => {
-            return Err(sigsync_error::new(
-                sigsync_result::InvalidParameter,
-                format!("{other} is not a sigsync_group_kind"),
-            ))
-        }
-    })
+    enum_arg(kind, "sigsync_group_kind", &GROUP_KINDS)
 }
 
-fn group_kind_c(kind: GroupKind) -> sigsync_group_kind {
-    match kind {
-        GroupKind::Distribution => sigsync_group_kind::Distribution,
-        GroupKind::MailEnabledSecurity => sigsync_group_kind::MailEnabledSecurity,
-        GroupKind::Microsoft365 => sigsync_group_kind::Microsoft365,
-        _ => sigsync_group_kind::Security,
-    }
-}
-
-struct ClientSettings {
+pub(crate) struct ClientSettings {
     provider: Arc<dyn sigsync_core::auth::TokenProvider>,
     runtime: Arc<Runtime>,
     tenant: Option<String>,
@@ -71,6 +63,8 @@ struct ClientSettings {
 pub struct sigsync_client_builder {
     settings: Once<ClientSettings>,
 }
+
+builder!(sigsync_client_builder, ClientSettings);
 
 /// An Exchange Online and Graph client with retries (throttling, transient errors,
 /// replication lag). Under the hood an `Arc<RetryingClient<RestExchangeClient>>` and the
@@ -101,7 +95,7 @@ pub extern "C" fn sigsync_client_builder_new(
     provider: *const sigsync_token_provider,
     builder_out: *mut *mut sigsync_client_builder,
 ) -> sigsync_result {
-    // SAFETY: checked non-NULL.
+    // SAFETY: checked non-NULL by #[ffi_fn].
     let p = unsafe { handle(provider) };
     let settings = ClientSettings {
         provider: p.provider.clone(),
@@ -112,16 +106,8 @@ pub extern "C" fn sigsync_client_builder_new(
         graph_url: None,
         allow_http: false,
     };
-    // SAFETY: checked non-NULL.
-    unsafe {
-        put(
-            builder_out,
-            sigsync_client_builder {
-                settings: Once::new(settings),
-            },
-        )
-    };
-    sigsync_result::Ok
+    // SAFETY: checked non-NULL by #[ffi_fn].
+    unsafe { builder::new(builder_out, settings) }
 }
 
 /// Sets the tenant (id or domain) whose Exchange the client manages (borrowed for the
@@ -133,13 +119,8 @@ pub extern "C" fn sigsync_client_builder_set_tenant(
     value: *const c_char,
     error_out: *mut *mut sigsync_error,
 ) -> sigsync_result {
-    let result = (|| -> FfiResult {
-        // SAFETY: checked non-NULL; borrowed for the call; one thread at a time.
-        let value = unsafe { str_arg(value, "value") }?.to_owned();
-        unsafe { handle_mut(builder) }.settings.get()?.tenant = Some(value);
-        Ok(())
-    })();
-    finish(result, error_out)
+    // SAFETY: a live builder and a string, checked non-NULL by #[ffi_fn].
+    unsafe { set_str(builder, value, "value", error_out, |s| &mut s.tenant) }
 }
 
 /// Sets a custom Exchange base URL (borrowed for the call), instead of the cloud's.
@@ -150,13 +131,8 @@ pub extern "C" fn sigsync_client_builder_set_exchange_url(
     value: *const c_char,
     error_out: *mut *mut sigsync_error,
 ) -> sigsync_result {
-    let result = (|| -> FfiResult {
-        // SAFETY: checked non-NULL; borrowed for the call; one thread at a time.
-        let value = unsafe { str_arg(value, "value") }?.to_owned();
-        unsafe { handle_mut(builder) }.settings.get()?.exchange_url = Some(value);
-        Ok(())
-    })();
-    finish(result, error_out)
+    // SAFETY: a live builder and a string, checked non-NULL by #[ffi_fn].
+    unsafe { set_str(builder, value, "value", error_out, |s| &mut s.exchange_url) }
 }
 
 /// Sets a custom Graph base URL with its version, e.g. `https://graph.microsoft.com/v1.0`
@@ -168,13 +144,8 @@ pub extern "C" fn sigsync_client_builder_set_graph_url(
     value: *const c_char,
     error_out: *mut *mut sigsync_error,
 ) -> sigsync_result {
-    let result = (|| -> FfiResult {
-        // SAFETY: checked non-NULL; borrowed for the call; one thread at a time.
-        let value = unsafe { str_arg(value, "value") }?.to_owned();
-        unsafe { handle_mut(builder) }.settings.get()?.graph_url = Some(value);
-        Ok(())
-    })();
-    finish(result, error_out)
+    // SAFETY: a live builder and a string, checked non-NULL by #[ffi_fn].
+    unsafe { set_str(builder, value, "value", error_out, |s| &mut s.graph_url) }
 }
 
 /// Sets the cloud (a `sigsync_cloud` value; default global), which picks the Exchange and
@@ -186,13 +157,13 @@ pub extern "C" fn sigsync_client_builder_set_cloud(
     cloud: u32,
     error_out: *mut *mut sigsync_error,
 ) -> sigsync_result {
-    let result = (|| -> FfiResult {
-        let cloud = cloud_arg(cloud)?;
-        // SAFETY: checked non-NULL; one thread at a time.
-        unsafe { handle_mut(builder) }.settings.get()?.cloud = Some(cloud);
-        Ok(())
-    })();
-    finish(result, error_out)
+    // SAFETY: a live builder, checked non-NULL by #[ffi_fn].
+    unsafe {
+        set(builder, error_out, |s| {
+            s.cloud = Some(cloud_arg(cloud)?);
+            Ok(())
+        })
+    }
 }
 
 /// Allows plain `http://` base URLs, for loopback addresses only (tests, the simulated
@@ -204,12 +175,8 @@ pub extern "C" fn sigsync_client_builder_set_allow_http(
     allow: bool,
     error_out: *mut *mut sigsync_error,
 ) -> sigsync_result {
-    let result = (|| -> FfiResult {
-        // SAFETY: checked non-NULL; one thread at a time.
-        unsafe { handle_mut(builder) }.settings.get()?.allow_http = allow;
-        Ok(())
-    })();
-    finish(result, error_out)
+    // SAFETY: a live builder, checked non-NULL by #[ffi_fn].
+    unsafe { set_value(builder, allow, error_out, |s| &mut s.allow_http) }
 }
 
 /// Validates the settings and writes the client to `*client_out`. Takes the settings out of
@@ -224,36 +191,29 @@ pub extern "C" fn sigsync_client_builder_build(
     client_out: *mut *mut sigsync_client,
     error_out: *mut *mut sigsync_error,
 ) -> sigsync_result {
-    let result = (|| -> FfiResult {
-        // SAFETY: checked non-NULL; one thread at a time.
-        let s = unsafe { handle_mut(builder) }.settings.take()?;
-        let mut b = RestExchangeClient::builder(s.provider).allow_http(s.allow_http);
-        if let Some(t) = s.tenant {
-            b = b.tenant(t);
-        }
-        if let Some(c) = s.cloud {
-            b = b.cloud(c);
-        }
-        if let Some(u) = s.exchange_url {
-            b = b.exchange_url(u);
-        }
-        if let Some(u) = s.graph_url {
-            b = b.graph_url(u);
-        }
-        let client = RetryingClient::new(b.build()?, RetryPolicy::default());
-        // SAFETY: checked non-NULL.
-        unsafe {
-            put(
-                client_out,
-                sigsync_client {
-                    client: Arc::new(client),
-                    runtime: s.runtime,
-                },
-            )
-        };
-        Ok(())
-    })();
-    finish(result, error_out)
+    // SAFETY: a live builder, checked non-NULL by #[ffi_fn].
+    unsafe {
+        builder::build(builder, client_out, error_out, |s| {
+            let mut b = RestExchangeClient::builder(s.provider).allow_http(s.allow_http);
+            if let Some(t) = s.tenant {
+                b = b.tenant(t);
+            }
+            if let Some(c) = s.cloud {
+                b = b.cloud(c);
+            }
+            if let Some(u) = s.exchange_url {
+                b = b.exchange_url(u);
+            }
+            if let Some(u) = s.graph_url {
+                b = b.graph_url(u);
+            }
+            let client = RetryingClient::new(b.build()?, RetryPolicy::default());
+            Ok(sigsync_client {
+                client: Arc::new(client),
+                runtime: s.runtime,
+            })
+        })
+    }
 }
 
 /// Frees a builder (built or not). `sigsync_client_builder_free(NULL)` does nothing.
@@ -273,20 +233,25 @@ pub extern "C" fn sigsync_client_list_mail_enabled_groups(
     groups_out: *mut *mut sigsync_group_list,
     error_out: *mut *mut sigsync_error,
 ) -> sigsync_result {
-    let result = (|| -> FfiResult {
-        // SAFETY: checked non-NULL.
-        let c = unsafe { handle(client) };
-        let groups: Vec<MailGroup> = c.runtime.block_on(c.client.list_mail_enabled_groups())?;
-        let cs = |s: String| CString::new(s).unwrap_or_default();
-        let groups = groups
-            .into_iter()
-            .map(|g| (cs(g.id), cs(g.display_name), cs(g.mail), g.kind))
-            .collect();
-        // SAFETY: checked non-NULL.
-        unsafe { put(groups_out, sigsync_group_list { groups }) };
-        Ok(())
-    })();
-    finish(result, error_out)
+    // SAFETY: checked non-NULL by #[ffi_fn].
+    unsafe {
+        give(groups_out, error_out, || {
+            let c = handle(client);
+            let groups: Vec<MailGroup> = c.runtime.block_on(c.client.list_mail_enabled_groups())?;
+            let groups = groups
+                .into_iter()
+                .map(|g| {
+                    (
+                        c_string(g.id),
+                        c_string(g.display_name),
+                        c_string(g.mail),
+                        g.kind,
+                    )
+                })
+                .collect();
+            Ok(sigsync_group_list { groups })
+        })
+    }
 }
 
 /// Frees a client. `sigsync_client_free(NULL)` does nothing. Call it once no other thread
@@ -298,21 +263,26 @@ pub extern "C" fn sigsync_client_free(client: *mut sigsync_client) {
     unsafe { crate::free(client) }
 }
 
-fn group(
+/// What `read` gives from group `index` of `list`, or `missing` when out of range.
+///
+/// # Safety
+/// `list` is non-NULL (checked by `#[ffi_fn]`) and a live list.
+unsafe fn group<R>(
     list: *const sigsync_group_list,
     index: usize,
-) -> Option<&'static (CString, CString, CString, GroupKind)> {
-    // SAFETY: the caller checked `list` non-NULL; the borrow lasts no longer than the list,
-    // as documented for the returned pointers.
-    unsafe { (&*list).groups.get(index) }
+    missing: R,
+    read: impl FnOnce(&(CString, CString, CString, GroupKind)) -> R,
+) -> R {
+    // SAFETY: guaranteed by the caller.
+    unsafe { get(list, |l| l.groups.get(index).map_or(missing, read)) }
 }
 
 /// How many groups `list` holds (0 when `list` is NULL).
 #[ffi_fn]
 #[no_mangle]
 pub extern "C" fn sigsync_group_list_len(list: *const sigsync_group_list) -> usize {
-    // SAFETY: checked non-NULL.
-    unsafe { handle(list) }.groups.len()
+    // SAFETY: checked non-NULL by #[ffi_fn].
+    unsafe { get(list, |l| l.groups.len()) }
 }
 
 /// The display name of group `index`, or NULL when `index` is out of range. Owned by the
@@ -323,7 +293,8 @@ pub extern "C" fn sigsync_group_list_display_name(
     list: *const sigsync_group_list,
     index: usize,
 ) -> *const c_char {
-    group(list, index).map_or(std::ptr::null(), |g| g.1.as_ptr())
+    // SAFETY: checked non-NULL by #[ffi_fn].
+    unsafe { group(list, index, std::ptr::null(), |g| g.1.as_ptr()) }
 }
 
 /// The primary SMTP address of group `index` (what `sigsync_connector_setup_builder_add_group`
@@ -335,7 +306,8 @@ pub extern "C" fn sigsync_group_list_mail(
     list: *const sigsync_group_list,
     index: usize,
 ) -> *const c_char {
-    group(list, index).map_or(std::ptr::null(), |g| g.2.as_ptr())
+    // SAFETY: checked non-NULL by #[ffi_fn].
+    unsafe { group(list, index, std::ptr::null(), |g| g.2.as_ptr()) }
 }
 
 /// The directory object id of group `index`, or NULL when `index` is out of range. Owned by
@@ -346,7 +318,8 @@ pub extern "C" fn sigsync_group_list_id(
     list: *const sigsync_group_list,
     index: usize,
 ) -> *const c_char {
-    group(list, index).map_or(std::ptr::null(), |g| g.0.as_ptr())
+    // SAFETY: checked non-NULL by #[ffi_fn].
+    unsafe { group(list, index, std::ptr::null(), |g| g.0.as_ptr()) }
 }
 
 /// The kind of group `index` (`SIGSYNC_GROUP_KIND_SECURITY` when `index` is out of range).
@@ -356,7 +329,13 @@ pub extern "C" fn sigsync_group_list_kind(
     list: *const sigsync_group_list,
     index: usize,
 ) -> sigsync_group_kind {
-    group(list, index).map_or(sigsync_group_kind::Security, |g| group_kind_c(g.3))
+    let security = sigsync_group_kind::Security;
+    // SAFETY: checked non-NULL by #[ffi_fn].
+    unsafe {
+        group(list, index, security, |g| {
+            enum_c(g.3, &GROUP_KINDS, security)
+        })
+    }
 }
 
 /// Frees a group list. `sigsync_group_list_free(NULL)` does nothing.

@@ -1,9 +1,12 @@
 //! `sigsync_result` (the stable result codes) and `sigsync_error` (the owned error object).
 
-use std::ffi::{c_char, CString};
+use std::ffi::{c_char, CStr, CString};
+use std::sync::OnceLock;
 
 use sigsync_core::{Error, ErrorKind};
 use sigsync_ffi_macros::ffi_fn;
+
+use crate::strings::{c_string, static_name};
 
 /// The result of every fallible function. The numbers are stable and never reused.
 ///
@@ -108,10 +111,7 @@ impl sigsync_result {
 
     /// The code with this number, if any.
     pub fn from_u32(code: u32) -> Option<sigsync_result> {
-        std::iter::once(sigsync_result::Ok)
-            .chain(Self::KINDS)
-            .chain(Self::FFI)
-            .find(|r| *r as u32 == code)
+        Self::all().find(|r| *r as u32 == code)
     }
 
     /// The stable snake_case name: the core kind's name, or the C API's own.
@@ -128,25 +128,18 @@ impl sigsync_result {
         }
     }
 
-    fn name_c(self) -> &'static [u8] {
-        // NUL-terminated copies of `name`, for C.
-        macro_rules! names {
-            ($($v:ident => $s:literal),* $(,)?) => {
-                match self { $(sigsync_result::$v => concat!($s, "\0").as_bytes(),)* }
-            };
-        }
-        names! {
-            Ok => "ok", Validation => "validation", Config => "config", Conflict => "conflict",
-            Auth => "auth", SignInRequired => "sign_in_required",
-            SignInDeclined => "sign_in_declined", SignInExpired => "sign_in_expired",
-            SignInCancelled => "sign_in_cancelled", Exchange => "exchange",
-            NotFound => "not_found", AlreadyExists => "already_exists", Rejected => "rejected",
-            Unauthorized => "unauthorized", Forbidden => "forbidden", Throttled => "throttled",
-            Transient => "transient", Network => "network", Internal => "internal",
-            NullParameter => "null_parameter", InvalidUtf8 => "invalid_utf8",
-            InsufficientSize => "insufficient_size", AlreadyUsed => "already_used",
-            InvalidParameter => "invalid_parameter", Panic => "panic",
-        }
+    /// [`sigsync_result::name`] NUL-terminated for C.
+    fn name_c(self) -> &'static CStr {
+        static NAMES: OnceLock<Vec<(sigsync_result, CString)>> = OnceLock::new();
+        let names = || Self::all().map(|r| (r, r.name())).collect();
+        static_name(&NAMES, self, names).unwrap_or(c"internal")
+    }
+
+    /// Every code: success, the core kinds, the C API's own.
+    fn all() -> impl Iterator<Item = sigsync_result> {
+        std::iter::once(sigsync_result::Ok)
+            .chain(Self::KINDS)
+            .chain(Self::FFI)
     }
 }
 
@@ -162,12 +155,6 @@ pub struct sigsync_error {
     status: u16,
     code: Option<CString>,
     report: Option<CString>,
-}
-
-fn c_string(s: impl Into<String>) -> CString {
-    let mut s = s.into();
-    s.retain(|c| c != '\0');
-    CString::new(s).unwrap_or_default()
 }
 
 impl sigsync_error {
@@ -225,6 +212,15 @@ pub(crate) fn finish(result: FfiResult, error_out: *mut *mut sigsync_error) -> s
     }
 }
 
+/// Runs a fallible body and turns its result into the return code, handing the error object
+/// to the caller when `error_out` is not NULL: the body of every fallible export.
+pub(crate) fn run(
+    error_out: *mut *mut sigsync_error,
+    body: impl FnOnce() -> FfiResult,
+) -> sigsync_result {
+    finish(body(), error_out)
+}
+
 /// The stable snake_case name of `result` (`"not_found"`, `"null_parameter"`), or
 /// `"unknown"` for a number that is no `sigsync_result`.
 ///
@@ -233,7 +229,7 @@ pub(crate) fn finish(result: FfiResult, error_out: *mut *mut sigsync_error) -> s
 #[no_mangle]
 pub extern "C" fn sigsync_result_name(result: u32) -> *const c_char {
     match sigsync_result::from_u32(result) {
-        Some(r) => r.name_c().as_ptr().cast(),
+        Some(r) => r.name_c().as_ptr(),
         None => c"unknown".as_ptr(),
     }
 }

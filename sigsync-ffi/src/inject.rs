@@ -7,9 +7,9 @@ use sigsync_core::inject::{Envelope, Outcome, SignatureInjector};
 use sigsync_core::signature::{SignatureConfig, UserAttributes};
 use sigsync_ffi_macros::ffi_fn;
 
-use crate::error::{finish, sigsync_error, sigsync_result, FfiResult};
+use crate::error::{run, sigsync_error, sigsync_result};
 use crate::strings::sigsync_string;
-use crate::{handle, put, str_arg};
+use crate::{give, handle, str_arg};
 
 /// What happened to a message. In every case the output buffer holds the message to send on,
 /// with the loop header.
@@ -34,11 +34,11 @@ pub struct sigsync_injector {
     service: SignatureInjector,
 }
 
-fn give_injector(config: SignatureConfig, out: *mut *mut sigsync_injector) -> FfiResult {
-    let service = SignatureInjector::from_config(&config, None)?;
-    // SAFETY: the caller's #[ffi_fn] checked `out` non-NULL.
-    unsafe { put(out, sigsync_injector { service }) };
-    Ok(())
+impl sigsync_injector {
+    fn new(config: SignatureConfig) -> Result<Self, sigsync_error> {
+        let service = SignatureInjector::from_config(&config, None)?;
+        Ok(sigsync_injector { service })
+    }
 }
 
 /// Loads a signature configuration file (`path`, borrowed for the call; JSON when the name
@@ -54,12 +54,12 @@ pub extern "C" fn sigsync_injector_load(
     injector_out: *mut *mut sigsync_injector,
     error_out: *mut *mut sigsync_error,
 ) -> sigsync_result {
-    let result = (|| -> FfiResult {
-        // SAFETY: checked non-NULL; borrowed for the call.
-        let path = unsafe { str_arg(path, "path") }?;
-        give_injector(SignatureConfig::load(path)?, injector_out)
-    })();
-    finish(result, error_out)
+    // SAFETY: checked non-NULL by #[ffi_fn]; borrowed for the call.
+    unsafe {
+        give(injector_out, error_out, || {
+            sigsync_injector::new(SignatureConfig::load(str_arg(path, "path")?)?)
+        })
+    }
 }
 
 /// Makes an injector from a signature configuration given as text (borrowed for the call) in
@@ -75,12 +75,13 @@ pub extern "C" fn sigsync_injector_from_str(
     injector_out: *mut *mut sigsync_injector,
     error_out: *mut *mut sigsync_error,
 ) -> sigsync_result {
-    let result = (|| -> FfiResult {
-        // SAFETY: checked non-NULL; borrowed for the call.
-        let text = unsafe { str_arg(text, "text") }?;
-        give_injector(crate::signature::parse_config(text, format)?, injector_out)
-    })();
-    finish(result, error_out)
+    // SAFETY: checked non-NULL by #[ffi_fn]; borrowed for the call.
+    unsafe {
+        give(injector_out, error_out, || {
+            let text = str_arg(text, "text")?;
+            sigsync_injector::new(crate::signature::parse_config(text, format)?)
+        })
+    }
 }
 
 /// Injects the signature the policy picks into the MIME message `message` (`message_len`
@@ -122,7 +123,7 @@ pub extern "C" fn sigsync_injector_inject(
     reason_out: *mut *mut sigsync_string,
     error_out: *mut *mut sigsync_error,
 ) -> sigsync_result {
-    let result = (|| -> FfiResult {
+    run(error_out, || {
         // SAFETY: checked non-NULL; `message` holds `message_len` bytes, borrowed for the call.
         let msg = unsafe { std::slice::from_raw_parts(message, message_len) };
         let this = unsafe { handle(injector) };
@@ -184,8 +185,7 @@ pub extern "C" fn sigsync_injector_inject(
             }
         }
         Ok(())
-    })();
-    finish(result, error_out)
+    })
 }
 
 /// Reads the per-message input of `sigsync_injector_inject`; `Err` names what is unusable.

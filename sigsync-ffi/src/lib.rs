@@ -31,6 +31,7 @@ use tokio::runtime::Runtime;
 
 pub mod auth;
 pub mod boundary;
+mod builder;
 pub mod client;
 pub mod engine;
 pub mod error;
@@ -145,6 +146,16 @@ pub(crate) unsafe fn handle_mut<'a, T>(p: *mut T) -> &'a mut T {
     unsafe { &mut *p }
 }
 
+/// What `read` gives from a live handle: the body of every accessor (`sigsync_plan_json`,
+/// `sigsync_report_writes`, ...).
+///
+/// # Safety
+/// As for [`handle`].
+pub(crate) unsafe fn get<T, R>(p: *const T, read: impl FnOnce(&T) -> R) -> R {
+    // SAFETY: guaranteed by the caller.
+    read(unsafe { handle(p) })
+}
+
 /// Hands a new heap object to the caller through `out`.
 ///
 /// # Safety
@@ -152,6 +163,24 @@ pub(crate) unsafe fn handle_mut<'a, T>(p: *mut T) -> &'a mut T {
 pub(crate) unsafe fn put<T>(out: *mut *mut T, value: T) {
     // SAFETY: guaranteed by the caller.
     unsafe { *out = Box::into_raw(Box::new(value)) };
+}
+
+/// Hands the caller what `make` makes, or the error: the body of every export with one
+/// `*_out` object (`sigsync_injector_load`, `sigsync_service_profile_from_json`, ...).
+///
+/// # Safety
+/// As for [`put`]; `error_out` is NULL or writable.
+pub(crate) unsafe fn give<T>(
+    out: *mut *mut T,
+    error_out: *mut *mut sigsync_error,
+    make: impl FnOnce() -> Result<T, sigsync_error>,
+) -> sigsync_result {
+    error::run(error_out, || {
+        let value = make()?;
+        // SAFETY: guaranteed by the caller.
+        unsafe { put(out, value) };
+        Ok(())
+    })
 }
 
 /// Frees a handle made with [`put`]; NULL does nothing.
@@ -163,6 +192,60 @@ pub(crate) unsafe fn free<T>(p: *mut T) {
         // SAFETY: guaranteed by the caller.
         drop(unsafe { Box::from_raw(p) });
     }
+}
+
+/// A C enum (`#[repr(u32)]`), which crosses the boundary as its number.
+pub(crate) trait CEnum: Copy {
+    /// The number C sees.
+    fn number(self) -> u32;
+}
+
+macro_rules! c_enums {
+    ($($t:ty),* $(,)?) => {$(
+        impl CEnum for $t {
+            fn number(self) -> u32 {
+                self as u32
+            }
+        }
+    )*};
+}
+
+c_enums!(
+    auth::sigsync_cloud,
+    engine::sigsync_setup_status,
+    client::sigsync_group_kind,
+    signature::sigsync_config_format,
+    signature::sigsync_message_kind,
+);
+#[cfg(feature = "sim")]
+c_enums!(sim::sigsync_sim_sign_in);
+
+/// The core value of a C enum passed as a `uint32_t` (`c_name` in the error), through the
+/// table that pairs each C value with the core's; [`enum_c`] maps back through the same table.
+pub(crate) fn enum_arg<C: CEnum, R: Copy>(
+    value: u32,
+    c_name: &str,
+    table: &[(C, R)],
+) -> Result<R, sigsync_error> {
+    table
+        .iter()
+        .find(|(c, _)| c.number() == value)
+        .map(|(_, r)| *r)
+        .ok_or_else(|| {
+            sigsync_error::new(
+                sigsync_result::InvalidParameter,
+                format!("{value} is not a {c_name}"),
+            )
+        })
+}
+
+/// The C value paired with `value` in `table`, or `fallback` when it has none (the core's
+/// enums are non-exhaustive).
+pub(crate) fn enum_c<C: Copy, R: PartialEq>(value: R, table: &[(C, R)], fallback: C) -> C {
+    table
+        .iter()
+        .find(|(_, r)| *r == value)
+        .map_or(fallback, |(c, _)| *c)
 }
 
 /// A builder's settings, taken out by `_build`: a second use reports `ALREADY_USED`.
@@ -247,6 +330,52 @@ mod tests {
         );
     }
 
+    /// One table per C enum: every number C may pass maps to a distinct core value, which
+    /// maps back to it; any other number is refused naming the C enum.
+    fn check_table<C: CEnum + std::fmt::Debug, R: Copy + PartialEq + std::fmt::Debug>(
+        table: &[(C, R)],
+        c_name: &str,
+    ) {
+        for (i, (c, r)) in table.iter().enumerate() {
+            assert!(
+                enum_arg(c.number(), c_name, table).is_ok_and(|v| v == *r),
+                "{c:?}"
+            );
+            assert_eq!(enum_c(*r, table, table[0].0).number(), c.number(), "{r:?}");
+            assert!(
+                table[..i].iter().all(|(_, other)| other != r),
+                "{r:?} twice"
+            );
+        }
+        let unknown = table.iter().map(|(c, _)| c.number()).max().unwrap() + 1;
+        let Err(err) = enum_arg(unknown, c_name, table) else {
+            panic!("{unknown} was taken for a {c_name}")
+        };
+        let mut out = std::ptr::null_mut();
+        assert_eq!(
+            error::finish(Err(err), &mut out),
+            sigsync_result::InvalidParameter
+        );
+        let message = unsafe { CStr::from_ptr(error::sigsync_error_message(out)) };
+        assert_eq!(
+            message.to_str().unwrap(),
+            format!("{unknown} is not a {c_name}")
+        );
+        error::sigsync_error_free(out);
+    }
+
+    #[test]
+    fn every_c_enum_maps_each_number_both_ways_and_names_itself_for_others() {
+        check_table(&auth::CLOUDS, "sigsync_cloud");
+        check_table(&client::GROUP_KINDS, "sigsync_group_kind");
+        check_table(&signature::MESSAGE_KINDS, "sigsync_message_kind");
+        check_table(&engine::STATUSES, "sigsync_setup_status");
+        #[cfg(feature = "sim")]
+        check_table(&sim::SIGN_INS, "sigsync_sim_sign_in");
+        let formats = signature::FORMATS.map(|(c, _)| (c, c));
+        check_table(&formats, "sigsync_config_format");
+    }
+
     #[test]
     fn version_is_the_crate_version() {
         let v = unsafe { CStr::from_ptr(sigsync_version()) };
@@ -257,9 +386,26 @@ mod tests {
     /// export without it could unwind into C.
     #[test]
     fn every_no_mangle_function_carries_ffi_fn() {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src");
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
+        let mut dirs = vec![std::path::PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/src"
+        ))];
+        let mut files = Vec::new();
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    files.push(path);
+                }
+            }
+        }
+        assert!(
+            files.iter().any(|f| f.ends_with("engine/plan.rs")),
+            "{files:?}"
+        );
+        for path in files {
             let text = std::fs::read_to_string(&path).unwrap();
             let lines: Vec<&str> = text.lines().collect();
             for (i, line) in lines.iter().enumerate() {

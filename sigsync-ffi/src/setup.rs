@@ -7,9 +7,10 @@ use sigsync_core::setup::{ConnectorSetup, SenderScope, ServiceProfile};
 use sigsync_core::LoopHeader;
 use sigsync_ffi_macros::ffi_fn;
 
-use crate::error::{finish, sigsync_error, sigsync_result, FfiResult};
-use crate::strings::sigsync_string;
-use crate::{handle, handle_mut, put, str_arg, Once};
+use crate::builder::{self, builder, set, set_str, set_value};
+use crate::error::{sigsync_error, sigsync_result};
+use crate::strings::{c_string, sigsync_string};
+use crate::{get, give, handle, put, str_arg, Once};
 
 /// Collects a service profile: the signature service's smart hosts, its TLS certificate
 /// name, the certificate name its relay presents, and its relay IP ranges.
@@ -19,12 +20,18 @@ use crate::{handle, handle_mut, put, str_arg, Once};
 /// Made by `sigsync_service_profile_builder_new`, freed by the caller with
 /// `sigsync_service_profile_builder_free`. Not thread-safe: one thread at a time.
 pub struct sigsync_service_profile_builder {
+    settings: Once<ProfileSettings>,
+}
+
+builder!(sigsync_service_profile_builder, ProfileSettings);
+
+#[derive(Default)]
+pub(crate) struct ProfileSettings {
     smart_hosts: Vec<String>,
     relay_ip_ranges: Vec<String>,
     tls_domain: Option<String>,
     certificate_name: String,
     loop_header: Option<LoopHeader>,
-    used: Once<()>,
 }
 
 /// A validated service profile (under the hood a `sigsync_core::setup::ServiceProfile`).
@@ -38,7 +45,7 @@ pub struct sigsync_service_profile {
 
 impl sigsync_service_profile {
     fn new(profile: ServiceProfile) -> Self {
-        let value_c = std::ffi::CString::new(profile.loop_header.value.clone()).unwrap_or_default();
+        let value_c = c_string(profile.loop_header.value.as_str());
         sigsync_service_profile { profile, value_c }
     }
 }
@@ -54,7 +61,9 @@ pub struct sigsync_connector_setup_builder {
     settings: Once<SetupSettings>,
 }
 
-struct SetupSettings {
+builder!(sigsync_connector_setup_builder, SetupSettings);
+
+pub(crate) struct SetupSettings {
     profile: ServiceProfile,
     groups: Vec<String>,
     include_internal: bool,
@@ -79,17 +88,8 @@ pub struct sigsync_connector_setup {
 pub extern "C" fn sigsync_service_profile_builder_new(
     builder_out: *mut *mut sigsync_service_profile_builder,
 ) -> sigsync_result {
-    let builder = sigsync_service_profile_builder {
-        smart_hosts: Vec::new(),
-        relay_ip_ranges: Vec::new(),
-        tls_domain: None,
-        certificate_name: String::new(),
-        loop_header: None,
-        used: Once::new(()),
-    };
-    // SAFETY: checked non-NULL.
-    unsafe { put(builder_out, builder) };
-    sigsync_result::Ok
+    // SAFETY: checked non-NULL by #[ffi_fn].
+    unsafe { builder::new(builder_out, ProfileSettings::default()) }
 }
 
 /// Adds a smart host of the service (borrowed for the call), e.g.
@@ -101,15 +101,8 @@ pub extern "C" fn sigsync_service_profile_builder_add_smart_host(
     host: *const c_char,
     error_out: *mut *mut sigsync_error,
 ) -> sigsync_result {
-    let result = (|| -> FfiResult {
-        // SAFETY: checked non-NULL; borrowed for the call; one thread at a time.
-        let host = unsafe { str_arg(host, "host") }?.to_owned();
-        let b = unsafe { handle_mut(builder) };
-        b.used.get()?;
-        b.smart_hosts.push(host);
-        Ok(())
-    })();
-    finish(result, error_out)
+    // SAFETY: a live builder and a string, checked non-NULL by #[ffi_fn].
+    unsafe { set_str(builder, host, "host", error_out, |s| &mut s.smart_hosts) }
 }
 
 /// Sets the name on the smart host's TLS certificate (borrowed for the call; default: the
@@ -121,15 +114,8 @@ pub extern "C" fn sigsync_service_profile_builder_set_tls_domain(
     domain: *const c_char,
     error_out: *mut *mut sigsync_error,
 ) -> sigsync_result {
-    let result = (|| -> FfiResult {
-        // SAFETY: checked non-NULL; borrowed for the call; one thread at a time.
-        let domain = unsafe { str_arg(domain, "domain") }?.to_owned();
-        let b = unsafe { handle_mut(builder) };
-        b.used.get()?;
-        b.tls_domain = Some(domain);
-        Ok(())
-    })();
-    finish(result, error_out)
+    // SAFETY: a live builder and a string, checked non-NULL by #[ffi_fn].
+    unsafe { set_str(builder, domain, "domain", error_out, |s| &mut s.tls_domain) }
 }
 
 /// Sets the certificate name the service's relay presents when it sends mail back
@@ -142,15 +128,12 @@ pub extern "C" fn sigsync_service_profile_builder_set_certificate_name(
     name: *const c_char,
     error_out: *mut *mut sigsync_error,
 ) -> sigsync_result {
-    let result = (|| -> FfiResult {
-        // SAFETY: checked non-NULL; borrowed for the call; one thread at a time.
-        let name = unsafe { str_arg(name, "name") }?.to_owned();
-        let b = unsafe { handle_mut(builder) };
-        b.used.get()?;
-        b.certificate_name = name;
-        Ok(())
-    })();
-    finish(result, error_out)
+    // SAFETY: a live builder and a string, checked non-NULL by #[ffi_fn].
+    unsafe {
+        set_str(builder, name, "name", error_out, |s| {
+            &mut s.certificate_name
+        })
+    }
 }
 
 /// Adds an IP range of the service's relays (borrowed for the call), e.g. `"203.0.113.0/24"`.
@@ -161,15 +144,12 @@ pub extern "C" fn sigsync_service_profile_builder_add_relay_ip_range(
     range: *const c_char,
     error_out: *mut *mut sigsync_error,
 ) -> sigsync_result {
-    let result = (|| -> FfiResult {
-        // SAFETY: checked non-NULL; borrowed for the call; one thread at a time.
-        let range = unsafe { str_arg(range, "range") }?.to_owned();
-        let b = unsafe { handle_mut(builder) };
-        b.used.get()?;
-        b.relay_ip_ranges.push(range);
-        Ok(())
-    })();
-    finish(result, error_out)
+    // SAFETY: a live builder and a string, checked non-NULL by #[ffi_fn].
+    unsafe {
+        set_str(builder, range, "range", error_out, |s| {
+            &mut s.relay_ip_ranges
+        })
+    }
 }
 
 /// Sets the loop-prevention header (both borrowed for the call): the value kept from when the
@@ -183,17 +163,14 @@ pub extern "C" fn sigsync_service_profile_builder_set_loop_header(
     value: *const c_char,
     error_out: *mut *mut sigsync_error,
 ) -> sigsync_result {
-    let result = (|| -> FfiResult {
-        // SAFETY: checked non-NULL; borrowed for the call; one thread at a time.
-        let name = unsafe { str_arg(name, "name") }?;
-        let value = unsafe { str_arg(value, "value") }?;
-        let header = LoopHeader::new(name, value)?;
-        let b = unsafe { handle_mut(builder) };
-        b.used.get()?;
-        b.loop_header = Some(header);
-        Ok(())
-    })();
-    finish(result, error_out)
+    // SAFETY: a live builder and two strings, checked non-NULL by #[ffi_fn].
+    unsafe {
+        set(builder, error_out, |s| {
+            let header = LoopHeader::new(str_arg(name, "name")?, str_arg(value, "value")?)?;
+            s.loop_header = Some(header);
+            Ok(())
+        })
+    }
 }
 
 /// Validates the profile and writes it to `*profile_out` (`SIGSYNC_RESULT_VALIDATION` names
@@ -208,26 +185,22 @@ pub extern "C" fn sigsync_service_profile_builder_build(
     profile_out: *mut *mut sigsync_service_profile,
     error_out: *mut *mut sigsync_error,
 ) -> sigsync_result {
-    let result = (|| -> FfiResult {
-        // SAFETY: checked non-NULL; one thread at a time.
-        let b = unsafe { handle_mut(builder) };
-        b.used.take()?;
-        let mut pb = ServiceProfile::builder()
-            .smart_hosts(std::mem::take(&mut b.smart_hosts))
-            .relay_ip_ranges(std::mem::take(&mut b.relay_ip_ranges))
-            .certificate_name(std::mem::take(&mut b.certificate_name));
-        if let Some(d) = b.tls_domain.take() {
-            pb = pb.tls_domain(d);
-        }
-        if let Some(h) = b.loop_header.take() {
-            pb = pb.loop_header(h);
-        }
-        let profile = pb.build()?;
-        // SAFETY: checked non-NULL.
-        unsafe { put(profile_out, sigsync_service_profile::new(profile)) };
-        Ok(())
-    })();
-    finish(result, error_out)
+    // SAFETY: a live builder, checked non-NULL by #[ffi_fn].
+    unsafe {
+        builder::build(builder, profile_out, error_out, |s| {
+            let mut pb = ServiceProfile::builder()
+                .smart_hosts(s.smart_hosts)
+                .relay_ip_ranges(s.relay_ip_ranges)
+                .certificate_name(s.certificate_name);
+            if let Some(d) = s.tls_domain {
+                pb = pb.tls_domain(d);
+            }
+            if let Some(h) = s.loop_header {
+                pb = pb.loop_header(h);
+            }
+            Ok(sigsync_service_profile::new(pb.build()?))
+        })
+    }
 }
 
 /// Frees a builder (built or not). `sigsync_service_profile_builder_free(NULL)` does nothing.
@@ -255,15 +228,13 @@ pub extern "C" fn sigsync_service_profile_from_json(
     profile_out: *mut *mut sigsync_service_profile,
     error_out: *mut *mut sigsync_error,
 ) -> sigsync_result {
-    let result = (|| -> FfiResult {
-        // SAFETY: checked non-NULL; borrowed for the call.
-        let json = unsafe { str_arg(json, "json") }?;
-        let profile = ServiceProfile::from_json(json)?;
-        // SAFETY: checked non-NULL.
-        unsafe { put(profile_out, sigsync_service_profile::new(profile)) };
-        Ok(())
-    })();
-    finish(result, error_out)
+    // SAFETY: checked non-NULL by #[ffi_fn]; borrowed for the call.
+    unsafe {
+        give(profile_out, error_out, || {
+            let profile = ServiceProfile::from_json(str_arg(json, "json")?)?;
+            Ok(sigsync_service_profile::new(profile))
+        })
+    }
 }
 
 /// Writes the whole profile (the generated loop-header value included) as JSON to
@@ -275,10 +246,11 @@ pub extern "C" fn sigsync_service_profile_to_json(
     profile: *const sigsync_service_profile,
     json_out: *mut *mut sigsync_string,
 ) -> sigsync_result {
-    // SAFETY: checked non-NULL.
-    let json = unsafe { handle(profile) }.profile.to_json();
-    // SAFETY: checked non-NULL.
-    unsafe { put(json_out, sigsync_string::new(json)) };
+    // SAFETY: checked non-NULL by #[ffi_fn].
+    unsafe {
+        let json = get(profile, |p| p.profile.to_json());
+        put(json_out, sigsync_string::new(json));
+    }
     sigsync_result::Ok
 }
 
@@ -289,9 +261,8 @@ pub extern "C" fn sigsync_service_profile_to_json(
 pub extern "C" fn sigsync_service_profile_loop_header_value(
     profile: *const sigsync_service_profile,
 ) -> *const c_char {
-    // SAFETY: checked non-NULL.
-    let p = unsafe { handle(profile) };
-    p.value_c.as_ptr()
+    // SAFETY: checked non-NULL by #[ffi_fn].
+    unsafe { get(profile, |p| p.value_c.as_ptr()) }
 }
 
 /// Frees a profile. `sigsync_service_profile_free(NULL)` does nothing.
@@ -314,7 +285,7 @@ pub extern "C" fn sigsync_connector_setup_builder_new(
     profile: *const sigsync_service_profile,
     builder_out: *mut *mut sigsync_connector_setup_builder,
 ) -> sigsync_result {
-    // SAFETY: checked non-NULL.
+    // SAFETY: checked non-NULL by #[ffi_fn].
     let profile = unsafe { handle(profile) }.profile.clone();
     let settings = SetupSettings {
         profile,
@@ -323,16 +294,8 @@ pub extern "C" fn sigsync_connector_setup_builder_new(
         staged: false,
         priority: None,
     };
-    // SAFETY: checked non-NULL.
-    unsafe {
-        put(
-            builder_out,
-            sigsync_connector_setup_builder {
-                settings: Once::new(settings),
-            },
-        )
-    };
-    sigsync_result::Ok
+    // SAFETY: checked non-NULL by #[ffi_fn].
+    unsafe { builder::new(builder_out, settings) }
 }
 
 /// Routes the mail of members of the mail-enabled group with address `group_mail` (borrowed
@@ -344,17 +307,12 @@ pub extern "C" fn sigsync_connector_setup_builder_add_group(
     group_mail: *const c_char,
     error_out: *mut *mut sigsync_error,
 ) -> sigsync_result {
-    let result = (|| -> FfiResult {
-        // SAFETY: checked non-NULL; borrowed for the call; one thread at a time.
-        let group = unsafe { str_arg(group_mail, "group_mail") }?.to_owned();
-        unsafe { handle_mut(builder) }
-            .settings
-            .get()?
-            .groups
-            .push(group);
-        Ok(())
-    })();
-    finish(result, error_out)
+    // SAFETY: a live builder and a string, checked non-NULL by #[ffi_fn].
+    unsafe {
+        set_str(builder, group_mail, "group_mail", error_out, |s| {
+            &mut s.groups
+        })
+    }
 }
 
 /// Whether mail between the tenant's own users is routed too (default true); false routes
@@ -366,15 +324,8 @@ pub extern "C" fn sigsync_connector_setup_builder_set_include_internal(
     include: bool,
     error_out: *mut *mut sigsync_error,
 ) -> sigsync_result {
-    let result = (|| -> FfiResult {
-        // SAFETY: checked non-NULL; one thread at a time.
-        unsafe { handle_mut(builder) }
-            .settings
-            .get()?
-            .include_internal = include;
-        Ok(())
-    })();
-    finish(result, error_out)
+    // SAFETY: a live builder, checked non-NULL by #[ffi_fn].
+    unsafe { set_value(builder, include, error_out, |s| &mut s.include_internal) }
 }
 
 /// Whether the routing rule is created disabled (default false), to be enabled later with
@@ -386,12 +337,8 @@ pub extern "C" fn sigsync_connector_setup_builder_set_staged(
     staged: bool,
     error_out: *mut *mut sigsync_error,
 ) -> sigsync_result {
-    let result = (|| -> FfiResult {
-        // SAFETY: checked non-NULL; one thread at a time.
-        unsafe { handle_mut(builder) }.settings.get()?.staged = staged;
-        Ok(())
-    })();
-    finish(result, error_out)
+    // SAFETY: a live builder, checked non-NULL by #[ffi_fn].
+    unsafe { set_value(builder, staged, error_out, |s| &mut s.staged) }
 }
 
 /// The routing rule's priority (default 0, the first rule).
@@ -402,12 +349,8 @@ pub extern "C" fn sigsync_connector_setup_builder_set_priority(
     priority: u32,
     error_out: *mut *mut sigsync_error,
 ) -> sigsync_result {
-    let result = (|| -> FfiResult {
-        // SAFETY: checked non-NULL; one thread at a time.
-        unsafe { handle_mut(builder) }.settings.get()?.priority = Some(priority);
-        Ok(())
-    })();
-    finish(result, error_out)
+    // SAFETY: a live builder, checked non-NULL by #[ffi_fn].
+    unsafe { set_value(builder, priority, error_out, |s| &mut s.priority) }
 }
 
 /// Validates the setup and writes it to `*setup_out`. Takes the settings out of the builder:
@@ -421,27 +364,24 @@ pub extern "C" fn sigsync_connector_setup_builder_build(
     setup_out: *mut *mut sigsync_connector_setup,
     error_out: *mut *mut sigsync_error,
 ) -> sigsync_result {
-    let result = (|| -> FfiResult {
-        // SAFETY: checked non-NULL; one thread at a time.
-        let s = unsafe { handle_mut(builder) }.settings.take()?;
-        let scope = if s.groups.is_empty() {
-            SenderScope::AllUsers
-        } else {
-            SenderScope::Groups(s.groups)
-        };
-        let mut b = ConnectorSetup::builder(s.profile)
-            .scope(scope)
-            .include_internal(s.include_internal)
-            .staged(s.staged);
-        if let Some(p) = s.priority {
-            b = b.priority(p);
-        }
-        let setup = b.build()?;
-        // SAFETY: checked non-NULL.
-        unsafe { put(setup_out, sigsync_connector_setup { setup }) };
-        Ok(())
-    })();
-    finish(result, error_out)
+    // SAFETY: a live builder, checked non-NULL by #[ffi_fn].
+    unsafe {
+        builder::build(builder, setup_out, error_out, |s| {
+            let scope = if s.groups.is_empty() {
+                SenderScope::AllUsers
+            } else {
+                SenderScope::Groups(s.groups)
+            };
+            let mut b = ConnectorSetup::builder(s.profile)
+                .scope(scope)
+                .include_internal(s.include_internal)
+                .staged(s.staged);
+            if let Some(p) = s.priority {
+                b = b.priority(p);
+            }
+            Ok(sigsync_connector_setup { setup: b.build()? })
+        })
+    }
 }
 
 /// Frees a builder (built or not). `sigsync_connector_setup_builder_free(NULL)` does nothing.

@@ -7,8 +7,9 @@ use sigsync_core::signature::{
 };
 use sigsync_ffi_macros::ffi_fn;
 
-use crate::error::{finish, sigsync_error, sigsync_result, FfiResult};
-use crate::{handle, opt_str_arg, put, str_arg, str_list_arg};
+use crate::error::{sigsync_error, sigsync_result};
+use crate::strings::c_string;
+use crate::{enum_arg, get, give, handle, opt_str_arg, str_arg, str_list_arg};
 
 /// The format of a signature configuration given as text.
 #[repr(u32)]
@@ -53,29 +54,29 @@ pub struct sigsync_rendered_signature {
     reason: CString,
 }
 
-fn cstring(s: String) -> CString {
-    CString::new(s.replace('\0', "")).unwrap_or_default()
-}
+pub(crate) type Parse = fn(&str) -> sigsync_core::Result<SignatureConfig>;
+
+pub(crate) const FORMATS: [(sigsync_config_format, Parse); 2] = [
+    (sigsync_config_format::Toml, SignatureConfig::from_toml_str),
+    (sigsync_config_format::Json, SignatureConfig::from_json_str),
+];
+
+pub(crate) const MESSAGE_KINDS: [(sigsync_message_kind, MessageKind); 2] = [
+    (sigsync_message_kind::New, MessageKind::New),
+    (sigsync_message_kind::Reply, MessageKind::Reply),
+];
 
 /// Parses a signature configuration in `format` (a `sigsync_config_format` value).
 pub(crate) fn parse_config(text: &str, format: u32) -> Result<SignatureConfig, sigsync_error> {
-    Ok(match format {
-        0 => SignatureConfig::from_toml_str(text)?,
-        1 => SignatureConfig::from_json_str(text)?,
-        other => {
-            return Err(sigsync_error::new(
-                sigsync_result::InvalidParameter,
-                format!("{other} is not a sigsync_config_format"),
-            ))
-        }
-    })
+    let parse = enum_arg(format, "sigsync_config_format", &FORMATS)?;
+    Ok(parse(text)?)
 }
 
-fn give_engine(config: SignatureConfig, out: *mut *mut sigsync_signature_engine) -> FfiResult {
-    let engine = config.engine(None)?;
-    // SAFETY: the caller's #[ffi_fn] checked `out` non-NULL.
-    unsafe { put(out, sigsync_signature_engine { engine }) };
-    Ok(())
+impl sigsync_signature_engine {
+    fn new(config: SignatureConfig) -> Result<Self, sigsync_error> {
+        let engine = config.engine(None)?;
+        Ok(sigsync_signature_engine { engine })
+    }
 }
 
 /// Loads a signature configuration file (`path`, borrowed for the call): JSON when the name
@@ -90,12 +91,12 @@ pub extern "C" fn sigsync_signature_engine_load(
     engine_out: *mut *mut sigsync_signature_engine,
     error_out: *mut *mut sigsync_error,
 ) -> sigsync_result {
-    let result = (|| -> FfiResult {
-        // SAFETY: checked non-NULL; borrowed for the call.
-        let path = unsafe { str_arg(path, "path") }?;
-        give_engine(SignatureConfig::load(path)?, engine_out)
-    })();
-    finish(result, error_out)
+    // SAFETY: checked non-NULL by #[ffi_fn]; borrowed for the call.
+    unsafe {
+        give(engine_out, error_out, || {
+            sigsync_signature_engine::new(SignatureConfig::load(str_arg(path, "path")?)?)
+        })
+    }
 }
 
 /// Reads a signature configuration from text (borrowed for the call) in `format` (a
@@ -111,12 +112,13 @@ pub extern "C" fn sigsync_signature_engine_from_str(
     engine_out: *mut *mut sigsync_signature_engine,
     error_out: *mut *mut sigsync_error,
 ) -> sigsync_result {
-    let result = (|| -> FfiResult {
-        // SAFETY: checked non-NULL; borrowed for the call.
-        let text = unsafe { str_arg(text, "text") }?;
-        give_engine(parse_config(text, format)?, engine_out)
-    })();
-    finish(result, error_out)
+    // SAFETY: checked non-NULL by #[ffi_fn]; borrowed for the call.
+    unsafe {
+        give(engine_out, error_out, || {
+            let text = str_arg(text, "text")?;
+            sigsync_signature_engine::new(parse_config(text, format)?)
+        })
+    }
 }
 
 /// Client-side mode: renders the signature for a user composing a message, for a
@@ -142,61 +144,61 @@ pub extern "C" fn sigsync_signature_engine_render_client_side(
     rendered_out: *mut *mut sigsync_rendered_signature,
     error_out: *mut *mut sigsync_error,
 ) -> sigsync_result {
-    let result = (|| -> FfiResult {
-        // SAFETY: checked non-NULL where required; borrowed for the call.
-        let user_json = unsafe { str_arg(user_json, "user_json") }?;
-        let sender = unsafe { opt_str_arg(sender, "sender") }?;
-        let recipients = unsafe { str_list_arg(recipients, n_recipients, "recipients") }?;
-        let kind = match kind {
-            0 => MessageKind::New,
-            1 => MessageKind::Reply,
-            other => {
-                return Err(sigsync_error::new(
-                    sigsync_result::InvalidParameter,
-                    format!("{other} is not a sigsync_message_kind"),
-                ))
+    // SAFETY: checked non-NULL where required by #[ffi_fn]; borrowed for the call.
+    unsafe {
+        give(rendered_out, error_out, || {
+            let user_json = str_arg(user_json, "user_json")?;
+            let sender = opt_str_arg(sender, "sender")?;
+            let recipients = str_list_arg(recipients, n_recipients, "recipients")?;
+            let kind = enum_arg(kind, "sigsync_message_kind", &MESSAGE_KINDS)?;
+            render_client_side(handle(engine), user_json, sender, recipients, kind)
+        })
+    }
+}
+
+/// The rendering of `sigsync_signature_engine_render_client_side`.
+fn render_client_side(
+    engine: &sigsync_signature_engine,
+    user_json: &str,
+    sender: Option<&str>,
+    recipients: Vec<String>,
+    kind: MessageKind,
+) -> Result<sigsync_rendered_signature, sigsync_error> {
+    let user: UserAttributes = serde_json::from_str(user_json).map_err(|e| {
+        sigsync_error::new(
+            sigsync_result::Validation,
+            format!("invalid user_json: {e}"),
+        )
+    })?;
+    let ctx = MessageContext::new(sender.unwrap_or_default(), recipients, kind);
+    let rendered = match engine.engine.render_client_side(&user, &ctx)? {
+        Choice::Sign(s) => {
+            let mut html = s.html;
+            let mut text = s.text;
+            if let Some(d) = s.disclaimer_html {
+                html.push_str(&d);
             }
-        };
-        let user: UserAttributes = serde_json::from_str(user_json).map_err(|e| {
-            sigsync_error::new(
-                sigsync_result::Validation,
-                format!("invalid user_json: {e}"),
-            )
-        })?;
-        let ctx = MessageContext::new(sender.unwrap_or_default(), recipients, kind);
-        let e = unsafe { handle(engine) };
-        let rendered = match e.engine.render_client_side(&user, &ctx)? {
-            Choice::Sign(s) => {
-                let mut html = s.html;
-                let mut text = s.text;
-                if let Some(d) = s.disclaimer_html {
-                    html.push_str(&d);
+            if let Some(d) = s.disclaimer_text {
+                if !text.is_empty() {
+                    text.push('\n');
                 }
-                if let Some(d) = s.disclaimer_text {
-                    if !text.is_empty() {
-                        text.push('\n');
-                    }
-                    text.push_str(&d);
-                }
-                sigsync_rendered_signature {
-                    signed: true,
-                    html: cstring(html),
-                    text: cstring(text),
-                    reason: CString::default(),
-                }
+                text.push_str(&d);
             }
-            Choice::NoSignature(reason) => sigsync_rendered_signature {
-                signed: false,
-                html: CString::default(),
-                text: CString::default(),
-                reason: cstring(reason.to_string()),
-            },
-        };
-        // SAFETY: checked non-NULL.
-        unsafe { put(rendered_out, rendered) };
-        Ok(())
-    })();
-    finish(result, error_out)
+            sigsync_rendered_signature {
+                signed: true,
+                html: c_string(html),
+                text: c_string(text),
+                reason: CString::default(),
+            }
+        }
+        Choice::NoSignature(reason) => sigsync_rendered_signature {
+            signed: false,
+            html: CString::default(),
+            text: CString::default(),
+            reason: c_string(reason.to_string()),
+        },
+    };
+    Ok(rendered)
 }
 
 /// Frees an engine. `sigsync_signature_engine_free(NULL)` does nothing.
@@ -214,8 +216,8 @@ pub extern "C" fn sigsync_signature_engine_free(engine: *mut sigsync_signature_e
 pub extern "C" fn sigsync_rendered_signature_signed(
     rendered: *const sigsync_rendered_signature,
 ) -> bool {
-    // SAFETY: checked non-NULL.
-    unsafe { handle(rendered) }.signed
+    // SAFETY: checked non-NULL by #[ffi_fn].
+    unsafe { get(rendered, |r| r.signed) }
 }
 
 /// The HTML signature (with the disclaimer, if any), empty when none. Owned by `rendered`,
@@ -225,8 +227,8 @@ pub extern "C" fn sigsync_rendered_signature_signed(
 pub extern "C" fn sigsync_rendered_signature_html(
     rendered: *const sigsync_rendered_signature,
 ) -> *const c_char {
-    // SAFETY: checked non-NULL.
-    unsafe { handle(rendered) }.html.as_ptr()
+    // SAFETY: checked non-NULL by #[ffi_fn].
+    unsafe { get(rendered, |r| r.html.as_ptr()) }
 }
 
 /// The plain-text signature (with the disclaimer, if any), empty when none. Owned by
@@ -236,8 +238,8 @@ pub extern "C" fn sigsync_rendered_signature_html(
 pub extern "C" fn sigsync_rendered_signature_text(
     rendered: *const sigsync_rendered_signature,
 ) -> *const c_char {
-    // SAFETY: checked non-NULL.
-    unsafe { handle(rendered) }.text.as_ptr()
+    // SAFETY: checked non-NULL by #[ffi_fn].
+    unsafe { get(rendered, |r| r.text.as_ptr()) }
 }
 
 /// Why there is no signature, empty when there is one. Owned by `rendered`, valid until
@@ -247,8 +249,8 @@ pub extern "C" fn sigsync_rendered_signature_text(
 pub extern "C" fn sigsync_rendered_signature_reason(
     rendered: *const sigsync_rendered_signature,
 ) -> *const c_char {
-    // SAFETY: checked non-NULL.
-    unsafe { handle(rendered) }.reason.as_ptr()
+    // SAFETY: checked non-NULL by #[ffi_fn].
+    unsafe { get(rendered, |r| r.reason.as_ptr()) }
 }
 
 /// Frees a rendering. `sigsync_rendered_signature_free(NULL)` does nothing.

@@ -11,8 +11,9 @@ use sigsync_ffi_macros::ffi_fn;
 use tokio::runtime::Runtime;
 
 use crate::client::group_kind_arg;
-use crate::error::{finish, sigsync_error, sigsync_result};
-use crate::{handle, opt_str_arg, put, str_arg, str_list_arg};
+use crate::error::{run, sigsync_error, sigsync_result};
+use crate::strings::c_string;
+use crate::{enum_arg, get, give, handle, opt_str_arg, put, str_arg, str_list_arg};
 
 /// An in-memory Exchange Online tenant: accepted domains, users, mail-enabled groups, and
 /// faults to inject. Under the hood an `Arc` of the shared state: a server started from it
@@ -36,6 +37,12 @@ pub enum sigsync_sim_sign_in {
     Expire = 2,
 }
 
+pub(crate) const SIGN_INS: [(sigsync_sim_sign_in, SignInOutcome); 3] = [
+    (sigsync_sim_sign_in::Approve, SignInOutcome::Approve),
+    (sigsync_sim_sign_in::Decline, SignInOutcome::Decline),
+    (sigsync_sim_sign_in::Expire, SignInOutcome::Expire),
+];
+
 /// The simulated tenant served over HTTP on `127.0.0.1` (an ephemeral port): sign-in,
 /// Exchange and Graph.
 ///
@@ -49,6 +56,28 @@ pub struct sigsync_sim_server {
     login_url: CString,
     exchange_url: CString,
     graph_url: CString,
+}
+
+impl sigsync_sim_server {
+    fn start(tenant: SimTenant, sign_in: SignInOutcome) -> Result<Self, sigsync_error> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| sigsync_error::new(sigsync_result::Internal, format!("runtime: {e}")))?;
+        let options = SimServerOptions {
+            sign_in,
+            ..SimServerOptions::default()
+        };
+        let server = runtime.block_on(SimServer::start(tenant, options));
+        Ok(sigsync_sim_server {
+            tenant_id: c_string(server.tenant_id()),
+            login_url: c_string(server.login_url()),
+            exchange_url: c_string(server.exchange_url()),
+            graph_url: c_string(server.graph_url()),
+            server: Some(server),
+            runtime: Some(runtime),
+        })
+    }
 }
 
 impl Drop for sigsync_sim_server {
@@ -68,15 +97,11 @@ impl Drop for sigsync_sim_server {
 pub extern "C" fn sigsync_sim_tenant_new(
     tenant_out: *mut *mut sigsync_sim_tenant,
 ) -> sigsync_result {
-    // SAFETY: checked non-NULL.
-    unsafe {
-        put(
-            tenant_out,
-            sigsync_sim_tenant {
-                tenant: SimTenant::new(),
-            },
-        )
+    let tenant = sigsync_sim_tenant {
+        tenant: SimTenant::new(),
     };
+    // SAFETY: checked non-NULL by #[ffi_fn].
+    unsafe { put(tenant_out, tenant) };
     sigsync_result::Ok
 }
 
@@ -90,15 +115,12 @@ pub extern "C" fn sigsync_sim_tenant_add_accepted_domain(
     is_default: bool,
     error_out: *mut *mut sigsync_error,
 ) -> sigsync_result {
-    let result = (|| -> crate::error::FfiResult {
-        // SAFETY: checked non-NULL; borrowed for the call.
-        let domain = unsafe { str_arg(domain, "domain") }?;
-        unsafe { handle(tenant) }
-            .tenant
-            .add_accepted_domain(domain, is_default);
+    run(error_out, || {
+        // SAFETY: checked non-NULL by #[ffi_fn]; borrowed for the call.
+        let (tenant, domain) = unsafe { (handle(tenant), str_arg(domain, "domain")?) };
+        tenant.tenant.add_accepted_domain(domain, is_default);
         Ok(())
-    })();
-    finish(result, error_out)
+    })
 }
 
 /// Adds a user (`user_principal_name`, `display_name`; `job_title` may be NULL). Every
@@ -112,19 +134,23 @@ pub extern "C" fn sigsync_sim_tenant_add_user(
     job_title: *const c_char,
     error_out: *mut *mut sigsync_error,
 ) -> sigsync_result {
-    let result = (|| -> crate::error::FfiResult {
-        // SAFETY: checked non-NULL (job_title may be NULL); borrowed for the call.
-        let upn = unsafe { str_arg(user_principal_name, "user_principal_name") }?;
-        let name = unsafe { str_arg(display_name, "display_name") }?;
-        let title = unsafe { opt_str_arg(job_title, "job_title") }?;
+    run(error_out, || {
+        // SAFETY: checked non-NULL by #[ffi_fn] (job_title may be NULL); borrowed for the call.
+        let (tenant, upn, name, title) = unsafe {
+            (
+                handle(tenant),
+                str_arg(user_principal_name, "user_principal_name")?,
+                str_arg(display_name, "display_name")?,
+                opt_str_arg(job_title, "job_title")?,
+            )
+        };
         let mut user = SimUser::new(upn, name);
         if let Some(title) = title {
             user = user.with_property("jobTitle", title);
         }
-        unsafe { handle(tenant) }.tenant.add_user(user);
+        tenant.tenant.add_user(user);
         Ok(())
-    })();
-    finish(result, error_out)
+    })
 }
 
 /// Adds a group: its display name, its address (`mail`, NULL for a security group without
@@ -141,17 +167,20 @@ pub extern "C" fn sigsync_sim_tenant_add_group(
     n_members: usize,
     error_out: *mut *mut sigsync_error,
 ) -> sigsync_result {
-    let result = (|| -> crate::error::FfiResult {
-        // SAFETY: checked non-NULL where required; borrowed for the call.
-        let name = unsafe { str_arg(display_name, "display_name") }?;
-        let mail = unsafe { opt_str_arg(mail, "mail") }?;
-        let members = unsafe { str_list_arg(members, n_members, "members") }?;
-        let kind = group_kind_arg(kind)?;
-        let group = SimGroup::new(name, mail, kind).with_members(members);
-        unsafe { handle(tenant) }.tenant.add_group(group);
+    run(error_out, || {
+        // SAFETY: checked non-NULL where required by #[ffi_fn]; borrowed for the call.
+        let (tenant, name, mail, members) = unsafe {
+            (
+                handle(tenant),
+                str_arg(display_name, "display_name")?,
+                opt_str_arg(mail, "mail")?,
+                str_list_arg(members, n_members, "members")?,
+            )
+        };
+        let group = SimGroup::new(name, mail, group_kind_arg(kind)?).with_members(members);
+        tenant.tenant.add_group(group);
         Ok(())
-    })();
-    finish(result, error_out)
+    })
 }
 
 /// Makes calls of the Exchange cmdlet `cmdlet` (e.g. `"New-TransportRule"`, borrowed for the
@@ -166,9 +195,9 @@ pub extern "C" fn sigsync_sim_tenant_inject_fault(
     times: u32,
     error_out: *mut *mut sigsync_error,
 ) -> sigsync_result {
-    let outcome = (|| -> crate::error::FfiResult {
-        // SAFETY: checked non-NULL; borrowed for the call.
-        let cmdlet = unsafe { str_arg(cmdlet, "cmdlet") }?;
+    run(error_out, || {
+        // SAFETY: checked non-NULL by #[ffi_fn]; borrowed for the call.
+        let (tenant, cmdlet) = unsafe { (handle(tenant), str_arg(cmdlet, "cmdlet")?) };
         let kind = ErrorKind::from_code(result).ok_or_else(|| {
             sigsync_error::new(
                 sigsync_result::InvalidParameter,
@@ -179,18 +208,17 @@ pub extern "C" fn sigsync_sim_tenant_inject_fault(
         if times > 0 {
             fault = fault.times(times);
         }
-        unsafe { handle(tenant) }.tenant.inject(fault);
+        tenant.tenant.inject(fault);
         Ok(())
-    })();
-    finish(outcome, error_out)
+    })
 }
 
 /// Removes every injected fault.
 #[ffi_fn]
 #[no_mangle]
 pub extern "C" fn sigsync_sim_tenant_clear_faults(tenant: *const sigsync_sim_tenant) {
-    // SAFETY: checked non-NULL.
-    unsafe { handle(tenant) }.tenant.clear_faults();
+    // SAFETY: checked non-NULL by #[ffi_fn].
+    unsafe { get(tenant, |t| t.tenant.clear_faults()) }
 }
 
 /// How many write calls (anything but `Get-*`) the tenant has received (0 when `tenant` is
@@ -198,8 +226,8 @@ pub extern "C" fn sigsync_sim_tenant_clear_faults(tenant: *const sigsync_sim_ten
 #[ffi_fn]
 #[no_mangle]
 pub extern "C" fn sigsync_sim_tenant_write_count(tenant: *const sigsync_sim_tenant) -> usize {
-    // SAFETY: checked non-NULL.
-    unsafe { handle(tenant) }.tenant.write_count()
+    // SAFETY: checked non-NULL by #[ffi_fn].
+    unsafe { get(tenant, |t| t.tenant.write_count()) }
 }
 
 /// Frees the caller's tenant handle (a running server keeps serving the tenant).
@@ -224,43 +252,13 @@ pub extern "C" fn sigsync_sim_server_start(
     server_out: *mut *mut sigsync_sim_server,
     error_out: *mut *mut sigsync_error,
 ) -> sigsync_result {
-    let result = (|| -> crate::error::FfiResult {
-        let sign_in = match sign_in {
-            0 => SignInOutcome::Approve,
-            1 => SignInOutcome::Decline,
-            2 => SignInOutcome::Expire,
-            other => {
-                return Err(sigsync_error::new(
-                    sigsync_result::InvalidParameter,
-                    format!("{other} is not a sigsync_sim_sign_in"),
-                ))
-            }
-        };
-        // SAFETY: checked non-NULL.
-        let tenant = unsafe { handle(tenant) }.tenant.clone();
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| sigsync_error::new(sigsync_result::Internal, format!("runtime: {e}")))?;
-        let options = SimServerOptions {
-            sign_in,
-            ..SimServerOptions::default()
-        };
-        let server = runtime.block_on(SimServer::start(tenant, options));
-        let c = |s: String| CString::new(s).unwrap_or_default();
-        let handle = sigsync_sim_server {
-            tenant_id: c(server.tenant_id().to_owned()),
-            login_url: c(server.login_url()),
-            exchange_url: c(server.exchange_url()),
-            graph_url: c(server.graph_url()),
-            server: Some(server),
-            runtime: Some(runtime),
-        };
-        // SAFETY: checked non-NULL.
-        unsafe { put(server_out, handle) };
-        Ok(())
-    })();
-    finish(result, error_out)
+    // SAFETY: checked non-NULL by #[ffi_fn].
+    unsafe {
+        give(server_out, error_out, || {
+            let sign_in = enum_arg(sign_in, "sigsync_sim_sign_in", &SIGN_INS)?;
+            sigsync_sim_server::start(handle(tenant).tenant.clone(), sign_in)
+        })
+    }
 }
 
 /// The simulated tenant's id (a GUID), for `sigsync_auth_config_builder_new`. Owned by the
@@ -268,8 +266,8 @@ pub extern "C" fn sigsync_sim_server_start(
 #[ffi_fn]
 #[no_mangle]
 pub extern "C" fn sigsync_sim_server_tenant_id(server: *const sigsync_sim_server) -> *const c_char {
-    // SAFETY: checked non-NULL.
-    unsafe { handle(server) }.tenant_id.as_ptr()
+    // SAFETY: checked non-NULL by #[ffi_fn].
+    unsafe { get(server, |s| s.tenant_id.as_ptr()) }
 }
 
 /// The sign-in base URL (`http://127.0.0.1:PORT`), for
@@ -278,8 +276,8 @@ pub extern "C" fn sigsync_sim_server_tenant_id(server: *const sigsync_sim_server
 #[ffi_fn]
 #[no_mangle]
 pub extern "C" fn sigsync_sim_server_login_url(server: *const sigsync_sim_server) -> *const c_char {
-    // SAFETY: checked non-NULL.
-    unsafe { handle(server) }.login_url.as_ptr()
+    // SAFETY: checked non-NULL by #[ffi_fn].
+    unsafe { get(server, |s| s.login_url.as_ptr()) }
 }
 
 /// The Exchange base URL, for `sigsync_client_builder_set_exchange_url`. Owned by the
@@ -289,8 +287,8 @@ pub extern "C" fn sigsync_sim_server_login_url(server: *const sigsync_sim_server
 pub extern "C" fn sigsync_sim_server_exchange_url(
     server: *const sigsync_sim_server,
 ) -> *const c_char {
-    // SAFETY: checked non-NULL.
-    unsafe { handle(server) }.exchange_url.as_ptr()
+    // SAFETY: checked non-NULL by #[ffi_fn].
+    unsafe { get(server, |s| s.exchange_url.as_ptr()) }
 }
 
 /// The Graph base URL (with `/v1.0`), for `sigsync_client_builder_set_graph_url`. Owned by
@@ -298,8 +296,8 @@ pub extern "C" fn sigsync_sim_server_exchange_url(
 #[ffi_fn]
 #[no_mangle]
 pub extern "C" fn sigsync_sim_server_graph_url(server: *const sigsync_sim_server) -> *const c_char {
-    // SAFETY: checked non-NULL.
-    unsafe { handle(server) }.graph_url.as_ptr()
+    // SAFETY: checked non-NULL by #[ffi_fn].
+    unsafe { get(server, |s| s.graph_url.as_ptr()) }
 }
 
 /// Stops the server and frees it. `sigsync_sim_server_free(NULL)` does nothing.

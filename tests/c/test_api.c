@@ -4,6 +4,9 @@
  * objects (kind, message, HTTP status, Exchange error code). Runs against the simulated
  * tenant on loopback; run by tests/tests/c_api.rs, also under valgrind.
  *
+ * Longer than 600 lines on purpose: one program, so one valgrind run covers the whole API
+ * (each valgrind start costs seconds); the sections follow the header's order.
+ *
  * usage: test_api CERT.pem KEY.pem SIGNATURE.toml
  */
 #include <stdio.h>

@@ -69,6 +69,14 @@ def test_each_core_error_kind_raises_its_class_with_attributes(kind: str) -> Non
     assert type(copy) is type(err) and str(copy) == str(err)
 
 
+@pytest.mark.parametrize("kind,class_name", [(k[0], k[2]) for k in _sigsync.error_kinds()])
+def test_each_class_made_in_python_carries_the_kind_the_core_table_gives_it(kind: str, class_name: str) -> None:
+    # The kind of a class is written once, in the core's table; Python reads it from there.
+    err = getattr(sigsync, class_name)("made in Python")
+    assert err.kind == kind
+    assert sigsync.SigsyncError("root").kind == "internal"
+
+
 def test_a_rust_panic_reaches_python_as_internal_error_not_panic_exception() -> None:
     with pytest.raises(sigsync.InternalError, match="deliberate panic"):
         _sigsync.panic_for_test()

@@ -11,8 +11,8 @@ use super::assertion::CertificateCredential;
 use super::cloud::Tenant;
 use super::config::AuthConfig;
 use super::oauth::{map_request_error, oauth_client, Grant, MsClient, Stage};
-use super::slots::TokenSlots;
-use super::{AccessToken, Resource, SignedInIdentity, TokenProvider};
+use super::slots::{SlotSource, TokenSlots};
+use super::{AccessToken, Resource, SignedInIdentity};
 use crate::{Error, Result, Secret};
 
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -73,12 +73,13 @@ impl AppOnlyTokenProvider {
             },
             user_principal_name: None,
         };
+        let slots = TokenSlots::new(&config);
         Ok(AppOnlyTokenProvider {
             inner: Arc::new(Inner {
                 config,
                 client,
                 credential,
-                slots: TokenSlots::default(),
+                slots,
                 identity,
             }),
         })
@@ -98,18 +99,24 @@ impl AppOnlyTokenProvider {
     }
 }
 
-impl Inner {
+#[async_trait]
+impl SlotSource for AppOnlyTokenProvider {
+    fn slots(&self) -> &TokenSlots {
+        &self.inner.slots
+    }
+
     async fn fetch(&self, resource: Resource) -> Result<AccessToken> {
-        let now = self.config.clock().now();
-        let mut request = self
+        let inner = &self.inner;
+        let now = inner.config.clock().now();
+        let mut request = inner
             .client
             .exchange_client_credentials()
-            .add_scope(Scope::new(self.config.scope(resource)));
+            .add_scope(Scope::new(inner.config.scope(resource)));
         let assertion;
-        if let ClientCredential::Certificate(cert) = &self.credential {
+        if let ClientCredential::Certificate(cert) = &inner.credential {
             assertion = cert.assertion(
-                self.config.client_id(),
-                self.config.token_url().as_str(),
+                inner.config.client_id(),
+                inner.config.token_url().as_str(),
                 now,
             )?;
             request = request
@@ -117,37 +124,16 @@ impl Inner {
                 .add_extra_param("client_assertion", assertion.expose());
         }
         let response = request
-            .request_async(self.config.http_client())
+            .request_async(inner.config.http_client())
             .await
             .map_err(|e| map_request_error(e, Stage::ClientCredentials))?;
         let grant = Grant::from_response(&response, now);
         tracing::debug!(?resource, "fetched an app-only access token");
         Ok(grant.access)
     }
-}
-
-#[async_trait]
-impl TokenProvider for AppOnlyTokenProvider {
-    async fn token(&self, resource: Resource) -> Result<AccessToken> {
-        let inner = &self.inner;
-        let clock = inner.config.clock().clone();
-        inner
-            .slots
-            .get_or_fetch(
-                resource,
-                || clock.now(),
-                inner.config.refresh_margin(),
-                || inner.fetch(resource),
-            )
-            .await
-    }
-
-    async fn invalidate(&self, resource: Resource) {
-        self.inner.slots.clear(resource).await;
-    }
 
     /// The tenant the credentials were made for (its id or domain); no user.
-    fn identity(&self) -> Option<SignedInIdentity> {
+    fn signed_in(&self) -> Option<SignedInIdentity> {
         Some(self.inner.identity.clone())
     }
 }

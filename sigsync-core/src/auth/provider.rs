@@ -10,7 +10,7 @@ use oauth2::{RefreshToken, Scope};
 use super::cache::{StoredSignIn, TokenCache};
 use super::config::AuthConfig;
 use super::oauth::{map_request_error, oauth_client, Grant, MsClient, Stage};
-use super::slots::TokenSlots;
+use super::slots::{SlotSource, TokenSlots};
 use super::{AccessToken, Resource, SignedInIdentity, TokenProvider};
 use crate::{Error, ErrorKind, Result, Secret};
 
@@ -81,10 +81,10 @@ impl DelegatedTokenProvider {
         DelegatedTokenProvider {
             inner: Arc::new(Inner {
                 client: oauth_client(&config),
+                slots: TokenSlots::new(&config),
                 config,
                 refresh_token: Mutex::new(refresh_token),
                 identity: Mutex::new(identity),
-                slots: TokenSlots::default(),
                 cache,
             }),
         }
@@ -99,16 +99,7 @@ impl DelegatedTokenProvider {
     ) -> Self {
         let provider = Self::new(config, None, None, cache);
         let inner = &provider.inner;
-        let now = inner.config.clock().now();
-        inner
-            .slots
-            .put(
-                resource,
-                grant.access.clone(),
-                now,
-                inner.config.refresh_margin(),
-            )
-            .await;
+        inner.slots.put(resource, grant.access.clone()).await;
         inner.keep(grant).await;
         provider
     }
@@ -191,26 +182,17 @@ impl Inner {
 }
 
 #[async_trait]
-impl TokenProvider for DelegatedTokenProvider {
-    async fn token(&self, resource: Resource) -> Result<AccessToken> {
-        let inner = &self.inner;
-        let clock = inner.config.clock().clone();
-        inner
-            .slots
-            .get_or_fetch(
-                resource,
-                || clock.now(),
-                inner.config.refresh_margin(),
-                || inner.refresh(resource),
-            )
-            .await
+impl SlotSource for DelegatedTokenProvider {
+    fn slots(&self) -> &TokenSlots {
+        &self.inner.slots
     }
 
-    async fn invalidate(&self, resource: Resource) {
-        self.inner.slots.clear(resource).await;
+    /// Refreshes through the refresh token.
+    async fn fetch(&self, resource: Resource) -> Result<AccessToken> {
+        self.inner.refresh(resource).await
     }
 
-    fn identity(&self) -> Option<SignedInIdentity> {
+    fn signed_in(&self) -> Option<SignedInIdentity> {
         self.inner
             .identity
             .lock()

@@ -15,6 +15,7 @@ pub mod sim;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+pub use crate::graph::{GroupKind, MailGroup};
 pub use cmdlet::{classify_exception, CmdletInput, CmdletTransport};
 pub use rest::RestExchangeClient;
 pub use retry::{Clock, RetryPolicy, RetryingClient, TokioClock};
@@ -51,40 +52,6 @@ impl<T: Definition> Existing<T> {
     pub fn name(&self) -> &str {
         self.definition.name()
     }
-}
-
-/// The kind of a mail-enabled group.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum GroupKind {
-    /// A distribution list.
-    Distribution,
-    /// A mail-enabled security group.
-    MailEnabledSecurity,
-    /// A Microsoft 365 group.
-    Microsoft365,
-    /// A security group without mail (cannot scope a rule).
-    Security,
-}
-
-impl GroupKind {
-    /// Whether groups of this kind have an address a transport rule can use.
-    pub fn is_mail_enabled(self) -> bool {
-        !matches!(self, GroupKind::Security)
-    }
-}
-
-/// A group that can scope the routing rule (`FromMemberOf`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MailGroup {
-    /// The directory object id.
-    pub id: String,
-    /// The display name.
-    pub display_name: String,
-    /// The primary SMTP address.
-    pub mail: String,
-    /// What kind of group it is.
-    pub kind: GroupKind,
 }
 
 /// An accepted domain of the tenant (`Get-AcceptedDomain`).

@@ -60,12 +60,7 @@ async fn client_secret_flow_gets_one_token_per_resource() {
     assert_eq!(exo.secret.expose(), "exo-app-token");
     assert_eq!(exo.expires_at, Some(clock.now_plus(3599)));
     assert_eq!(
-        provider
-            .token(Resource::Graph)
-            .await
-            .unwrap()
-            .secret
-            .expose(),
+        token_text(&provider, Resource::Graph).await,
         "graph-app-token"
     );
     // Cached: no second request for either.
@@ -91,25 +86,9 @@ async fn app_only_token_is_fetched_again_before_expiry() {
     let clock = ManualClock::new();
     let provider =
         AppOnlyTokenProvider::with_secret(config(&server, TENANT, clock.clone()), "s").unwrap();
-    assert_eq!(
-        provider
-            .token(Resource::Exchange)
-            .await
-            .unwrap()
-            .secret
-            .expose(),
-        "exo-app-1"
-    );
+    assert_eq!(token_text(&provider, Resource::Exchange).await, "exo-app-1");
     clock.advance(std::time::Duration::from_secs(3599 - 299));
-    assert_eq!(
-        provider
-            .token(Resource::Exchange)
-            .await
-            .unwrap()
-            .secret
-            .expose(),
-        "exo-app-2"
-    );
+    assert_eq!(token_text(&provider, Resource::Exchange).await, "exo-app-2");
 }
 
 #[tokio::test]
@@ -232,12 +211,7 @@ async fn certificate_assertion_is_ps256_with_sha256_thumbprint_and_documented_cl
     assert_eq!(cert.x5t_s256(), CERT_SHA256_B64URL);
     let provider = AppOnlyTokenProvider::with_certificate(config, cert).unwrap();
     assert_eq!(
-        provider
-            .token(Resource::Exchange)
-            .await
-            .unwrap()
-            .secret
-            .expose(),
+        token_text(&provider, Resource::Exchange).await,
         "exo-app-token"
     );
     provider.invalidate(Resource::Exchange).await;

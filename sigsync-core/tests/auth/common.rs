@@ -1,83 +1,23 @@
-//! Helpers for the sign-in tests: a manual clock, Microsoft-shaped responses, form matchers.
+//! Helpers for the sign-in tests: Microsoft-shaped responses and form matchers (the clock and
+//! the shared HTTP fixtures come from `common/http.rs`).
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::collections::HashMap;
+use std::sync::Arc;
 
-use async_trait::async_trait;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde_json::json;
-use sigsync_core::auth::{AuthConfig, Clock};
+use sigsync_core::auth::{AuthConfig, Resource, TokenProvider};
 use wiremock::matchers::{method, path};
-use wiremock::{Match, Mock, MockBuilder, MockServer, Request, Respond, ResponseTemplate};
+use wiremock::{Match, Mock, MockBuilder, MockServer, Request, ResponseTemplate};
+
+pub use crate::http_fixtures::{sequence, ManualClock, TENANT_ID, UPN};
 
 pub const CLIENT_ID: &str = "11111111-2222-3333-4444-555555555555";
-pub const TENANT_ID: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
-pub const UPN: &str = "admin@contoso.onmicrosoft.com";
 pub const DEVICE_CODE: &str = "DAQABAAEAAAD-device-code-secret";
 pub const USER_CODE: &str = "GXT4KQ9ZL";
 pub const EXO_SCOPE: &str = "https://outlook.office365.com/.default";
 pub const GRAPH_SCOPE: &str = "https://graph.microsoft.com/.default";
-
-/// A clock that only moves when told, or when a sign-in "sleeps" (which returns at once, or
-/// never when `block_sleeps` is set).
-#[derive(Debug)]
-pub struct ManualClock {
-    now: Mutex<SystemTime>,
-    sleeps: Mutex<Vec<Duration>>,
-    block_sleeps: bool,
-}
-
-impl ManualClock {
-    pub fn new() -> Arc<Self> {
-        Self::with(false)
-    }
-
-    /// A clock whose `sleep` never returns (for cancel tests).
-    pub fn blocking() -> Arc<Self> {
-        Self::with(true)
-    }
-
-    fn with(block_sleeps: bool) -> Arc<Self> {
-        Arc::new(ManualClock {
-            now: Mutex::new(SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000)),
-            sleeps: Mutex::new(Vec::new()),
-            block_sleeps,
-        })
-    }
-
-    pub fn advance(&self, by: Duration) {
-        *self.now.lock().unwrap() += by;
-    }
-
-    pub fn sleeps(&self) -> Vec<Duration> {
-        self.sleeps.lock().unwrap().clone()
-    }
-
-    pub fn unix_now(&self) -> u64 {
-        self.now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .unwrap()
-            .as_secs()
-    }
-}
-
-#[async_trait]
-impl Clock for ManualClock {
-    fn now(&self) -> SystemTime {
-        *self.now.lock().unwrap()
-    }
-
-    async fn sleep(&self, duration: Duration) {
-        self.sleeps.lock().unwrap().push(duration);
-        if self.block_sleeps {
-            std::future::pending::<()>().await;
-        }
-        self.advance(duration);
-        tokio::task::yield_now().await;
-    }
-}
 
 /// A config pointing at `server` (plain HTTP on loopback, explicitly allowed).
 pub fn config(server: &MockServer, tenant: &str, clock: Arc<ManualClock>) -> AuthConfig {
@@ -157,24 +97,6 @@ pub fn oauth_error(code: &str, aadsts: u32, text: &str) -> ResponseTemplate {
     }))
 }
 
-/// Answers with each response in turn, then keeps answering with the last.
-pub struct Sequence(Mutex<VecDeque<ResponseTemplate>>);
-
-pub fn sequence(responses: impl IntoIterator<Item = ResponseTemplate>) -> Sequence {
-    Sequence(Mutex::new(responses.into_iter().collect()))
-}
-
-impl Respond for Sequence {
-    fn respond(&self, _: &Request) -> ResponseTemplate {
-        let mut queue = self.0.lock().unwrap();
-        if queue.len() > 1 {
-            queue.pop_front().unwrap()
-        } else {
-            queue.front().cloned().expect("a response")
-        }
-    }
-}
-
 /// The form fields of a request body.
 pub fn form(request: &Request) -> HashMap<String, String> {
     url::form_urlencoded::parse(&request.body)
@@ -209,9 +131,8 @@ pub async fn requests(server: &MockServer, path: &str, grant_type: &str) -> Vec<
         .collect()
 }
 
-impl ManualClock {
-    /// The clock's current time plus `secs` seconds.
-    pub fn now_plus(&self, secs: u64) -> SystemTime {
-        self.now() + Duration::from_secs(secs)
-    }
+/// The text of a token `provider` hands out for `resource` (the call must succeed).
+pub async fn token_text(provider: &dyn TokenProvider, resource: Resource) -> String {
+    let token = provider.token(resource).await.unwrap();
+    token.secret.expose().to_owned()
 }

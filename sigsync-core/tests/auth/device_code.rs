@@ -156,19 +156,24 @@ async fn each_terminal_poll_error_ends_sign_in_with_its_kind_code_and_aadsts() {
     }
 }
 
-#[tokio::test]
-async fn sign_in_expires_when_the_code_runs_out_while_pending() {
-    let server = MockServer::start().await;
-    let clock = ManualClock::new();
-    mount_device_code(&server, 15, 5).await;
+/// The token endpoint answers every poll with `authorization_pending`.
+async fn mount_pending_forever(server: &MockServer) {
     token_request(TENANT, DEVICE_GRANT)
         .respond_with(oauth_error(
             "authorization_pending",
             70016,
             "Authorization is pending.",
         ))
-        .mount(&server)
+        .mount(server)
         .await;
+}
+
+#[tokio::test]
+async fn sign_in_expires_when_the_code_runs_out_while_pending() {
+    let server = MockServer::start().await;
+    let clock = ManualClock::new();
+    mount_device_code(&server, 15, 5).await;
+    mount_pending_forever(&server).await;
     let flow = DeviceCodeFlow::new(config(&server, TENANT, clock.clone()));
     let err = flow.start().await.unwrap().wait().await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::SignInExpired);
@@ -190,14 +195,7 @@ async fn time_spent_before_waiting_counts_against_the_expiry() {
     let server = MockServer::start().await;
     let clock = ManualClock::new();
     mount_device_code(&server, 900, 5).await;
-    token_request(TENANT, DEVICE_GRANT)
-        .respond_with(oauth_error(
-            "authorization_pending",
-            70016,
-            "Authorization is pending.",
-        ))
-        .mount(&server)
-        .await;
+    mount_pending_forever(&server).await;
     let flow = DeviceCodeFlow::new(config(&server, TENANT, clock.clone()));
     let pending = flow.start().await.unwrap();
     clock.advance(Duration::from_secs(901));
@@ -209,14 +207,7 @@ async fn time_spent_before_waiting_counts_against_the_expiry() {
 async fn cancel_ends_a_pending_sign_in() {
     let server = MockServer::start().await;
     mount_device_code(&server, 900, 5).await;
-    token_request(TENANT, DEVICE_GRANT)
-        .respond_with(oauth_error(
-            "authorization_pending",
-            70016,
-            "Authorization is pending.",
-        ))
-        .mount(&server)
-        .await;
+    mount_pending_forever(&server).await;
     // The clock's sleep never returns: only the cancel can end the wait.
     let flow = DeviceCodeFlow::new(config(&server, TENANT, ManualClock::blocking()));
     let pending = flow.start().await.unwrap();

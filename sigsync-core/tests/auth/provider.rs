@@ -59,21 +59,11 @@ async fn second_resource_comes_from_the_same_refresh_token() {
     assert_eq!(graph.secret.expose(), "graph-access-1");
     // Cached from now on, and the Exchange token is untouched.
     assert_eq!(
-        provider
-            .token(Resource::Graph)
-            .await
-            .unwrap()
-            .secret
-            .expose(),
+        token_text(&provider, Resource::Graph).await,
         "graph-access-1"
     );
     assert_eq!(
-        provider
-            .token(Resource::Exchange)
-            .await
-            .unwrap()
-            .secret
-            .expose(),
+        token_text(&provider, Resource::Exchange).await,
         "exo-access-1"
     );
 
@@ -104,12 +94,7 @@ async fn token_is_refreshed_shortly_before_expiry_with_the_rotated_refresh_token
     // Well within its life: served from the cache.
     clock.advance(Duration::from_secs(3000));
     assert_eq!(
-        provider
-            .token(Resource::Exchange)
-            .await
-            .unwrap()
-            .secret
-            .expose(),
+        token_text(&provider, Resource::Exchange).await,
         "exo-access-1"
     );
     assert!(refreshes(&server).await.is_empty());
@@ -117,22 +102,12 @@ async fn token_is_refreshed_shortly_before_expiry_with_the_rotated_refresh_token
     // Within the 5-minute margin before expiry: refreshed before it runs out.
     clock.advance(Duration::from_secs(301));
     assert_eq!(
-        provider
-            .token(Resource::Exchange)
-            .await
-            .unwrap()
-            .secret
-            .expose(),
+        token_text(&provider, Resource::Exchange).await,
         "exo-access-2"
     );
     clock.advance(Duration::from_secs(3400));
     assert_eq!(
-        provider
-            .token(Resource::Exchange)
-            .await
-            .unwrap()
-            .secret
-            .expose(),
+        token_text(&provider, Resource::Exchange).await,
         "exo-access-3"
     );
 
@@ -198,12 +173,7 @@ async fn invalid_grant_is_a_typed_sign_in_required_error() {
     assert_eq!(again.kind(), ErrorKind::SignInRequired);
     // The Exchange token of the sign-in is still served until it expires.
     assert_eq!(
-        provider
-            .token(Resource::Exchange)
-            .await
-            .unwrap()
-            .secret
-            .expose(),
+        token_text(&provider, Resource::Exchange).await,
         "exo-access-1"
     );
 }
@@ -283,21 +253,11 @@ async fn invalidate_makes_the_next_call_fetch_a_new_token() {
         .await;
     provider.invalidate(Resource::Exchange).await;
     assert_eq!(
-        provider
-            .token(Resource::Exchange)
-            .await
-            .unwrap()
-            .secret
-            .expose(),
+        token_text(&provider, Resource::Exchange).await,
         "exo-access-2"
     );
     assert_eq!(
-        provider
-            .token(Resource::Exchange)
-            .await
-            .unwrap()
-            .secret
-            .expose(),
+        token_text(&provider, Resource::Exchange).await,
         "exo-access-2"
     );
 }
@@ -340,4 +300,51 @@ async fn http_login_url_is_refused_unless_explicitly_allowed() {
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Validation);
     assert!(server.received_requests().await.unwrap().is_empty());
+}
+
+/// Both providers built on the token slots: the delegated one (refresh grant) and the
+/// app-only one (client credentials), each against a token endpoint that answers slowly.
+async fn slot_providers(server: &MockServer) -> Vec<(&'static str, Arc<dyn TokenProvider>)> {
+    let delegated = signed_in(server, ManualClock::new(), None).await;
+    let slow = |access: &str| {
+        token_response(access, Some("refresh-2"), 3600).set_delay(Duration::from_millis(200))
+    };
+    for (grant, access) in [(REFRESH_GRANT, "delegated"), ("client_credentials", "app")] {
+        token_request(TENANT, grant)
+            .respond_with(slow(access))
+            .mount(server)
+            .await;
+    }
+    let config = config(server, TENANT, ManualClock::new());
+    let app = sigsync_core::auth::AppOnlyTokenProvider::with_secret(config, "s").unwrap();
+    vec![
+        (REFRESH_GRANT, Arc::new(delegated)),
+        ("client_credentials", Arc::new(app)),
+    ]
+}
+
+#[tokio::test]
+async fn every_slot_provider_shares_one_fetch_caches_it_and_fetches_again_after_invalidate() {
+    let server = MockServer::start().await;
+    for (grant, provider) in slot_providers(&server).await {
+        let fetches = || async { requests(&server, &token_path(TENANT), grant).await.len() };
+        let calls = (0..16).map(|_| {
+            let provider = provider.clone();
+            tokio::spawn(async move { token_text(provider.as_ref(), Resource::Graph).await })
+        });
+        let tokens = futures::future::join_all(calls).await;
+        assert!(tokens
+            .iter()
+            .all(|t| t.as_ref().unwrap() == tokens[0].as_ref().unwrap()));
+        assert_eq!(
+            fetches().await,
+            1,
+            "{grant}: concurrent callers share one fetch"
+        );
+        token_text(provider.as_ref(), Resource::Graph).await;
+        assert_eq!(fetches().await, 1, "{grant}: the token is cached");
+        provider.invalidate(Resource::Graph).await;
+        token_text(provider.as_ref(), Resource::Graph).await;
+        assert_eq!(fetches().await, 2, "{grant}: invalidate forces a fetch");
+    }
 }

@@ -2,6 +2,8 @@
 //! whole class of faults (each error class at each call, writes that apply and then fail,
 //! replication lag for every write kind) for every operation that writes.
 
+#[path = "../common/http.rs"]
+mod http_fixtures;
 #[path = "../setup_support/mod.rs"]
 mod support;
 

@@ -17,10 +17,13 @@ async fn mail_enabled_groups_follow_next_links_and_get_their_kinds() {
     Mock::given(method("GET"))
         .and(path("/v1.0/groups"))
         .and(query_param("$skiptoken", "page2"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"value": [
-            {"id": "g3", "displayName": "All staff", "mail": "staff@contoso.com", "groupTypes": ["Unified"], "mailEnabled": true, "securityEnabled": false},
-            {"id": "g4", "displayName": "No mail", "mail": null, "groupTypes": [], "mailEnabled": false, "securityEnabled": true},
-        ]})))
+        .respond_with(graph_page(
+            json!([
+                {"id": "g3", "displayName": "All staff", "mail": "staff@contoso.com", "groupTypes": ["Unified"], "mailEnabled": true, "securityEnabled": false},
+                {"id": "g4", "displayName": "No mail", "mail": null, "groupTypes": [], "mailEnabled": false, "securityEnabled": true},
+            ]),
+            None,
+        ))
         .mount(&server)
         .await;
     Mock::given(method("GET"))
@@ -65,10 +68,7 @@ async fn mail_enabled_groups_follow_next_links_and_get_their_kinds() {
 #[tokio::test]
 async fn graph_errors_are_classified_by_status_with_graphs_code() {
     let server = MockServer::start().await;
-    let error = |status: u16, code: &str| {
-        ResponseTemplate::new(status)
-            .set_body_json(json!({"error": {"code": code, "message": format!("{code} happened")}}))
-    };
+    let error = |status: u16, code: &str| graph_error(status, code, &format!("{code} happened"));
     Mock::given(path("/v1.0/users/missing@contoso.com"))
         .respond_with(error(404, "Request_ResourceNotFound"))
         .mount(&server)
@@ -146,11 +146,14 @@ async fn transitive_membership_keeps_groups_and_answers_membership_checks() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
         .and(path("/v1.0/users/u1/transitiveMemberOf"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"value": [
-            {"@odata.type": "#microsoft.graph.group", "id": "g1", "displayName": "Sales", "mail": "sales@contoso.com", "groupTypes": [], "mailEnabled": true, "securityEnabled": false},
-            {"@odata.type": "#microsoft.graph.directoryRole", "id": "r1", "displayName": "Global Reader"},
-            {"@odata.type": "#microsoft.graph.group", "id": "g9", "displayName": "Everyone", "mail": null, "groupTypes": [], "mailEnabled": false, "securityEnabled": true},
-        ]})))
+        .respond_with(graph_page(
+            json!([
+                {"@odata.type": "#microsoft.graph.group", "id": "g1", "displayName": "Sales", "mail": "sales@contoso.com", "groupTypes": [], "mailEnabled": true, "securityEnabled": false},
+                {"@odata.type": "#microsoft.graph.directoryRole", "id": "r1", "displayName": "Global Reader"},
+                {"@odata.type": "#microsoft.graph.group", "id": "g9", "displayName": "Everyone", "mail": null, "groupTypes": [], "mailEnabled": false, "securityEnabled": true},
+            ]),
+            None,
+        ))
         .mount(&server)
         .await;
     let c = client(&server, CountingProvider::delegated());

@@ -20,14 +20,28 @@ async fn mount(server: &MockServer, response: impl wiremock::Respond + 'static) 
         .await;
 }
 
+/// A server whose InvokeCommand answers every request with `answer`.
+async fn serving(answer: impl wiremock::Respond + 'static) -> MockServer {
+    let server = MockServer::start().await;
+    mount(&server, answer).await;
+    server
+}
+
+/// What listing the transport rules (signed in as an admin) fails with against `server`.
+async fn list_error(server: &MockServer) -> sigsync_core::Error {
+    client(server, CountingProvider::delegated())
+        .list_transport_rules()
+        .await
+        .unwrap_err()
+}
+
 async fn requests(server: &MockServer) -> Vec<wiremock::Request> {
     server.received_requests().await.unwrap()
 }
 
 #[tokio::test]
 async fn get_posts_the_cmdlet_body_with_bearer_json_headers_and_the_admin_anchor() {
-    let server = MockServer::start().await;
-    mount(&server, ok(json!([]))).await;
+    let server = serving(ok(json!([]))).await;
     let rules = client(&server, CountingProvider::delegated())
         .list_transport_rules()
         .await
@@ -51,8 +65,7 @@ async fn get_posts_the_cmdlet_body_with_bearer_json_headers_and_the_admin_anchor
 
 #[tokio::test]
 async fn app_only_calls_anchor_on_the_tenant_system_mailbox() {
-    let server = MockServer::start().await;
-    mount(&server, ok(json!([]))).await;
+    let server = serving(ok(json!([]))).await;
     client(&server, CountingProvider::app_only())
         .remove_inbound_connector(INBOUND)
         .await
@@ -112,8 +125,7 @@ async fn create_sends_the_definition_and_reads_back_the_record() {
 
 #[tokio::test]
 async fn remove_enable_and_disable_accept_an_empty_answer() {
-    let server = MockServer::start().await;
-    mount(&server, ResponseTemplate::new(200)).await;
+    let server = serving(ResponseTemplate::new(200)).await;
     let c = client(&server, CountingProvider::delegated());
     c.disable_transport_rule(RULE).await.unwrap();
     c.enable_transport_rule(RULE).await.unwrap();
@@ -122,8 +134,7 @@ async fn remove_enable_and_disable_accept_an_empty_answer() {
 
 #[tokio::test]
 async fn get_without_a_value_array_is_an_error_not_an_empty_list() {
-    let server = MockServer::start().await;
-    mount(&server, ResponseTemplate::new(200)).await;
+    let server = serving(ResponseTemplate::new(200)).await;
     let err = client(&server, CountingProvider::delegated())
         .list_outbound_connectors()
         .await
@@ -133,16 +144,11 @@ async fn get_without_a_value_array_is_an_error_not_an_empty_list() {
 
 #[tokio::test]
 async fn pipe_separated_not_found_envelope_is_not_found_with_exchanges_words() {
-    let server = MockServer::start().await;
-    mount(
-        &server,
-        exo_error(
+    let server = serving(exo_error(
             404,
             "Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException",
             "The operation couldn't be performed because object 'X' couldn't be found on 'DC1.PROD.OUTLOOK.COM'.",
-        ),
-    )
-    .await;
+        )).await;
     let err = client(&server, CountingProvider::delegated())
         .remove_outbound_connector("X")
         .await
@@ -185,9 +191,7 @@ async fn json_string_detail_envelope_is_already_exists() {
 
 #[tokio::test]
 async fn forbidden_with_a_nul_body_says_which_role_is_missing() {
-    let server = MockServer::start().await;
-    mount(
-        &server,
+    let server = serving(
         ResponseTemplate::new(403)
             .set_body_bytes(vec![0u8; 16])
             .insert_header(
@@ -209,12 +213,7 @@ async fn forbidden_with_a_nul_body_says_which_role_is_missing() {
 
 #[tokio::test]
 async fn unauthorized_refreshes_the_token_once_and_replays() {
-    let server = MockServer::start().await;
-    mount(
-        &server,
-        sequence([ResponseTemplate::new(401), ok(json!([]))]),
-    )
-    .await;
+    let server = serving(sequence([ResponseTemplate::new(401), ok(json!([]))])).await;
     let provider = CountingProvider::delegated();
     client(&server, provider.clone())
         .list_inbound_connectors()
@@ -230,8 +229,7 @@ async fn unauthorized_refreshes_the_token_once_and_replays() {
 
 #[tokio::test]
 async fn a_second_unauthorized_fails_without_further_replays() {
-    let server = MockServer::start().await;
-    mount(&server, ResponseTemplate::new(401)).await;
+    let server = serving(ResponseTemplate::new(401)).await;
     let provider = CountingProvider::delegated();
     let err = client(&server, provider.clone())
         .list_inbound_connectors()
@@ -244,16 +242,8 @@ async fn a_second_unauthorized_fails_without_further_replays() {
 
 #[tokio::test]
 async fn throttling_carries_retry_after_and_is_not_retried_by_the_client() {
-    let server = MockServer::start().await;
-    mount(
-        &server,
-        ResponseTemplate::new(429).insert_header("Retry-After", "12"),
-    )
-    .await;
-    let err = client(&server, CountingProvider::delegated())
-        .list_transport_rules()
-        .await
-        .unwrap_err();
+    let server = serving(ResponseTemplate::new(429).insert_header("Retry-After", "12")).await;
+    let err = list_error(&server).await;
     assert_eq!(err.kind(), ErrorKind::Throttled);
     assert_eq!(err.retry_after(), Some(Duration::from_secs(12)));
     assert_eq!(requests(&server).await.len(), 1);
@@ -261,62 +251,39 @@ async fn throttling_carries_retry_after_and_is_not_retried_by_the_client() {
 
 #[tokio::test]
 async fn throttling_without_retry_after_leaves_the_delay_to_the_retry_layer() {
-    let server = MockServer::start().await;
-    mount(&server, ResponseTemplate::new(429)).await;
-    let err = client(&server, CountingProvider::delegated())
-        .list_transport_rules()
-        .await
-        .unwrap_err();
+    let server = serving(ResponseTemplate::new(429)).await;
+    let err = list_error(&server).await;
     assert_eq!(err.kind(), ErrorKind::Throttled);
     assert_eq!(err.retry_after(), None);
 }
 
 #[tokio::test]
 async fn concurrent_requests_text_is_throttling_whatever_the_status() {
-    let server = MockServer::start().await;
-    mount(
-        &server,
-        ResponseTemplate::new(400).set_body_string(
+    let server = serving(ResponseTemplate::new(400).set_body_string(
             "You have reached the maximum number of concurrent requests per tenant. Please wait and try again.",
-        ),
-    )
-    .await;
-    let err = client(&server, CountingProvider::delegated())
-        .list_transport_rules()
-        .await
-        .unwrap_err();
+        )).await;
+    let err = list_error(&server).await;
     assert_eq!(err.kind(), ErrorKind::Throttled);
     assert!(err.is_retryable());
 }
 
 #[tokio::test]
 async fn service_unavailable_is_transient_and_made_once() {
-    let server = MockServer::start().await;
-    mount(&server, ResponseTemplate::new(503)).await;
-    let err = client(&server, CountingProvider::delegated())
-        .list_transport_rules()
-        .await
-        .unwrap_err();
+    let server = serving(ResponseTemplate::new(503)).await;
+    let err = list_error(&server).await;
     assert_eq!(err.kind(), ErrorKind::Transient);
     assert_eq!(requests(&server).await.len(), 1);
 }
 
 #[tokio::test]
 async fn transient_exception_type_on_a_400_is_transient() {
-    let server = MockServer::start().await;
-    mount(
-        &server,
-        exo_error(
-            400,
-            "Microsoft.Exchange.Data.Storage.ServerBusyException",
-            "busy",
-        ),
-    )
+    let server = serving(exo_error(
+        400,
+        "Microsoft.Exchange.Data.Storage.ServerBusyException",
+        "busy",
+    ))
     .await;
-    let err = client(&server, CountingProvider::delegated())
-        .list_transport_rules()
-        .await
-        .unwrap_err();
+    let err = list_error(&server).await;
     assert_eq!(err.kind(), ErrorKind::Transient);
 }
 
@@ -382,38 +349,22 @@ async fn a_next_link_that_answers_completes_the_list() {
 
 #[tokio::test]
 async fn warnings_on_a_get_without_a_next_page_fail_loudly() {
-    let server = MockServer::start().await;
-    mount(
-        &server,
-        ResponseTemplate::new(200).set_body_json(json!({
+    let server = serving(ResponseTemplate::new(200).set_body_json(json!({
             "@adminapi.warnings": ["There are more results available than are currently displayed. To view them, increase the value for the ResultSize parameter."],
             "value": [],
-        })),
-    )
-    .await;
-    let err = client(&server, CountingProvider::delegated())
-        .list_transport_rules()
-        .await
-        .unwrap_err();
+        }))).await;
+    let err = list_error(&server).await;
     assert_eq!(err.kind(), ErrorKind::Exchange);
     assert!(err.to_string().contains("ResultSize"), "{err}");
 }
 
 #[tokio::test]
 async fn a_next_link_to_another_host_is_never_followed() {
-    let server = MockServer::start().await;
-    mount(
-        &server,
-        ResponseTemplate::new(200).set_body_json(json!({
+    let server = serving(ResponseTemplate::new(200).set_body_json(json!({
             "value": [],
             "@odata.nextLink": "https://elsewhere.example.com/adminapi/beta/x/InvokeCommand?$skiptoken=1",
-        })),
-    )
-    .await;
-    let err = client(&server, CountingProvider::delegated())
-        .list_transport_rules()
-        .await
-        .unwrap_err();
+        }))).await;
+    let err = list_error(&server).await;
     assert!(err.to_string().contains("elsewhere.example.com"), "{err}");
     assert_eq!(requests(&server).await.len(), 1);
 }
@@ -435,8 +386,7 @@ async fn a_refused_connection_is_a_network_error() {
 
 #[tokio::test]
 async fn a_slow_answer_times_out_as_a_network_error() {
-    let server = MockServer::start().await;
-    mount(&server, ok(json!([])).set_delay(Duration::from_secs(5))).await;
+    let server = serving(ok(json!([])).set_delay(Duration::from_secs(5))).await;
     let c = RestExchangeClient::builder(CountingProvider::delegated())
         .exchange_url(server.uri())
         .allow_http(true)
@@ -450,8 +400,7 @@ async fn a_slow_answer_times_out_as_a_network_error() {
 
 #[tokio::test]
 async fn tokens_never_appear_in_errors_or_debug() {
-    let server = MockServer::start().await;
-    mount(&server, ResponseTemplate::new(401)).await;
+    let server = serving(ResponseTemplate::new(401)).await;
     let c = client(&server, CountingProvider::delegated());
     let err = c.list_transport_rules().await.unwrap_err();
     for text in [err.to_string(), format!("{err:?}"), format!("{c:?}")] {
@@ -461,15 +410,11 @@ async fn tokens_never_appear_in_errors_or_debug() {
 
 #[tokio::test]
 async fn the_retry_layer_waits_the_retry_after_the_http_client_reports() {
-    let server = MockServer::start().await;
-    mount(
-        &server,
-        sequence([
-            ResponseTemplate::new(429).insert_header("Retry-After", "7"),
-            ResponseTemplate::new(503),
-            ok(json!([])),
-        ]),
-    )
+    let server = serving(sequence([
+        ResponseTemplate::new(429).insert_header("Retry-After", "7"),
+        ResponseTemplate::new(503),
+        ok(json!([])),
+    ]))
     .await;
     let clock = TestClock::new();
     let c = RetryingClient::with_clock(
@@ -496,10 +441,7 @@ async fn retry_after_as_an_http_date_becomes_a_delay() {
         ),
     )
     .await;
-    let err = client(&server, CountingProvider::delegated())
-        .list_transport_rules()
-        .await
-        .unwrap_err();
+    let err = list_error(&server).await;
     let after = err.retry_after().expect("a delay from the date");
     assert!(
         after > Duration::from_secs(25) && after <= Duration::from_secs(30),

@@ -8,6 +8,9 @@ mod defs;
 #[path = "../setup_support/mod.rs"]
 mod setup_support;
 
+#[path = "../common/http.rs"]
+mod http_fixtures;
+
 mod common;
 mod graph;
 mod invoke;

@@ -25,7 +25,7 @@ pub fn sign_in_config(server: &SimServer, tenant: &str) -> AuthConfig {
     AuthConfig::builder(CLIENT_ID, tenant)
         .login_url(server.login_url())
         .allow_http(true)
-        .clock(SignInClock::new())
+        .clock(ManualClock::new())
         .build()
         .unwrap()
 }
@@ -240,7 +240,7 @@ async fn the_servers_own_builders_point_sign_in_and_client_at_it() {
     let server = SimServer::start(SimTenant::new(), SimServerOptions::default()).await;
     let config = server
         .auth_config(CLIENT_ID)
-        .clock(SignInClock::new())
+        .clock(ManualClock::new())
         .build()
         .unwrap();
     let tokens = DeviceCodeFlow::new(config).sign_in(|_| {}).await.unwrap();

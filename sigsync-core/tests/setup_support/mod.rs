@@ -1,17 +1,18 @@
 //! What the setup tests share: the service profiles (and a second one that moves mail
 //! elsewhere), a seeded tenant, an engine over it with or without the retry layer on a clock
-//! that never sleeps, and the mail-safety invariant checked on what the tenant holds.
+//! that never sleeps, and the mail-safety invariant checked on what the tenant holds. (A
+//! binary that includes this module includes `common/http.rs` as `http_fixtures` too.)
 #![allow(dead_code)]
 
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
-use async_trait::async_trait;
 use sigsync_core::exchange::sim::{SimGroup, SimSettings, SimTenant, Snapshot};
-use sigsync_core::exchange::{Clock, ExchangeClient, GroupKind, RetryPolicy, RetryingClient};
+use sigsync_core::exchange::{ExchangeClient, GroupKind, RetryPolicy, RetryingClient};
 use sigsync_core::loop_header::value_of_pattern;
 use sigsync_core::setup::{ConnectorSetup, SenderScope, ServiceProfile, SetupEngine};
 use sigsync_core::LoopHeader;
+
+pub use crate::http_fixtures::TestClock;
 
 pub const CERT: &str = "tenant1.smtp.signatures.example.com";
 pub const CERT_B: &str = "tenant1.smtp2.signatures.example.net";
@@ -119,31 +120,6 @@ pub fn retrying_engine<C: ExchangeClient + 'static>(client: C) -> SetupEngine {
         RetryPolicy::default(),
         TestClock::new(),
     )))
-}
-
-/// A retry clock that never sleeps: each wait moves its time forward.
-pub struct TestClock {
-    start: Instant,
-    slept: Mutex<Duration>,
-}
-
-impl TestClock {
-    pub fn new() -> Arc<Self> {
-        Arc::new(TestClock {
-            start: Instant::now(),
-            slept: Mutex::new(Duration::ZERO),
-        })
-    }
-}
-
-#[async_trait]
-impl Clock for TestClock {
-    fn now(&self) -> Instant {
-        self.start + *self.slept.lock().unwrap()
-    }
-    async fn sleep(&self, d: Duration) {
-        *self.slept.lock().unwrap() += d;
-    }
 }
 
 /// DESIGN.md's mail-safety invariant on what the tenant holds: while any rule routing mail

@@ -17,150 +17,32 @@ Every network or CPU-heavy call releases the GIL; network calls have ``*_async``
 Errors derive from :class:`SigsyncError`.
 """
 
-from sigsync._auth import (
-    Credentials,
-    DeviceCodePrompt,
-    sign_in_app_only,
-    sign_in_app_only_async,
-    sign_in_device_code,
-    sign_in_device_code_async,
-)
-from sigsync._client import ExchangeClient
-from sigsync._enums import (
-    Cloud,
-    ConnectorType,
-    FromScope,
-    GroupKind,
-    MessageType,
-    ObjectKind,
-    Op,
-    ProgressKind,
-    RuleErrorAction,
-    RuleMode,
-    SenderAddressLocation,
-    SentToScope,
-    SetupStatus,
-    Severity,
-    SignInOutcome,
-    StepOutcome,
-    TlsSettings,
-)
-from sigsync._errors import (
-    AlreadyExistsError,
-    AuthError,
-    ConfigError,
-    ConflictError,
-    ExchangeError,
-    ForbiddenError,
-    InternalError,
-    NetworkError,
-    NotFoundError,
-    RejectedError,
-    SigsyncError,
-    SignInCancelledError,
-    SignInDeclinedError,
-    SignInExpiredError,
-    SignInRequiredError,
-    ThrottledError,
-    TransientError,
-    UnauthorizedError,
-    ValidationError,
-)
-from sigsync._inject import Injector, Outcome
-from sigsync._models import AcceptedDomain, InboundConnector, MailGroup, OutboundConnector, TransportRule
-from sigsync._setup import (
-    ConnectorSetup,
-    FieldChange,
-    Finding,
-    Plan,
-    ProgressEvent,
-    Reason,
-    Report,
-    ServiceProfile,
-    SetupEngine,
-    StatusReport,
-    Step,
-    StepReport,
-)
+# Each module lists what it exports in its own ``__all__``; the package exports the same names.
+# A new public name goes in its module's ``__all__`` (one line); a new module adds its two
+# lines below.
+from sigsync import _auth, _client, _enums, _errors, _inject, _models, _plan, _report, _setup, _signature, _sim
+from sigsync._auth import *
+from sigsync._client import *
+from sigsync._enums import *
+from sigsync._errors import *
+from sigsync._inject import *
+from sigsync._models import *
+from sigsync._plan import *
+from sigsync._report import *
+from sigsync._setup import *
+from sigsync._signature import *
 from sigsync._sigsync import __version__
-from sigsync._signature import Rendering, Signatures, render
-from sigsync._sim import EXAMPLE_PROFILE, SimCall, Simulator
+from sigsync._sim import *
 
-__all__ = [
-    "__version__",
-    # errors
-    "SigsyncError",
-    "ValidationError",
-    "ConfigError",
-    "ConflictError",
-    "AuthError",
-    "SignInRequiredError",
-    "SignInDeclinedError",
-    "SignInExpiredError",
-    "SignInCancelledError",
-    "ExchangeError",
-    "NotFoundError",
-    "AlreadyExistsError",
-    "RejectedError",
-    "UnauthorizedError",
-    "ForbiddenError",
-    "ThrottledError",
-    "TransientError",
-    "NetworkError",
-    "InternalError",
-    # enums
-    "Cloud",
-    "GroupKind",
-    "ConnectorType",
-    "TlsSettings",
-    "FromScope",
-    "SentToScope",
-    "MessageType",
-    "RuleMode",
-    "RuleErrorAction",
-    "SenderAddressLocation",
-    "ObjectKind",
-    "Op",
-    "SetupStatus",
-    "Severity",
-    "StepOutcome",
-    "ProgressKind",
-    "SignInOutcome",
-    # sign-in and client
-    "Credentials",
-    "DeviceCodePrompt",
-    "sign_in_device_code",
-    "sign_in_device_code_async",
-    "sign_in_app_only",
-    "sign_in_app_only_async",
-    "ExchangeClient",
-    # definitions
-    "OutboundConnector",
-    "InboundConnector",
-    "TransportRule",
-    "MailGroup",
-    "AcceptedDomain",
-    # setup
-    "ServiceProfile",
-    "ConnectorSetup",
-    "SetupEngine",
-    "Plan",
-    "Step",
-    "FieldChange",
-    "Finding",
-    "Report",
-    "Reason",
-    "StepReport",
-    "StatusReport",
-    "ProgressEvent",
-    # simulator
-    "Simulator",
-    "SimCall",
-    "EXAMPLE_PROFILE",
-    # signatures and injection
-    "Injector",
-    "Outcome",
-    "Signatures",
-    "Rendering",
-    "render",
-]
+__all__ = ["__version__"]
+__all__ += _errors.__all__
+__all__ += _enums.__all__
+__all__ += _auth.__all__
+__all__ += _client.__all__
+__all__ += _models.__all__
+__all__ += _setup.__all__
+__all__ += _plan.__all__
+__all__ += _report.__all__
+__all__ += _sim.__all__
+__all__ += _inject.__all__
+__all__ += _signature.__all__

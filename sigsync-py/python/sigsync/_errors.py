@@ -1,13 +1,17 @@
 """The exception hierarchy of sigsync: one class per core error kind.
 
-``SigsyncError`` is the root. The native module picks the class that the core's error kind
-names (``ErrorKind::python_class``), so the mapping lives in one place. A Rust panic reaches
-Python as :class:`InternalError`, never as ``PanicException``.
+``SigsyncError`` is the root. Which class stands for which error kind is written once, in the
+core's table (``error_kinds!`` in ``sigsync-core/src/error.rs``, read here through
+``_sigsync.error_kinds()``): the native module raises the class a kind names, and each class
+takes its ``kind`` from the same table below. A Rust panic reaches Python as
+:class:`InternalError`, never as ``PanicException``.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from sigsync import _sigsync
 
 __all__ = [
     "SigsyncError",
@@ -40,7 +44,7 @@ class SigsyncError(Exception):
     """
 
     kind: str
-    _default_kind = "internal"
+    _default_kind: str = "internal"
 
     def __init__(self, text: str = "", /, *, kind: str | None = None, **attributes: Any) -> None:
         super().__init__(text)
@@ -67,7 +71,6 @@ class ValidationError(SigsyncError, ValueError):
     Attributes: ``field`` (the cmdlet parameter or option name) and ``reason``.
     """
 
-    _default_kind = "validation"
     field: str
     reason: str
 
@@ -78,14 +81,10 @@ class ValidationError(SigsyncError, ValueError):
 class ConfigError(SigsyncError):
     """A configuration (service profile, signature configuration, file) is unusable."""
 
-    _default_kind = "config"
-
 
 class ConflictError(SigsyncError):
     """The tenant holds an object that conflicts with what sigsync would create (a foreign
     object with one of sigsync's names), or the setup is not in a state the action needs."""
-
-    _default_kind = "conflict"
 
 
 class AuthError(SigsyncError):
@@ -95,7 +94,6 @@ class AuthError(SigsyncError):
     AADSTS number) and ``description`` (Microsoft's description).
     """
 
-    _default_kind = "auth"
     code: str | None
     aadsts: int | None
     description: str
@@ -116,25 +114,17 @@ class AuthError(SigsyncError):
 class SignInRequiredError(AuthError):
     """The sign-in is no longer valid (refresh token rejected): the admin must sign in again."""
 
-    _default_kind = "sign_in_required"
-
 
 class SignInDeclinedError(AuthError):
     """The admin declined the sign-in request."""
-
-    _default_kind = "sign_in_declined"
 
 
 class SignInExpiredError(AuthError):
     """The device code expired before the admin finished signing in."""
 
-    _default_kind = "sign_in_expired"
-
 
 class SignInCancelledError(AuthError):
     """The caller cancelled a pending sign-in."""
-
-    _default_kind = "sign_in_cancelled"
 
 
 class ExchangeError(SigsyncError):
@@ -145,7 +135,6 @@ class ExchangeError(SigsyncError):
     ``retry_after`` (seconds, when the service asked to wait) and ``operation`` (the cmdlet).
     """
 
-    _default_kind = "exchange"
     status: int | None
     code: str | None
     message: str
@@ -178,52 +167,59 @@ class ExchangeError(SigsyncError):
 class NotFoundError(ExchangeError):
     """The object does not exist."""
 
-    _default_kind = "not_found"
-
 
 class AlreadyExistsError(ExchangeError):
     """An object with that name already exists."""
-
-    _default_kind = "already_exists"
 
 
 class RejectedError(ExchangeError):
     """Exchange's own validation refused the request."""
 
-    _default_kind = "rejected"
-
 
 class UnauthorizedError(ExchangeError):
     """The credentials were not accepted (HTTP 401)."""
-
-    _default_kind = "unauthorized"
 
 
 class ForbiddenError(ExchangeError):
     """The signed-in identity lacks a role or permission (HTTP 403)."""
 
-    _default_kind = "forbidden"
-
 
 class ThrottledError(ExchangeError):
     """The service asked us to slow down (HTTP 429); ``retry_after`` says for how long."""
-
-    _default_kind = "throttled"
 
 
 class TransientError(ExchangeError):
     """A transient failure worth retrying later (HTTP 503/504, busy backends)."""
 
-    _default_kind = "transient"
-
 
 class NetworkError(SigsyncError):
     """The network or HTTP layer failed (connection, TLS, timeout, undecodable body)."""
-
-    _default_kind = "network"
 
 
 class InternalError(SigsyncError):
     """A bug in sigsync: an invariant broke, or a Rust panic was caught at the boundary."""
 
-    _default_kind = "internal"
+
+def _assign_kinds() -> None:
+    """Gives each class its kind from the core's table, and checks that the table and the
+    classes here name each other: a kind without its class, or a class without its kind,
+    fails the import instead of a later error."""
+    everything: list[type[SigsyncError]] = [SigsyncError, *_subclasses(SigsyncError)]
+    classes = {c.__name__: c for c in everything}
+    named = set()
+    for kind, _code, class_name in _sigsync.error_kinds():
+        cls = classes.get(class_name)
+        if cls is None or class_name not in __all__:
+            raise ImportError(f"the error kind {kind!r} names {class_name}, which sigsync._errors lacks")
+        cls._default_kind = kind
+        named.add(class_name)
+    unnamed = set(__all__) - named - {"SigsyncError"}
+    if unnamed:
+        raise ImportError(f"no error kind names {sorted(unnamed)}")
+
+
+def _subclasses(cls: type[SigsyncError]) -> list[type[SigsyncError]]:
+    return [s for c in cls.__subclasses__() for s in (c, *_subclasses(c))]
+
+
+_assign_kinds()

@@ -1,9 +1,8 @@
-"""The connector wizard as a library: profile, choices, plan, apply, pause, resume, remove,
-status."""
+"""The connector wizard as a library: profile, choices, then plan, apply, pause, resume,
+remove and status through the engine. The plan is in ``_plan``, reports in ``_report``."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 from collections.abc import Callable, Iterable, Mapping
@@ -11,34 +10,13 @@ from typing import Any
 
 from sigsync import _sigsync
 from sigsync._client import ExchangeClient
-from sigsync._enums import (
-    ObjectKind,
-    Op,
-    ProgressKind,
-    RuleErrorAction,
-    SetupStatus,
-    Severity,
-    StepOutcome,
-    _member,
-)
-from sigsync._errors import SigsyncError
+from sigsync._enums import ProgressKind, RuleErrorAction, _member
 from sigsync._models import InboundConnector, OutboundConnector, TransportRule, _copy
+from sigsync._plan import Finding, Plan, Step
+from sigsync._report import ProgressEvent, Report, StatusReport
 from sigsync._util import awaitable
 
-__all__ = [
-    "ServiceProfile",
-    "Reason",
-    "ConnectorSetup",
-    "SetupEngine",
-    "Plan",
-    "Step",
-    "FieldChange",
-    "Finding",
-    "Report",
-    "StepReport",
-    "StatusReport",
-    "ProgressEvent",
-]
+__all__ = ["ServiceProfile", "ConnectorSetup", "SetupEngine"]
 
 _MINIMAL_PROFILE = {"smart_hosts": ["smtp.example.com"], "certificate_name": "relay.example.com"}
 
@@ -304,240 +282,6 @@ class ConnectorSetup:
             f"ConnectorSetup(scope={scope!r}, include_internal={self.include_internal}, "
             f"staged={self.staged}, smart_hosts={self.profile.smart_hosts!r})"
         )
-
-
-@dataclasses.dataclass(frozen=True)
-class FieldChange:
-    """One parameter a step changes."""
-
-    field: str
-    """The cmdlet parameter."""
-    before: Any
-    """Its value now (``None`` when unset or when the object does not exist yet)."""
-    after: Any
-    """Its value after the step."""
-
-
-@dataclasses.dataclass(frozen=True)
-class Step:
-    """One write of a plan."""
-
-    op: Op
-    """What it does."""
-    kind: ObjectKind
-    """To which kind of object."""
-    name: str
-    """The object's name."""
-    changes: tuple[FieldChange, ...] = ()
-    """The parameters it sets (creates list every parameter they send)."""
-
-    @classmethod
-    def _from_json(cls, d: Mapping[str, Any]) -> Step:
-        changes = tuple(FieldChange(c["field"], c["from"], c["to"]) for c in d.get("changes", ()))
-        return cls(Op(d["op"]), ObjectKind(d["kind"]), d["name"], changes)
-
-    def __str__(self) -> str:
-        return f"{self.op.value} {self.kind.value.replace('_', ' ')} '{self.name}'"
-
-
-@dataclasses.dataclass(frozen=True)
-class Finding:
-    """A problem preflight found before any write."""
-
-    severity: Severity
-    """How serious it is."""
-    code: str
-    """A stable identifier, e.g. ``certificate_not_accepted_domain``."""
-    message: str
-    """What is wrong and what to do about it."""
-
-    @classmethod
-    def _from_json(cls, d: Mapping[str, Any]) -> Finding:
-        return cls(Severity(d["severity"]), d["code"], d["message"])
-
-    def __str__(self) -> str:
-        return f"{self.severity.value} [{self.code}]: {self.message}"
-
-
-class Plan:
-    """The ordered writes that would converge the tenant (a dry run), with the objects
-    already as wanted and the preflight findings. Pass it to :meth:`SetupEngine.apply`."""
-
-    def __init__(self, data: Mapping[str, Any], findings: Iterable[Finding] = (), native: Any = None) -> None:
-        self._native = native
-        self._data = dict(data)
-        self.steps: list[Step] = [Step._from_json(s) for s in data.get("steps", ())]
-        """The writes, in order (apply runs them in mail-safe phases)."""
-        self.unchanged: list[tuple[ObjectKind, str]] = [(ObjectKind(k), n) for k, n in data.get("unchanged", ())]
-        """Objects that need no change, as ``(kind, name)``."""
-        self.findings: list[Finding] = list(findings)
-        """Preflight findings."""
-
-    @property
-    def is_empty(self) -> bool:
-        """Whether the plan makes no write."""
-        return not self.steps
-
-    def __len__(self) -> int:
-        return len(self.steps)
-
-    def __iter__(self) -> Any:
-        return iter(self.steps)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The plan as a dictionary (the JSON form)."""
-        return _copy(self._data)
-
-    def to_json(self) -> str:
-        """The plan as JSON."""
-        return json.dumps(self._data, indent=2)
-
-    def __str__(self) -> str:
-        if self._native is not None:
-            return str(self._native)
-        if not self.steps:
-            return "nothing to change"
-        return "\n".join(f"{i}. {s}" for i, s in enumerate(self.steps, 1)) + "\n"
-
-    def __repr__(self) -> str:
-        return f"Plan({len(self.steps)} steps: {', '.join(str(s) for s in self.steps) or 'nothing to change'})"
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Plan):
-            return NotImplemented
-        return self._data == other._data
-
-    __hash__ = None  # type: ignore[assignment]
-
-
-@dataclasses.dataclass(frozen=True)
-class Reason:
-    """Why a setup has its status: one thing that is not as set up."""
-
-    code: str
-    """A stable identifier, e.g. ``outbound_disabled``, ``inbound_missing``, ``loop_header``."""
-    message: str
-    """What is wrong and what it does to mail."""
-
-    @classmethod
-    def _from_json(cls, d: Mapping[str, Any]) -> Reason:
-        return cls(d["code"], d["message"])
-
-    def __str__(self) -> str:
-        return f"[{self.code}] {self.message}"
-
-
-@dataclasses.dataclass(frozen=True)
-class StepReport:
-    """A step of an apply and how it ended."""
-
-    step: Step
-    """The step."""
-    outcome: StepOutcome
-    """How it ended."""
-    error: str | None
-    """The error message, when it failed."""
-
-
-class Report:
-    """What configure, apply, pause, resume or remove did.
-
-    The engine's methods return it when the action succeeded and raise the failure's
-    :class:`SigsyncError` otherwise, with this report as the exception's ``report``
-    attribute (where the tenant stands, why, and the repair plan)::
-
-        try:
-            report = engine.configure(setup)
-        except sigsync.SigsyncError as e:
-            report = e.report  # None when the action failed before any write
-    """
-
-    def __init__(self, native: Any) -> None:
-        self._native = native
-        data = json.loads(native.to_json())
-        self._data = data
-        self.action: str = data["action"]
-        """``configure``, ``pause``, ``resume`` or ``remove``."""
-        self.steps: list[StepReport] = [
-            StepReport(Step._from_json(s), StepOutcome(s["outcome"]), s.get("error")) for s in data["steps"]
-        ]
-        """Each step run, in the order they ran."""
-        self.writes: int = data["writes"]
-        """Write calls made, undo included."""
-        self.status: SetupStatus | None = None if data["status"] is None else SetupStatus(data["status"])
-        """Where the setup stands afterwards (``None`` when that could not be read)."""
-        self.error: SigsyncError | None = native.error()
-        """The first failure, if any (nothing was written after it), as an exception."""
-        self.findings: list[Finding] = [Finding._from_json(f) for f in data.get("findings", ())]
-        """Preflight findings (configure only)."""
-        self.reasons: list[Reason] = [Reason._from_json(r) for r in data.get("reasons", ())]
-        """Why the status is what it is, when it is not the one the action aims for."""
-        self.repair: Plan = Plan(data.get("repair", {}))
-        """The plan that would finish the job or repair the tenant (run configure)."""
-
-    @property
-    def succeeded(self) -> bool:
-        """Whether every step succeeded."""
-        return self.error is None
-
-    def to_dict(self) -> dict[str, Any]:
-        """The report as a dictionary (the JSON form)."""
-        return _copy(self._data)
-
-    def to_json(self) -> str:
-        """The report as JSON."""
-        return str(self._native.to_json())
-
-    def __str__(self) -> str:
-        return str(self._native)
-
-    def __repr__(self) -> str:
-        status = self.status.value if self.status else "unknown"
-        return f"Report(action={self.action!r}, status={status!r}, writes={self.writes}, succeeded={self.succeeded})"
-
-
-class StatusReport:
-    """Where a setup stands, what drifted, and the plan that would repair it."""
-
-    def __init__(self, data: Mapping[str, Any]) -> None:
-        self._data = dict(data)
-        self.status: SetupStatus = SetupStatus(data["status"])
-        """Configured, degraded, at risk, paused, partial or absent."""
-        self.reasons: list[Reason] = [Reason._from_json(r) for r in data.get("reasons", ())]
-        """Why it is not configured (one reason per problem)."""
-        self.drift: list[Step] = [Step._from_json(s) for s in data["drift"]]
-        """Update steps for fields someone changed (in the admin center, say)."""
-        self.findings: list[Finding] = [Finding._from_json(f) for f in data["findings"]]
-        """Preflight findings against the tenant as it is."""
-        self.repair: Plan = Plan(data["repair"], self.findings)
-        """The plan that would repair every difference (informational; run configure to repair)."""
-
-    def to_dict(self) -> dict[str, Any]:
-        """The status as a dictionary (the JSON form)."""
-        return _copy(self._data)
-
-    def to_json(self) -> str:
-        """The status as JSON."""
-        return json.dumps(self._data, indent=2)
-
-    def __repr__(self) -> str:
-        return f"StatusReport(status={self.status.value!r}, drift={len(self.drift)}, repair={len(self.repair)} steps)"
-
-
-@dataclasses.dataclass(frozen=True)
-class ProgressEvent:
-    """A progress event of an apply, pause, resume or remove."""
-
-    kind: ProgressKind
-    """Started, finished, failed or undoing."""
-    step: Step
-    """The step."""
-    error: SigsyncError | None = None
-    """The error, for a failed step."""
-
-    def __str__(self) -> str:
-        text = f"{self.kind.value}: {self.step}"
-        return f"{text}: {self.error}" if self.error else text
 
 
 ProgressCallback = Callable[[ProgressEvent], object]

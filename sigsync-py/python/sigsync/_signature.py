@@ -10,7 +10,7 @@ from typing import Any, Union
 
 from sigsync import _sigsync
 
-__all__ = ["Signatures", "Rendering", "ConfigSource"]
+__all__ = ["Signatures", "Rendering", "render"]
 
 ConfigSource = Union[str, "os.PathLike[str]", Mapping[str, Any]]
 """A signature configuration: a path to a TOML or JSON file, or the configuration as a dict."""

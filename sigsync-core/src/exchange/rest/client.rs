@@ -8,10 +8,9 @@ use std::time::{Duration, SystemTime};
 
 use url::Url;
 
-use super::errors::ErrorResponse;
 use crate::auth::{Cloud, Resource, Tenant, TokenProvider};
 use crate::graph::GraphClient;
-use crate::http::{base_url, Answer, AuthorizedClient, HttpConfig};
+use crate::http::{base_url, AuthorizedClient, HttpConfig};
 use crate::{Error, Result};
 
 /// The Exchange Online host of the commercial cloud.
@@ -97,16 +96,6 @@ impl RestExchangeClient {
 }
 
 /// The parts of a failed answer the error classification reads.
-pub(super) fn error_response(answer: &Answer) -> ErrorResponse<'_> {
-    ErrorResponse {
-        status: answer.status,
-        body: &answer.body,
-        retry_after: answer.retry_after(),
-        exception_type: answer.header("x-exceptiontype"),
-        diagnostics: answer.header("x-ms-diagnostics"),
-    }
-}
-
 pub(super) fn now() -> SystemTime {
     SystemTime::now()
 }

@@ -1,49 +1,17 @@
-//! Reading Exchange's and Graph's error answers: pure functions over the status, a few headers
-//! and the body bytes, so every envelope the services send is tested with a byte string.
+//! Reading Exchange's error answers: a pure function over the status, a few headers and the
+//! body bytes ([`ErrorResponse`], read by the HTTP layer), so every envelope Exchange sends
+//! is tested with a byte string. Graph's are read in [`crate::graph`].
 
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use serde_json::Value;
 
 use super::super::classify_exception;
+use crate::http::{body_text, clip, parse_retry_after, ErrorResponse};
 use crate::{ApiError, ErrorKind};
 
 /// The body ExoHelper saw (whatever the status) when a tenant has too many requests in flight.
 const CONCURRENCY_LIMIT: &str = "maximum number of concurrent requests per tenant";
-
-/// The longest service message we keep (a stack trace is not a message).
-const MAX_MESSAGE: usize = 2000;
-
-/// The parts of an error response the classification reads.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ErrorResponse<'a> {
-    /// The HTTP status.
-    pub status: u16,
-    /// The body, as received.
-    pub body: &'a [u8],
-    /// The `Retry-After` header.
-    pub retry_after: Option<&'a str>,
-    /// Exchange's `X-ExceptionType` header.
-    pub exception_type: Option<&'a str>,
-    /// The `x-ms-diagnostics` header (the reason of a bodiless 403).
-    pub diagnostics: Option<&'a str>,
-}
-
-/// Parses a `Retry-After` value: delay seconds, or an HTTP date (relative to `now`).
-pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
-    let value = value.trim();
-    if let Ok(secs) = value.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    if let Ok(secs) = value.parse::<f64>() {
-        if secs.is_finite() && secs >= 0.0 {
-            return Some(Duration::from_secs_f64(secs));
-        }
-    }
-    let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
-    let at = SystemTime::from(at.with_timezone(&chrono::Utc));
-    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
-}
 
 /// Classifies a failed InvokeCommand answer into an [`ApiError`] carrying Exchange's own
 /// exception type and message. `now` resolves a `Retry-After` date.
@@ -169,67 +137,10 @@ fn parse_detail(message: &str) -> Option<(Option<String>, String)> {
     }
 }
 
-/// Classifies a failed Graph answer (`{"error": {"code", "message"}}`).
-pub fn graph_error(response: &ErrorResponse<'_>, now: SystemTime) -> ApiError {
-    let status = response.status;
-    let envelope = serde_json::from_slice::<Value>(response.body).ok();
-    let error = envelope.as_ref().and_then(|v| v.get("error"));
-    let field = |k: &str| {
-        error
-            .and_then(|e| e.get(k))
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-    };
-    let code = field("code");
-    let kind = match status {
-        401 => ErrorKind::Unauthorized,
-        403 => ErrorKind::Forbidden,
-        404 => ErrorKind::NotFound,
-        429 => ErrorKind::Throttled,
-        // Graph's reads are safe to repeat: any server error is worth another try.
-        500..=599 => ErrorKind::Transient,
-        400 | 422 => ErrorKind::Rejected,
-        _ => ErrorKind::Exchange,
-    };
-    let message = field("message")
-        .map(clip)
-        .or_else(|| Some(body_text(response.body)).filter(|t| !t.is_empty()))
-        .unwrap_or_else(|| format!("Graph answered HTTP {status} without a message"));
-    let mut e = ApiError::new(kind, message).with_status(status);
-    if let Some(code) = code {
-        e = e.with_code(code);
-    }
-    if let Some(d) = response.retry_after.and_then(|v| parse_retry_after(v, now)) {
-        e = e.with_retry_after(d);
-    }
-    e
-}
-
-/// The body as trimmed text, NUL bytes dropped, clipped.
-fn body_text(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    clip(
-        text.trim_matches(|c: char| c == '\0' || c.is_whitespace())
-            .replace('\0', ""),
-    )
-}
-
-fn clip(mut s: String) -> String {
-    if s.len() > MAX_MESSAGE {
-        let mut end = MAX_MESSAGE;
-        while !s.is_char_boundary(end) {
-            end -= 1;
-        }
-        s.truncate(end);
-        s.push('…');
-    }
-    s
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn now() -> SystemTime {
         SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000)
@@ -334,47 +245,5 @@ mod tests {
         assert_eq!(exo(401, b"").kind, ErrorKind::Unauthorized);
         assert_eq!(exo(500, b"oops").kind, ErrorKind::Exchange);
         assert_eq!(exo(500, b"oops").message, "oops");
-    }
-
-    #[test]
-    fn retry_after_accepts_seconds_and_http_dates() {
-        assert_eq!(parse_retry_after("7", now()), Some(Duration::from_secs(7)));
-        let date = chrono::DateTime::<chrono::Utc>::from(now() + Duration::from_secs(30))
-            .format("%a, %d %b %Y %H:%M:%S GMT")
-            .to_string();
-        assert_eq!(
-            parse_retry_after(&date, now()),
-            Some(Duration::from_secs(30))
-        );
-        assert_eq!(
-            parse_retry_after("Thu, 01 Jan 1970 00:00:00 GMT", now()),
-            Some(Duration::ZERO)
-        );
-        assert_eq!(parse_retry_after("soon", now()), None);
-    }
-
-    #[test]
-    fn graph_errors_keep_code_and_classify_by_status() {
-        let e = graph_error(
-            &ErrorResponse {
-                status: 404,
-                body: br#"{"error":{"code":"Request_ResourceNotFound","message":"Resource 'x' does not exist."}}"#,
-                ..Default::default()
-            },
-            now(),
-        );
-        assert_eq!(e.kind, ErrorKind::NotFound);
-        assert_eq!(e.code.as_deref(), Some("Request_ResourceNotFound"));
-        let e = graph_error(
-            &ErrorResponse {
-                status: 429,
-                body: br#"{"error":{"code":"TooManyRequests","message":"slow down"}}"#,
-                retry_after: Some("2"),
-                ..Default::default()
-            },
-            now(),
-        );
-        assert_eq!(e.kind, ErrorKind::Throttled);
-        assert_eq!(e.retry_after, Some(Duration::from_secs(2)));
     }
 }

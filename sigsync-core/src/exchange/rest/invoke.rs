@@ -6,7 +6,7 @@ use serde_json::Value;
 use tracing::Instrument;
 use url::Url;
 
-use super::client::{error_response, now, RestExchangeClient};
+use super::client::{now, RestExchangeClient};
 use super::errors::exchange_error;
 use crate::auth::{Resource, SignedInIdentity};
 use crate::exchange::CmdletInput;
@@ -183,7 +183,7 @@ impl RestExchangeClient {
                 page = match self.post(&next_url, &headers, &body).await {
                     Ok(a) if a.is_success() => self.read_page(&a)?,
                     Ok(a) => {
-                        let e = exchange_error(&error_response(&a), now());
+                        let e = exchange_error(&a.error_response(), now());
                         return Err(truncated(input, e.message.clone(), Some(e)));
                     }
                     Err(e) => return Err(truncated(input, e.to_string(), e.as_api().cloned())),
@@ -206,7 +206,7 @@ impl RestExchangeClient {
 
     fn read_page(&self, answer: &Answer) -> Result<InvokePage> {
         if !answer.is_success() {
-            return Err(Error::Api(exchange_error(&error_response(answer), now())));
+            return Err(Error::Api(exchange_error(&answer.error_response(), now())));
         }
         parse_invoke_page(&answer.body).map_err(|e| {
             Error::Network(format!(

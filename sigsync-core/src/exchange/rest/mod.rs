@@ -35,12 +35,14 @@ mod invoke;
 
 use async_trait::async_trait;
 
+pub use crate::graph::graph_error;
 pub use crate::graph::{group_kind, parse_graph_page, GraphGroup, GraphObject};
+pub use crate::http::{parse_retry_after, ErrorResponse};
 pub use client::{
     RestExchangeClient, RestExchangeClientBuilder, DEFAULT_EXCHANGE_URL, DEFAULT_GRAPH_URL,
     DEFAULT_TIMEOUT,
 };
-pub use errors::{exchange_error, graph_error, parse_retry_after, ErrorResponse};
+pub use errors::exchange_error;
 pub use invoke::{anchor_mailbox, parse_invoke_page, InvokePage};
 
 use super::{CmdletInput, CmdletTransport, MailGroup};

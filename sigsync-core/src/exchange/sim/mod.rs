@@ -25,6 +25,7 @@
 
 mod faults;
 mod http;
+mod records;
 mod store;
 
 use std::path::Path;
@@ -492,7 +493,7 @@ impl State {
                 .iter()
                 .enumerate()
                 .filter_map(|(i, s)| {
-                    let record = store::record::<D>(s, &s.params, i, rule);
+                    let record = records::record::<D>(s, &s.params, i, rule);
                     Some(Existing {
                         guid: s.guid.clone(),
                         when_created: Some(s.created.clone()),

@@ -1,8 +1,10 @@
-//! The simulated tenant's cmdlets: Exchange Online's rules for connectors and transport rules.
+//! The simulated tenant's cmdlets: Exchange Online's rules for connectors and transport rules
+//! (parameters, names, references, priorities) on every write. What Get-* answers is in
+//! `records`.
 
 use serde_json::{json, Value};
 
-use super::{Removed, State, Stored};
+use super::{records, Removed, State, Stored};
 use crate::exchange::CmdletInput;
 use crate::model::{
     Definition, InboundConnector, ObjectKind, OutboundConnector, Params, TransportRule,
@@ -57,7 +59,9 @@ pub(super) fn run(state: &mut State, input: &CmdletInput) -> Result<Vec<Params>>
         "outboundconnector" => ObjectKind::OutboundConnector,
         "inboundconnector" => ObjectKind::InboundConnector,
         "transportrule" => ObjectKind::TransportRule,
-        "accepteddomain" if verb.eq_ignore_ascii_case("Get") => return Ok(accepted_domains(state)),
+        "accepteddomain" if verb.eq_ignore_ascii_case("Get") => {
+            return Ok(records::accepted_domains(state))
+        }
         _ => return Err(unknown_cmdlet(&input.name)),
     };
     match kind {
@@ -74,22 +78,6 @@ fn unknown_cmdlet(name: &str) -> Error {
         "System.Management.Automation.CommandNotFoundException",
         format!("The term '{name}' is not recognized as a cmdlet."),
     )
-}
-
-fn accepted_domains(state: &State) -> Vec<Params> {
-    state
-        .accepted_domains
-        .iter()
-        .map(|d| {
-            let Value::Object(p) = json!({
-                "Name": d.domain_name, "Identity": d.domain_name, "DomainName": d.domain_name,
-                "DomainType": d.domain_type, "Default": d.default, "IsValid": true,
-            }) else {
-                unreachable!("json! object literal")
-            };
-            p
-        })
-        .collect()
 }
 
 fn dispatch<D: Definition>(
@@ -125,7 +113,7 @@ fn dispatch<D: Definition>(
         }
     }
     match verb.to_ascii_lowercase().as_str() {
-        "get" => get::<D>(state, input),
+        "get" => records::get::<D>(state, input),
         "new" => create::<D>(state, input).map(|r| vec![r]),
         "set" => update::<D>(state, input).map(|_| Vec::new()),
         "remove" => remove::<D>(state, input).map(|_| Vec::new()),
@@ -142,7 +130,7 @@ fn modelled_params<D: Definition>() -> &'static [&'static str] {
     }
 }
 
-fn store(state: &mut State, kind: ObjectKind) -> &mut Vec<Stored> {
+pub(super) fn store(state: &mut State, kind: ObjectKind) -> &mut Vec<Stored> {
     match kind {
         ObjectKind::OutboundConnector => &mut state.outbound,
         ObjectKind::InboundConnector => &mut state.inbound,
@@ -150,7 +138,7 @@ fn store(state: &mut State, kind: ObjectKind) -> &mut Vec<Stored> {
     }
 }
 
-fn name_of(s: &Stored) -> &str {
+pub(super) fn name_of(s: &Stored) -> &str {
     s.params
         .get("Name")
         .and_then(Value::as_str)
@@ -175,7 +163,7 @@ fn identity(input: &CmdletInput) -> Result<&str> {
 }
 
 /// Finds a visible object by identity, counting the lookup as a read of a hidden one.
-fn visible(state: &mut State, kind: ObjectKind, input: &CmdletInput) -> Result<usize> {
+pub(super) fn visible(state: &mut State, kind: ObjectKind, input: &CmdletInput) -> Result<usize> {
     let id = identity(input)?;
     let objects = store(state, kind);
     match find(objects, id) {
@@ -186,145 +174,6 @@ fn visible(state: &mut State, kind: ObjectKind, input: &CmdletInput) -> Result<u
         }
         None => Err(not_found(&input.name, id)),
     }
-}
-
-/// The Get-* record of a stored object showing `params` (its own, or what a lagging read still
-/// sees), shaped as the real service shapes it.
-pub(super) fn record<D: Definition>(
-    s: &Stored,
-    params: &Params,
-    index: usize,
-    rule: bool,
-) -> Params {
-    let mut p = params.clone();
-    let name = p
-        .get("Name")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
-    p.insert("Identity".into(), json!(name));
-    p.insert("Guid".into(), json!(s.guid));
-    p.insert("IsValid".into(), json!(true));
-    if rule {
-        let enabled = p
-            .remove("Enabled")
-            .and_then(|v| v.as_bool())
-            .unwrap_or(true);
-        p.insert(
-            "State".into(),
-            json!(if enabled { "Enabled" } else { "Disabled" }),
-        );
-        p.insert("Priority".into(), json!(index));
-        p.insert("ImmutableId".into(), json!(s.guid));
-        p.insert(
-            "WhenChanged".into(),
-            json!(s.changed.replace('Z', "+00:00")),
-        );
-        p.insert("WhenChanged@data.type".into(), json!("System.DateTime"));
-        p.insert(
-            "Description".into(),
-            json!("If the message:\n\t...\nTake the following actions:\n\t..."),
-        );
-        p.insert(
-            "DistinguishedName".into(),
-            json!(format!("CN={name},CN=TransportVersioned,CN=Rules,CN=Transport Settings,CN=Configuration,CN=sim.onmicrosoft.com")),
-        );
-        if let Some(bytes) = p.get("ExceptIfMessageSizeOver").and_then(Value::as_u64) {
-            let shown = format!(
-                "{:.1} MB ({} bytes)",
-                bytes as f64 / 1048576.0,
-                group_digits(bytes)
-            );
-            p.insert("ExceptIfMessageSizeOver".into(), json!(shown));
-        }
-    } else {
-        p.insert("WhenCreatedUTC".into(), json!(s.created));
-        p.insert("WhenChangedUTC".into(), json!(s.changed));
-        p.insert("ConnectorSource".into(), json!("AdminUI"));
-        p.insert("AdminDisplayName".into(), json!(""));
-    }
-    if D::KIND == ObjectKind::InboundConnector {
-        if let Some(Value::Array(domains)) = p.get_mut("SenderDomains") {
-            for d in domains.iter_mut() {
-                if let Some(s) = d.as_str() {
-                    *d = json!(format!("smtp:{s};1"));
-                }
-            }
-        }
-    }
-    p
-}
-
-fn group_digits(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// What one read shows of a visible object: its parameters, or the ones before a recent
-/// change while that change has not replicated (counting the read).
-fn as_read(s: &mut Stored) -> Params {
-    match s.stale.as_mut() {
-        Some((old, reads)) if *reads > 0 => {
-            *reads -= 1;
-            let shown = old.clone();
-            if *reads == 0 {
-                s.stale = None;
-            }
-            shown
-        }
-        _ => s.params.clone(),
-    }
-}
-
-fn get<D: Definition>(state: &mut State, input: &CmdletInput) -> Result<Vec<Params>> {
-    let rule = D::KIND == ObjectKind::TransportRule;
-    if let Some(id) = input.identity().filter(|i| !i.is_empty()) {
-        // A removal that has not replicated yet: the read still finds the object.
-        if let Some(r) = state.removed.iter_mut().find(|r| {
-            r.kind == D::KIND
-                && r.reads > 0
-                && (name_of(&r.stored).eq_ignore_ascii_case(id)
-                    || r.stored.guid.eq_ignore_ascii_case(id))
-        }) {
-            r.reads -= 1;
-            let shown = r.stored.params.clone();
-            return Ok(vec![record::<D>(&r.stored, &shown, r.index, rule)]);
-        }
-        let i = visible(state, D::KIND, input)?;
-        let s = &mut store(state, D::KIND)[i];
-        let shown = as_read(s);
-        return Ok(vec![record::<D>(s, &shown, i, rule)]);
-    }
-    let objects = store(state, D::KIND);
-    let mut out = Vec::new();
-    for (i, s) in objects.iter_mut().enumerate() {
-        if s.hidden_reads > 0 {
-            s.hidden_reads -= 1;
-        } else {
-            let shown = as_read(s);
-            out.push((i, record::<D>(s, &shown, i, rule)));
-        }
-    }
-    for r in state
-        .removed
-        .iter_mut()
-        .filter(|r| r.kind == D::KIND && r.reads > 0)
-    {
-        r.reads -= 1;
-        let shown = r.stored.params.clone();
-        out.push((r.index, record::<D>(&r.stored, &shown, r.index, rule)));
-    }
-    state.removed.retain(|r| r.reads > 0);
-    // Rules come back in priority order, a removed one where it stood.
-    out.sort_by_key(|(i, _)| *i);
-    Ok(out.into_iter().map(|(_, p)| p).collect())
 }
 
 fn parse_valid<D: Definition>(cmdlet: &str, params: &Params) -> Result<D> {
@@ -488,7 +337,7 @@ fn create<D: Definition>(state: &mut State, input: &CmdletInput) -> Result<Param
     let index = position.unwrap_or(objects.len());
     objects.insert(index, stored);
     let created = &objects[index];
-    Ok(record::<D>(
+    Ok(records::record::<D>(
         created,
         &created.params,
         index,

@@ -1,25 +1,25 @@
 //! The one HTTP stack of sigsync: a `reqwest` client (rustls, no OpenSSL) shared by sign-in,
-//! Exchange and Graph; the check that every base URL we talk to is HTTPS; and
-//! `AuthorizedClient`, the one policy every authenticated Microsoft call goes through.
+//! Exchange and Graph; the check that every base URL we talk to is HTTPS; and reading error
+//! answers into [`ErrorResponse`] (what the body means is Exchange's (`exchange::rest`) or
+//! Graph's ([`crate::graph`]) to say). Sign-in (`auth`) uses this part.
 //!
-//! Redirects are never followed: a redirect to another host must not carry the bearer token
-//! there. A redirected request is re-issued to the configured host instead, a few times; when
-//! the redirects persist, the error names the `Location` (reference §5 #17).
+//! Above sign-in, `authorized` holds `AuthorizedClient`, the one policy every authenticated
+//! Microsoft call goes through. Redirects are never followed: a redirect to another host must
+//! not carry the bearer token there. A redirected request is re-issued to the configured host
+//! instead, a few times; when the redirects persist, the error names the `Location`
+//! (reference §5 #17).
 
 use std::net::IpAddr;
-use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
-use reqwest::header::{HeaderMap, AUTHORIZATION, LOCATION, RETRY_AFTER};
-use reqwest::{Method, StatusCode};
-use serde_json::Value;
 use url::Url;
 
-use crate::auth::{Resource, TokenProvider};
-use crate::{ApiError, Error, ErrorKind, Result};
+use crate::{Error, Result};
 
-/// How many times a redirected request is sent again to the configured host.
-pub const MAX_REDIRECT_REISSUES: u32 = 3;
+mod authorized;
+
+pub use authorized::MAX_REDIRECT_REISSUES;
+pub(crate) use authorized::{Answer, AuthorizedClient};
 
 /// Settings for the shared [`reqwest::Client`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -137,148 +137,6 @@ pub fn validate_base_url(field: &str, url: &str, allow_http: bool) -> Result<Url
     Ok(parsed)
 }
 
-/// Sends authenticated requests for one resource (Exchange or Graph) to one configured
-/// origin: a bearer token from the provider; the URL must be on the configured origin (a next
-/// page link to anywhere else is refused, the token never leaves); on 401 the token is
-/// dropped and the request replayed once; a redirect is never followed: the request is sent
-/// again to the configured host at most [`MAX_REDIRECT_REISSUES`] times, then fails naming
-/// the `Location`. Cloning shares the HTTP client and the provider.
-#[derive(Clone)]
-pub(crate) struct AuthorizedClient {
-    pub(crate) http: reqwest::Client,
-    pub(crate) provider: Arc<dyn TokenProvider>,
-    pub(crate) resource: Resource,
-    pub(crate) base: Url,
-    pub(crate) timeout: Duration,
-}
-
-impl std::fmt::Debug for AuthorizedClient {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AuthorizedClient")
-            .field("resource", &self.resource)
-            .field("base", &self.base.as_str())
-            .field("timeout", &self.timeout)
-            .finish_non_exhaustive()
-    }
-}
-
-/// A response read in full.
-pub(crate) struct Answer {
-    pub status: u16,
-    pub headers: HeaderMap,
-    pub body: Vec<u8>,
-}
-
-impl Answer {
-    pub fn is_success(&self) -> bool {
-        (200..300).contains(&self.status)
-    }
-
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-
-    /// The `Retry-After` header.
-    pub fn retry_after(&self) -> Option<&str> {
-        self.header(RETRY_AFTER.as_str())
-    }
-
-    /// The body as JSON; an undecodable body is a network-level failure.
-    pub fn json(&self, what: &str) -> Result<Value> {
-        serde_json::from_slice(&self.body).map_err(|e| {
-            Error::Network(format!(
-                "{what}: undecodable answer (HTTP {}): {e}",
-                self.status
-            ))
-        })
-    }
-}
-
-impl AuthorizedClient {
-    /// Sends one request to `url` (under the configured origin); see the type's docs.
-    /// Returns whatever came back but a redirect (a second 401 included); transport failures
-    /// are [`Error::Network`].
-    pub(crate) async fn send(
-        &self,
-        method: Method,
-        url: &Url,
-        headers: &HeaderMap,
-        body: Option<&Value>,
-    ) -> Result<Answer> {
-        self.check_origin(url)?;
-        let mut replayed = false;
-        let mut reissued = 0;
-        loop {
-            let token = self.provider.token(self.resource).await?;
-            let mut request = self
-                .http
-                .request(method.clone(), url.clone())
-                .timeout(self.timeout)
-                .headers(headers.clone())
-                .header(AUTHORIZATION, format!("Bearer {}", token.secret.expose()));
-            if let Some(body) = body {
-                request = request.json(body);
-            }
-            let response = request.send().await.map_err(network)?;
-            let status = response.status();
-            let answer_headers = response.headers().clone();
-            let bytes = response.bytes().await.map_err(network)?;
-            if status == StatusCode::UNAUTHORIZED && !replayed {
-                tracing::debug!(resource = ?self.resource, "401: refreshing the token and replaying once");
-                self.provider.invalidate(self.resource).await;
-                replayed = true;
-                continue;
-            }
-            if status.is_redirection() && status != StatusCode::NOT_MODIFIED {
-                let location = answer_headers
-                    .get(LOCATION)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("(no Location)")
-                    .to_owned();
-                if reissued < MAX_REDIRECT_REISSUES {
-                    reissued += 1;
-                    tracing::info!(%location, reissued, "redirected: sending the request again to the configured host");
-                    continue;
-                }
-                return Err(Error::Api(
-                    ApiError::new(
-                        ErrorKind::Exchange,
-                        format!(
-                            "the service kept redirecting to {location} ({} times); redirects \
-                             are not followed so that the access token never leaves the \
-                             configured host {}: configure that host if it is the right one",
-                            reissued + 1,
-                            self.base.origin().ascii_serialization()
-                        ),
-                    )
-                    .with_status(status.as_u16()),
-                ));
-            }
-            return Ok(Answer {
-                status: status.as_u16(),
-                headers: answer_headers,
-                body: bytes.to_vec(),
-            });
-        }
-    }
-
-    /// Refuses to send a token anywhere but the configured origin.
-    pub(crate) fn check_origin(&self, url: &Url) -> Result<()> {
-        if url.origin() == self.base.origin() {
-            Ok(())
-        } else {
-            Err(Error::Api(ApiError::new(
-                ErrorKind::Exchange,
-                format!(
-                    "refusing to send the access token to {} (not {})",
-                    url.origin().ascii_serialization(),
-                    self.base.origin().ascii_serialization()
-                ),
-            )))
-        }
-    }
-}
-
 /// A transport failure, with its causes, as [`Error::Network`].
 pub(crate) fn network(e: reqwest::Error) -> Error {
     // Without the URL: a Graph URL names the user looked up.
@@ -321,6 +179,63 @@ fn is_loopback(url: &Url) -> bool {
         Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
         None => false,
     }
+}
+
+// ---- reading error answers ----------------------------------------------------------------
+
+/// The longest service message we keep (a stack trace is not a message).
+const MAX_MESSAGE: usize = 2000;
+
+/// The parts of an error response the classification reads.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ErrorResponse<'a> {
+    /// The HTTP status.
+    pub status: u16,
+    /// The body, as received.
+    pub body: &'a [u8],
+    /// The `Retry-After` header.
+    pub retry_after: Option<&'a str>,
+    /// Exchange's `X-ExceptionType` header.
+    pub exception_type: Option<&'a str>,
+    /// The `x-ms-diagnostics` header (the reason of a bodiless 403).
+    pub diagnostics: Option<&'a str>,
+}
+
+/// Parses a `Retry-After` value: delay seconds, or an HTTP date (relative to `now`).
+pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    if let Ok(secs) = value.parse::<f64>() {
+        if secs.is_finite() && secs >= 0.0 {
+            return Some(Duration::from_secs_f64(secs));
+        }
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+    let at = SystemTime::from(at.with_timezone(&chrono::Utc));
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+/// The body as trimmed text, NUL bytes dropped, clipped.
+pub(crate) fn body_text(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    clip(
+        text.trim_matches(|c: char| c == '\0' || c.is_whitespace())
+            .replace('\0', ""),
+    )
+}
+
+pub(crate) fn clip(mut s: String) -> String {
+    if s.len() > MAX_MESSAGE {
+        let mut end = MAX_MESSAGE;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+        s.push('…');
+    }
+    s
 }
 
 #[cfg(test)]
@@ -373,5 +288,26 @@ mod tests {
             .timeout(None)
             .build_client()
             .unwrap();
+    }
+
+    fn now() -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000)
+    }
+
+    #[test]
+    fn retry_after_accepts_seconds_and_http_dates() {
+        assert_eq!(parse_retry_after("7", now()), Some(Duration::from_secs(7)));
+        let date = chrono::DateTime::<chrono::Utc>::from(now() + Duration::from_secs(30))
+            .format("%a, %d %b %Y %H:%M:%S GMT")
+            .to_string();
+        assert_eq!(
+            parse_retry_after(&date, now()),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(
+            parse_retry_after("Thu, 01 Jan 1970 00:00:00 GMT", now()),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_retry_after("soon", now()), None);
     }
 }

@@ -1,18 +1,25 @@
 //! The setup engine over a client: preflight, plan, apply, pause, resume, remove and status,
-//! with plans and reports, the statuses and their names.
+//! the statuses and their names. The plan it makes is in `plan`, the report of an action in
+//! `report` (as the core's `setup` module splits them).
 
-use std::ffi::{c_char, c_void, CString};
-use std::sync::Arc;
+use std::ffi::{c_char, c_void, CStr, CString};
+use std::sync::{Arc, OnceLock};
 
-use sigsync_core::setup::{Finding, Plan, Progress, Report, SetupEngine, SetupStatus, Severity};
+use sigsync_core::setup::{Progress, SetupEngine, SetupStatus};
 use sigsync_ffi_macros::ffi_fn;
 use tokio::runtime::Runtime;
 
 use crate::client::sigsync_client;
-use crate::error::{finish, sigsync_error, sigsync_result, FfiResult};
+use crate::error::{run, sigsync_error, sigsync_result, FfiResult};
 use crate::setup::sigsync_connector_setup;
-use crate::strings::sigsync_string;
-use crate::{handle, put, UserData};
+use crate::strings::{c_string, sigsync_string, static_name};
+use crate::{enum_c, give, handle, put, UserData};
+
+mod plan;
+mod report;
+
+pub use plan::*;
+pub use report::*;
 
 /// Where a setup stands in the tenant (`sigsync_setup_status_name` gives the names Rust,
 /// Python and the setup example use: `configured`, `degraded`, `at_risk`, ...). The numbers
@@ -39,16 +46,19 @@ pub enum sigsync_setup_status {
     AtRisk = 6,
 }
 
+pub(crate) const STATUSES: [(sigsync_setup_status, SetupStatus); 6] = [
+    (sigsync_setup_status::Configured, SetupStatus::Configured),
+    (sigsync_setup_status::Paused, SetupStatus::Paused),
+    (sigsync_setup_status::Partial, SetupStatus::Partial),
+    (sigsync_setup_status::Absent, SetupStatus::Absent),
+    (sigsync_setup_status::Degraded, SetupStatus::Degraded),
+    (sigsync_setup_status::AtRisk, SetupStatus::AtRisk),
+];
+
+/// The C status of a status (`Unknown` when it could not be read).
 fn status_c(status: Option<SetupStatus>) -> sigsync_setup_status {
-    match status {
-        Some(SetupStatus::Configured) => sigsync_setup_status::Configured,
-        Some(SetupStatus::Degraded) => sigsync_setup_status::Degraded,
-        Some(SetupStatus::AtRisk) => sigsync_setup_status::AtRisk,
-        Some(SetupStatus::Paused) => sigsync_setup_status::Paused,
-        Some(SetupStatus::Partial) => sigsync_setup_status::Partial,
-        Some(SetupStatus::Absent) => sigsync_setup_status::Absent,
-        None => sigsync_setup_status::Unknown,
-    }
+    let unknown = sigsync_setup_status::Unknown;
+    status.map_or(unknown, |s| enum_c(s, &STATUSES, unknown))
 }
 
 /// The name of a status, as Rust, Python and the setup example's JSON spell it
@@ -57,16 +67,14 @@ fn status_c(status: Option<SetupStatus>) -> sigsync_setup_status {
 #[ffi_fn]
 #[no_mangle]
 pub extern "C" fn sigsync_setup_status_name(status: sigsync_setup_status) -> *const c_char {
-    let name: &'static [u8] = match status {
-        sigsync_setup_status::Unknown => b"unknown\0",
-        sigsync_setup_status::Configured => b"configured\0",
-        sigsync_setup_status::Degraded => b"degraded\0",
-        sigsync_setup_status::AtRisk => b"at_risk\0",
-        sigsync_setup_status::Paused => b"paused\0",
-        sigsync_setup_status::Partial => b"partial\0",
-        sigsync_setup_status::Absent => b"absent\0",
+    static NAMES: OnceLock<Vec<(sigsync_setup_status, CString)>> = OnceLock::new();
+    let names = || {
+        let known = STATUSES.iter().map(|(c, core)| (*c, core.name()));
+        known
+            .chain([(sigsync_setup_status::Unknown, "unknown")])
+            .collect()
     };
-    name.as_ptr().cast()
+    static_name(&NAMES, status, names).map_or(std::ptr::null(), CStr::as_ptr)
 }
 
 /// What happened to a step, for the progress callback.
@@ -113,33 +121,6 @@ pub struct sigsync_setup_engine {
     runtime: Arc<Runtime>,
 }
 
-/// A plan: the ordered writes that would converge the tenant, and preflight findings.
-///
-/// Made by `sigsync_setup_engine_plan`, freed by the caller with `sigsync_plan_free`.
-/// Immutable: thread-safe.
-pub struct sigsync_plan {
-    plan: Plan,
-    findings: Vec<Finding>,
-    json: CString,
-    text: CString,
-}
-
-/// What an apply, pause, resume or remove did: each step, the writes made, and where the
-/// setup stands afterwards.
-///
-/// Made by the engine's `_apply`, `_pause`, `_resume` and `_remove`, freed by the caller with
-/// `sigsync_report_free`. Immutable: thread-safe.
-pub struct sigsync_report {
-    report: Report,
-    json: CString,
-}
-
-fn cstring(s: String) -> CString {
-    CString::new(s.replace('\0', "")).unwrap_or_default()
-}
-
-// ---- engine ------------------------------------------------------------------------------
-
 /// Makes an engine over `client` (borrowed for the call; the engine keeps its own
 /// reference). The caller owns the engine and frees it with `sigsync_setup_engine_free`.
 #[ffi_fn]
@@ -148,13 +129,13 @@ pub extern "C" fn sigsync_setup_engine_new(
     client: *const sigsync_client,
     engine_out: *mut *mut sigsync_setup_engine,
 ) -> sigsync_result {
-    // SAFETY: checked non-NULL.
+    // SAFETY: checked non-NULL by #[ffi_fn].
     let c = unsafe { handle(client) };
     let engine = sigsync_setup_engine {
         engine: SetupEngine::new(c.client.clone()),
         runtime: c.runtime.clone(),
     };
-    // SAFETY: checked non-NULL.
+    // SAFETY: checked non-NULL by #[ffi_fn].
     unsafe { put(engine_out, engine) };
     sigsync_result::Ok
 }
@@ -179,23 +160,18 @@ pub extern "C" fn sigsync_setup_engine_preflight(
     findings_json_out: *mut *mut sigsync_string,
     error_out: *mut *mut sigsync_error,
 ) -> sigsync_result {
-    let result = (|| -> FfiResult {
-        // SAFETY: checked non-NULL.
+    run(error_out, || {
+        // SAFETY: checked non-NULL by #[ffi_fn].
         let (e, s) = unsafe { (handle(engine), handle(setup)) };
         let findings = e.runtime.block_on(e.engine.preflight(&s.setup))?;
-        let errors = findings
-            .iter()
-            .filter(|f| f.severity == Severity::Error)
-            .count();
         let json = serde_json::to_string_pretty(&findings).unwrap_or_else(|_| "[]".into());
-        // SAFETY: checked non-NULL.
+        // SAFETY: checked non-NULL by #[ffi_fn].
         unsafe {
-            *errors_out = errors;
+            *errors_out = plan::error_count(&findings);
             put(findings_json_out, sigsync_string::new(json));
         }
         Ok(())
-    })();
-    finish(result, error_out)
+    })
 }
 
 /// Reads the tenant and computes the plan for `setup` (blocks; writes nothing to the
@@ -209,38 +185,39 @@ pub extern "C" fn sigsync_setup_engine_plan(
     plan_out: *mut *mut sigsync_plan,
     error_out: *mut *mut sigsync_error,
 ) -> sigsync_result {
-    let result = (|| -> FfiResult {
-        // SAFETY: checked non-NULL.
-        let (e, s) = unsafe { (handle(engine), handle(setup)) };
-        let (plan, findings) = e.runtime.block_on(e.engine.plan(&s.setup))?;
-        let json = cstring(plan.to_json());
-        let text = cstring(plan.to_string());
-        // SAFETY: checked non-NULL.
-        unsafe {
-            put(
-                plan_out,
-                sigsync_plan {
-                    plan,
-                    findings,
-                    json,
-                    text,
-                },
-            )
-        };
-        Ok(())
-    })();
-    finish(result, error_out)
+    // SAFETY: checked non-NULL by #[ffi_fn].
+    unsafe {
+        give(plan_out, error_out, || {
+            let (e, s) = (handle(engine), handle(setup));
+            let (plan, findings) = e.runtime.block_on(e.engine.plan(&s.setup))?;
+            Ok(sigsync_plan::new(plan, findings))
+        })
+    }
 }
 
-fn run_action(
+/// The engine's four actions, which share one body.
+#[derive(Clone, Copy)]
+enum Action {
+    Configure,
+    Pause,
+    Resume,
+    Remove,
+}
+
+/// Runs `action`, reporting each step to `progress`; a failed action's report travels with
+/// its error (`sigsync_error_report_json`).
+///
+/// # Safety
+/// `engine`, `setup` and `report_out` are non-NULL (checked by `#[ffi_fn]`), the handles live.
+unsafe fn run_action(
     engine: *const sigsync_setup_engine,
     setup: *const sigsync_connector_setup,
-    action: &str,
+    action: Action,
     progress: sigsync_progress_callback,
     user_data: *mut c_void,
     report_out: *mut *mut sigsync_report,
 ) -> FfiResult {
-    // SAFETY: the callers' #[ffi_fn] checked both non-NULL.
+    // SAFETY: guaranteed by the caller.
     let (e, s) = unsafe { (handle(engine), handle(setup)) };
     let user_data = UserData(user_data);
     let on_progress = move |p: Progress<'_>| {
@@ -253,10 +230,10 @@ fn run_action(
             Progress::Failed(s, e) => (sigsync_progress_event::Failed, s, Some(e.to_string())),
             Progress::Undoing(s) => (sigsync_progress_event::Undoing, s, None),
         };
-        let op = cstring(step.op.to_string());
-        let kind = cstring(step.kind.to_string());
-        let name = cstring(step.name.clone());
-        let error = error.map(cstring);
+        let op = c_string(step.op.to_string());
+        let kind = c_string(step.kind.to_string());
+        let name = c_string(step.name.clone());
+        let error = error.map(c_string);
         cb(
             user_data.0,
             event,
@@ -268,19 +245,18 @@ fn run_action(
     };
     let report = e.runtime.block_on(async {
         match action {
-            "configure" => e.engine.configure(&s.setup, &on_progress).await,
-            "pause" => e.engine.pause(&s.setup, &on_progress).await,
-            "resume" => e.engine.resume(&s.setup, &on_progress).await,
-            _ => e.engine.remove(&s.setup, &on_progress).await,
+            Action::Configure => e.engine.configure(&s.setup, &on_progress).await,
+            Action::Pause => e.engine.pause(&s.setup, &on_progress).await,
+            Action::Resume => e.engine.resume(&s.setup, &on_progress).await,
+            Action::Remove => e.engine.remove(&s.setup, &on_progress).await,
         }
     })?;
     if let Some(err) = &report.error {
         // The report (status, reasons, repair plan) travels with the error.
         return Err(sigsync_error::from_core(err).with_report_json(report.to_json()));
     }
-    let json = cstring(report.to_json());
-    // SAFETY: the caller's #[ffi_fn] checked `report_out` non-NULL.
-    unsafe { put(report_out, sigsync_report { report, json }) };
+    // SAFETY: guaranteed by the caller.
+    unsafe { put(report_out, sigsync_report::new(report)) };
     Ok(())
 }
 
@@ -305,8 +281,11 @@ pub extern "C" fn sigsync_setup_engine_apply(
     report_out: *mut *mut sigsync_report,
     error_out: *mut *mut sigsync_error,
 ) -> sigsync_result {
-    let result = run_action(engine, setup, "configure", progress, user_data, report_out);
-    finish(result, error_out)
+    let action = Action::Configure;
+    // SAFETY: checked non-NULL by #[ffi_fn].
+    run(error_out, || unsafe {
+        run_action(engine, setup, action, progress, user_data, report_out)
+    })
 }
 
 /// Pauses (blocks): disables sigsync's routing rule, so mail flows normally and untouched.
@@ -325,8 +304,11 @@ pub extern "C" fn sigsync_setup_engine_pause(
     report_out: *mut *mut sigsync_report,
     error_out: *mut *mut sigsync_error,
 ) -> sigsync_result {
-    let result = run_action(engine, setup, "pause", progress, user_data, report_out);
-    finish(result, error_out)
+    let action = Action::Pause;
+    // SAFETY: checked non-NULL by #[ffi_fn].
+    run(error_out, || unsafe {
+        run_action(engine, setup, action, progress, user_data, report_out)
+    })
 }
 
 /// Resumes (blocks): enables the routing rule again. `progress` may be NULL.
@@ -344,8 +326,11 @@ pub extern "C" fn sigsync_setup_engine_resume(
     report_out: *mut *mut sigsync_report,
     error_out: *mut *mut sigsync_error,
 ) -> sigsync_result {
-    let result = run_action(engine, setup, "resume", progress, user_data, report_out);
-    finish(result, error_out)
+    let action = Action::Resume;
+    // SAFETY: checked non-NULL by #[ffi_fn].
+    run(error_out, || unsafe {
+        run_action(engine, setup, action, progress, user_data, report_out)
+    })
 }
 
 /// Removes what sigsync created (blocks): the rule first, then the outbound connector, the
@@ -365,8 +350,11 @@ pub extern "C" fn sigsync_setup_engine_remove(
     report_out: *mut *mut sigsync_report,
     error_out: *mut *mut sigsync_error,
 ) -> sigsync_result {
-    let result = run_action(engine, setup, "remove", progress, user_data, report_out);
-    finish(result, error_out)
+    let action = Action::Remove;
+    // SAFETY: checked non-NULL by #[ffi_fn].
+    run(error_out, || unsafe {
+        run_action(engine, setup, action, progress, user_data, report_out)
+    })
 }
 
 /// Reads where the setup stands (blocks): writes the status to `*status_out`, and when
@@ -382,11 +370,11 @@ pub extern "C" fn sigsync_setup_engine_status(
     json_out: *mut *mut sigsync_string,
     error_out: *mut *mut sigsync_error,
 ) -> sigsync_result {
-    let result = (|| -> FfiResult {
-        // SAFETY: checked non-NULL.
+    run(error_out, || {
+        // SAFETY: checked non-NULL by #[ffi_fn].
         let (e, s) = unsafe { (handle(engine), handle(setup)) };
         let status = e.runtime.block_on(e.engine.status(&s.setup))?;
-        // SAFETY: checked non-NULL (json_out only when not NULL).
+        // SAFETY: checked non-NULL by #[ffi_fn] (json_out only when not NULL).
         unsafe {
             *status_out = status_c(Some(status.status));
             if !json_out.is_null() {
@@ -395,103 +383,5 @@ pub extern "C" fn sigsync_setup_engine_status(
             }
         }
         Ok(())
-    })();
-    finish(result, error_out)
-}
-
-// ---- plan and report ---------------------------------------------------------------------
-
-/// The plan as JSON (`steps` with `op`, `kind`, `name` and `changes`; `unchanged`). Owned by
-/// the plan, valid until `sigsync_plan_free` (NULL when `plan` is NULL).
-#[ffi_fn]
-#[no_mangle]
-pub extern "C" fn sigsync_plan_json(plan: *const sigsync_plan) -> *const c_char {
-    // SAFETY: checked non-NULL.
-    unsafe { handle(plan) }.json.as_ptr()
-}
-
-/// The plan as numbered lines of text for people (`"nothing to change"` when empty). Owned
-/// by the plan, valid until `sigsync_plan_free`.
-#[ffi_fn]
-#[no_mangle]
-pub extern "C" fn sigsync_plan_text(plan: *const sigsync_plan) -> *const c_char {
-    // SAFETY: checked non-NULL.
-    unsafe { handle(plan) }.text.as_ptr()
-}
-
-/// How many writes the plan makes (0: the tenant is already as wanted).
-#[ffi_fn]
-#[no_mangle]
-pub extern "C" fn sigsync_plan_step_count(plan: *const sigsync_plan) -> usize {
-    // SAFETY: checked non-NULL.
-    unsafe { handle(plan) }.plan.steps.len()
-}
-
-/// How many objects already are as wanted.
-#[ffi_fn]
-#[no_mangle]
-pub extern "C" fn sigsync_plan_unchanged_count(plan: *const sigsync_plan) -> usize {
-    // SAFETY: checked non-NULL.
-    unsafe { handle(plan) }.plan.unchanged.len()
-}
-
-/// How many preflight findings of severity error the plan carries (an apply would stop).
-#[ffi_fn]
-#[no_mangle]
-pub extern "C" fn sigsync_plan_error_count(plan: *const sigsync_plan) -> usize {
-    // SAFETY: checked non-NULL.
-    let plan = unsafe { handle(plan) };
-    plan.findings
-        .iter()
-        .filter(|f| f.severity == Severity::Error)
-        .count()
-}
-
-/// Frees a plan. `sigsync_plan_free(NULL)` does nothing.
-#[ffi_fn(nullable(plan))]
-#[no_mangle]
-pub extern "C" fn sigsync_plan_free(plan: *mut sigsync_plan) {
-    // SAFETY: NULL or made by sigsync_setup_engine_plan, freed once.
-    unsafe { crate::free(plan) }
-}
-
-/// The report as JSON (`action`, `steps` with their outcome, `writes`, `status`, `reasons`,
-/// `repair`, `error`, `findings`). Owned by the report, valid until `sigsync_report_free`.
-#[ffi_fn]
-#[no_mangle]
-pub extern "C" fn sigsync_report_json(report: *const sigsync_report) -> *const c_char {
-    // SAFETY: checked non-NULL.
-    unsafe { handle(report) }.json.as_ptr()
-}
-
-/// Where the setup stands after the action.
-#[ffi_fn]
-#[no_mangle]
-pub extern "C" fn sigsync_report_status(report: *const sigsync_report) -> sigsync_setup_status {
-    // SAFETY: checked non-NULL.
-    status_c(unsafe { handle(report) }.report.status)
-}
-
-/// How many write calls the action made.
-#[ffi_fn]
-#[no_mangle]
-pub extern "C" fn sigsync_report_writes(report: *const sigsync_report) -> usize {
-    // SAFETY: checked non-NULL.
-    unsafe { handle(report) }.report.writes
-}
-
-/// How many steps the action ran.
-#[ffi_fn]
-#[no_mangle]
-pub extern "C" fn sigsync_report_step_count(report: *const sigsync_report) -> usize {
-    // SAFETY: checked non-NULL.
-    unsafe { handle(report) }.report.steps.len()
-}
-
-/// Frees a report. `sigsync_report_free(NULL)` does nothing.
-#[ffi_fn(nullable(report))]
-#[no_mangle]
-pub extern "C" fn sigsync_report_free(report: *mut sigsync_report) {
-    // SAFETY: NULL or made by an engine action, freed once.
-    unsafe { crate::free(report) }
+    })
 }
