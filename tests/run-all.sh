@@ -7,6 +7,11 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
 
+# A one-off build needs no incremental caches (they doubled target/ and filled a CI disk once).
+export CARGO_INCREMENTAL=0
+step "disk before the build"
+df -h . || true
+
 step "rustfmt and clippy components"
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 
@@ -62,6 +67,10 @@ py="$PWD/$venv/bin/python"
 # From tests/python, so `import sigsync` is the installed package, not the source tree.
 (cd tests/python && "$py" -m pytest -q -p no:cacheprovider)
 (cd target && "$py" -m mypy.stubtest sigsync._sigsync --allowlist ../sigsync-py/stubtest-allowlist.txt)
+
+step "disk after the build"
+du -sh target 2>/dev/null || true
+df -h . || true
 
 echo
 echo "all checks passed"
