@@ -46,6 +46,34 @@ impl EnhancedCode {
     }
 }
 
+impl EnhancedCode {
+    /// Appends `class.subject.detail` (as `Display` does, without its machinery: replies are
+    /// written on every command).
+    fn write_to(&self, out: &mut Vec<u8>) {
+        push_decimal(out, self.class.into());
+        out.push(b'.');
+        push_decimal(out, self.subject);
+        out.push(b'.');
+        push_decimal(out, self.detail);
+    }
+}
+
+/// Appends `n` in decimal.
+fn push_decimal(out: &mut Vec<u8>, n: u16) {
+    let mut digits = [0u8; 5];
+    let mut i = digits.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
+}
+
 impl fmt::Display for EnhancedCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}.{}.{}", self.class, self.subject, self.detail)
@@ -177,18 +205,16 @@ impl Reply {
 
     /// Appends the wire form to `out`.
     pub fn write_to(&self, out: &mut Vec<u8>) {
-        use std::io::Write as _;
         let lines: &[String] = if self.lines.is_empty() {
             &[String::new()]
         } else {
             &self.lines
         };
         for (i, line) in lines.iter().enumerate() {
-            let sep = if i + 1 == lines.len() { ' ' } else { '-' };
-            // Writing to a Vec cannot fail.
-            let _ = write!(out, "{}{sep}", self.code);
+            push_decimal(out, self.code);
+            out.push(if i + 1 == lines.len() { b' ' } else { b'-' });
             if let Some(e) = &self.enhanced {
-                let _ = write!(out, "{e}");
+                e.write_to(out);
                 if !line.is_empty() {
                     out.push(b' ');
                 }
@@ -254,16 +280,14 @@ impl Reply {
             .first()
             .and_then(|l| EnhancedCode::parse(l.split(' ').next().unwrap_or("")))
             .filter(|e| u16::from(e.class) == code / 100);
+        let prefix = enhanced.map(|e| e.to_string());
         let lines = raw_lines
             .into_iter()
-            .map(|l| match enhanced {
-                Some(e) => {
-                    let prefix = e.to_string();
-                    match l.strip_prefix(&prefix) {
-                        Some(rest) => rest.strip_prefix(' ').unwrap_or(rest).to_owned(),
-                        None => l,
-                    }
-                }
+            .map(|l| match &prefix {
+                Some(prefix) => match l.strip_prefix(prefix.as_str()) {
+                    Some(rest) => rest.strip_prefix(' ').unwrap_or(rest).to_owned(),
+                    None => l,
+                },
                 None => l,
             })
             .collect();
@@ -389,6 +413,43 @@ mod tests {
             "354 go ahead\r\n",
         ] {
             assert_eq!(reason(s), None, "{s}");
+        }
+    }
+
+    proptest::proptest! {
+        /// The wire form is `code[-| ][enhanced ]text` per line, whatever the numbers (the
+        /// digits are written by hand, not by `fmt`), and it parses back to the same reply.
+        #[test]
+        fn replies_are_written_as_their_display_form_and_parse_back(
+            code in 200u16..600,
+            class in proptest::sample::select(vec![2u8, 4, 5]),
+            subject in 0u16..1000,
+            detail in 0u16..1000,
+            with_enhanced: bool,
+            lines in proptest::collection::vec("[a-zA-Z0-9 ]{0,12}", 1..4),
+        ) {
+            let enhanced = with_enhanced.then_some(EnhancedCode { class, subject, detail });
+            let reply = Reply { code, enhanced, lines: lines.clone() };
+            let mut expected = String::new();
+            for (i, line) in lines.iter().enumerate() {
+                let sep = if i + 1 == lines.len() { ' ' } else { '-' };
+                expected.push_str(&format!("{code}{sep}"));
+                if let Some(e) = enhanced {
+                    expected.push_str(&e.to_string());
+                    if !line.is_empty() {
+                        expected.push(' ');
+                    }
+                }
+                expected.push_str(line);
+                expected.push_str("\r\n");
+            }
+            proptest::prop_assert_eq!(String::from_utf8(reply.to_bytes()).unwrap(), expected);
+            if enhanced.is_none_or(|e| u16::from(e.class) == code / 100) {
+                let (back, n) = Reply::parse(&reply.to_bytes()).unwrap().unwrap();
+                proptest::prop_assert_eq!(n, reply.to_bytes().len());
+                proptest::prop_assert_eq!(back.code, code);
+                proptest::prop_assert_eq!(back.enhanced, enhanced);
+            }
         }
     }
 
