@@ -46,7 +46,8 @@ fn unfold(raw: &[u8]) -> String {
 /// The fields of the top-level header block, in order (stops at the blank line, or at the first
 /// line that is neither a field nor a continuation).
 pub(crate) fn fields(msg: &[u8]) -> Vec<Field> {
-    let mut out: Vec<Field> = Vec::new();
+    // Room for the header of a message as Exchange hands it over, without regrowing.
+    let mut out: Vec<Field> = Vec::with_capacity(32);
     let mut pos = 0;
     while pos < msg.len() {
         let end = memchr::memchr(b'\n', &msg[pos..]).map_or(msg.len(), |i| pos + i + 1);

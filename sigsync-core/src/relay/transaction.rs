@@ -482,7 +482,8 @@ impl Txn {
         // no dot-stuffing, and bare LFs arrive intact (Exchange refuses them over DATA with
         // 5.6.11). Without CHUNKING, DATA (bare LFs sent as CRLF).
         let bdat = client.caps.chunking && !self.data_sent;
-        if !bdat && has_bare_lf(&out) {
+        // (Scanning the message only when the line would be logged.)
+        if !bdat && tracing::enabled!(tracing::Level::DEBUG) && has_bare_lf(&out) {
             tracing::debug!("bare line feeds go as CRLF: the next hop has no CHUNKING");
         }
         let sent = Instant::now();
