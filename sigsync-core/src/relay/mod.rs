@@ -126,7 +126,7 @@ impl RelayBuilder {
             metrics,
             connections: Arc::new(Semaphore::new(limits.max_connections)),
             injection: pool::InjectionPool::new(threads)
-                .map_err(|e| Error::Config(format!("cannot start the injection threads: {e}")))?,
+                .map_err(|e| Error::Internal(format!("cannot start the injection threads: {e}")))?,
             resolver,
             shutdown: CancellationToken::new(),
             abort: CancellationToken::new(),
