@@ -97,6 +97,12 @@ impl Slot<bool> for bool {
     }
 }
 
+impl Slot<bool> for Option<bool> {
+    fn store(&mut self, value: bool) {
+        *self = Some(value);
+    }
+}
+
 impl Slot<u32> for Option<u32> {
     fn store(&mut self, value: u32) {
         *self = Some(value);
