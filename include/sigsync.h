@@ -746,7 +746,7 @@ typedef struct {
    * The counters summed over every tenant.
    */
   sigsync_relay_counters total;
-} sigsync_relay_stats;
+} sigsync_relay_snapshot;
 #endif
 
 #ifdef __cplusplus
@@ -1459,7 +1459,7 @@ void sigsync_relay_free(sigsync_relay *relay);
  * `SIGSYNC_RESULT_ALREADY_USED` once the relay was stopped.
  */
 sigsync_result sigsync_relay_stats(const sigsync_relay *relay,
-                                   sigsync_relay_stats *stats_out,
+                                   sigsync_relay_snapshot *stats_out,
                                    sigsync_error **error_out);
 #endif
 

@@ -57,7 +57,7 @@ impl sigsync_relay_counters {
 /// A snapshot of the relay's counters.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct sigsync_relay_stats {
+pub struct sigsync_relay_snapshot {
     /// Open connections from senders.
     pub connections: i64,
     /// Bytes of messages held in memory.
@@ -87,7 +87,7 @@ fn snapshot(relay: *const sigsync_relay) -> Result<RelayStats, sigsync_error> {
 #[no_mangle]
 pub extern "C" fn sigsync_relay_stats(
     relay: *const sigsync_relay,
-    stats_out: *mut sigsync_relay_stats,
+    stats_out: *mut sigsync_relay_snapshot,
     error_out: *mut *mut sigsync_error,
 ) -> sigsync_result {
     run(error_out, || {
@@ -96,7 +96,7 @@ pub extern "C" fn sigsync_relay_stats(
             sigsync_relay_counters::default(),
             sigsync_relay_counters::add,
         );
-        let stats = sigsync_relay_stats {
+        let stats = sigsync_relay_snapshot {
             connections: s.connections,
             bytes_in_flight: s.bytes_in_flight,
             tenants: s.tenants.len(),
