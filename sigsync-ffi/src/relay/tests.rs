@@ -6,6 +6,7 @@ use std::ptr::null_mut;
 
 use super::*;
 use crate::error::{sigsync_error_free, sigsync_error_message};
+use crate::relay_stats::*;
 
 const TOML: &std::ffi::CStr = c"
     [listener]
@@ -242,4 +243,74 @@ fn reload_keeps_the_overrides_from_a_file_and_from_text() {
         sigsync_relay_config_free(config);
         sigsync_relay_config_builder_free(b);
     }
+}
+
+/// Stats, ports and reloads from other threads while one thread stops the relay: each call
+/// either works or says the relay was stopped, and the stop drains.
+#[test]
+fn calls_from_other_threads_during_a_stop_work_or_say_stopped() {
+    let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/relay.toml");
+    let path = std::ffi::CString::new(sample).unwrap();
+    let (mut b, mut config, mut relay) = (null_mut(), null_mut(), null_mut());
+    assert_eq!(
+        sigsync_relay_config_builder_from_file(path.as_ptr(), &mut b, null_mut()),
+        sigsync_result::Ok
+    );
+    sigsync_relay_config_builder_set_listener_address(b, c"127.0.0.1:0".as_ptr(), null_mut());
+    sigsync_relay_config_builder_set_metrics_address(b, c"127.0.0.1:0".as_ptr(), null_mut());
+    assert_eq!(
+        sigsync_relay_config_builder_build(b, &mut config, null_mut()),
+        sigsync_result::Ok
+    );
+    assert_eq!(
+        sigsync_relay_start(config, &mut relay, null_mut()),
+        sigsync_result::Ok
+    );
+    // The handle is documented thread-safe; pass its address to the threads.
+    let shared = relay as usize;
+    std::thread::scope(|scope| {
+        for worker in 0..3 {
+            scope.spawn(move || {
+                let relay = shared as *const sigsync_relay;
+                let mut stopped = false;
+                // Until the stop, then a few calls more.
+                let mut after = 0;
+                while after < 5 {
+                    let mut snapshot = sigsync_relay_snapshot::default();
+                    let r = match worker {
+                        0 => sigsync_relay_stats(relay, &mut snapshot, null_mut()),
+                        1 => sigsync_relay_reload(relay, null_mut()),
+                        _ => {
+                            let mut counters = sigsync_relay_counters::default();
+                            sigsync_relay_tenant_stats(
+                                relay,
+                                c"contoso".as_ptr(),
+                                &mut counters,
+                                null_mut(),
+                            )
+                        }
+                    };
+                    match r {
+                        sigsync_result::Ok => assert!(!stopped, "worked again after a stop"),
+                        sigsync_result::AlreadyUsed => stopped = true,
+                        other => panic!("worker {worker}: {other:?}"),
+                    }
+                    if stopped {
+                        assert_eq!(sigsync_relay_local_port(relay), 0);
+                        after += 1;
+                    }
+                }
+            });
+        }
+        std::thread::sleep(Duration::from_millis(20));
+        let mut report = sigsync_relay_stop_report::default();
+        assert_eq!(
+            sigsync_relay_stop(shared as *const sigsync_relay, 0, &mut report, null_mut()),
+            sigsync_result::Ok
+        );
+        assert!(report.drained && report.cut == 0, "{report:?}");
+    });
+    sigsync_relay_free(relay);
+    sigsync_relay_config_free(config);
+    sigsync_relay_config_builder_free(b);
 }
