@@ -553,7 +553,9 @@ fn c_relay_example_serves_reloads_on_sighup_and_stops_on_sigterm() {
     let hop = next_hop::NextHop::start();
     let dir = scratch("relay-c-example");
     let config = write_relay_config(&dir, hop.port);
-    let exe = compile(&root().join("examples/c/relay.c"), true);
+    let source = root().join("examples/c/relay.c");
+    compile(&source, false); // builds against the static library too; runs shared
+    let exe = compile(&source, true);
     let mut child = program_command(&exe, &[config, "127.0.0.1:0".into()], valgrind)
         .stdout(Stdio::piped())
         // A file, not a pipe: valgrind's leak summary at exit could fill an unread pipe.
