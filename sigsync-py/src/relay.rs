@@ -89,6 +89,37 @@ impl RelayServer {
         }
     }
 
+    /// Turns a running relay into a stopping one whose stop runs as a task on `rt`.
+    fn begin(&self, rt: Arc<tokio::runtime::Runtime>, grace: Option<Duration>) {
+        let mut state = self.state();
+        let running = match std::mem::replace(&mut *state, State::Starting) {
+            State::Running(r) => r,
+            other => {
+                *state = other;
+                return;
+            }
+        };
+        *state = State::Stopping {
+            done: running.done.clone(),
+            local_addr: running.local_addr,
+            metrics_addr: running.metrics_addr,
+        };
+        let shared = self.state.clone();
+        rt.spawn(async move {
+            let relay = running.relay.write().await.take();
+            let report = match relay {
+                Some(relay) => relay.stop(grace).await,
+                None => StopReport {
+                    drained: true,
+                    cut: 0,
+                },
+            };
+            let report = (report.drained, report.cut);
+            *shared.lock().unwrap_or_else(|p| p.into_inner()) = State::Idle(Some(report));
+            let _ = running.done_tx.send(Some(report));
+        });
+    }
+
     /// The listener's and the metrics endpoint's addresses, while running or stopping.
     fn addrs(&self) -> PyResult<(SocketAddr, Option<SocketAddr>)> {
         match &*self.state() {
@@ -130,6 +161,19 @@ fn static_resolver(
         r = r.with_host(&host, ips);
     }
     Ok(Some(Arc::new(r)))
+}
+
+impl Drop for RelayServer {
+    /// A relay dropped while running stops as `stop` would (with the configured grace period),
+    /// rather than listening until the process ends.
+    fn drop(&mut self) {
+        if !matches!(*self.state(), State::Running(_)) {
+            return;
+        }
+        if let Ok(rt) = runtime() {
+            self.begin(rt, None);
+        }
+    }
 }
 
 #[pymethods]
@@ -224,37 +268,9 @@ impl RelayServer {
             }
             t => t.map(Duration::from_secs_f64),
         };
-        let rt = runtime()?;
-        let mut state = self.state();
-        let running = match std::mem::replace(&mut *state, State::Starting) {
-            State::Running(r) => r,
-            other => {
-                *state = other;
-                return Ok(());
-            }
-        };
-        *state = State::Stopping {
-            done: running.done.clone(),
-            local_addr: running.local_addr,
-            metrics_addr: running.metrics_addr,
-        };
-        let shared = self.state.clone();
-        rt.spawn(async move {
-            let relay = running.relay.write().await.take();
-            let report = match relay {
-                Some(relay) => relay.stop(grace).await,
-                None => StopReport {
-                    drained: true,
-                    cut: 0,
-                },
-            };
-            let report = (report.drained, report.cut);
-            *shared.lock().unwrap_or_else(|p| p.into_inner()) = State::Idle(Some(report));
-            let _ = running.done_tx.send(Some(report));
-        });
+        self.begin(runtime()?, grace);
         Ok(())
     }
-
     /// Waits (up to `timeout` seconds; forever if `None`) until the relay has stopped, and
     /// returns the stop's `(drained, cut)`; `None` if it is still running when the time is up.
     /// A relay never started returns `(True, 0)`.
@@ -265,9 +281,7 @@ impl RelayServer {
             State::Running(r) => r.done.clone(),
             State::Stopping { done, .. } => done.clone(),
             State::Starting => {
-                return Err(to_py_err(Error::Conflict(
-                    "the relay is starting".into(),
-                )))
+                return Err(to_py_err(Error::Conflict("the relay is starting".into())))
             }
         };
         block_on(py, async move {
@@ -281,12 +295,12 @@ impl RelayServer {
             };
             match timeout {
                 None => stopped.await,
-                Some(t) => match tokio::time::timeout(Duration::from_secs_f64(t.max(0.0)), stopped)
-                    .await
-                {
-                    Ok(r) => r,
-                    Err(_) => Ok(None),
-                },
+                Some(t) => {
+                    match tokio::time::timeout(Duration::from_secs_f64(t.max(0.0)), stopped).await {
+                        Ok(r) => r,
+                        Err(_) => Ok(None),
+                    }
+                }
             }
         })
     }
@@ -301,9 +315,7 @@ impl RelayServer {
         block_on(py, async move {
             let guard = relay.read().await;
             let Some(relay) = guard.as_ref() else {
-                return Err(to_py_err(Error::Conflict(
-                    "the relay is stopping".into(),
-                )));
+                return Err(to_py_err(Error::Conflict("the relay is stopping".into())));
             };
             if from_file {
                 core(relay.reload().await)
@@ -355,10 +367,7 @@ impl RelayServer {
     /// The file the configuration was read from, if any.
     #[getter]
     fn source(&self) -> Option<String> {
-        self.config
-            .source
-            .as_ref()
-            .map(|p| p.display().to_string())
+        self.config.source.as_ref().map(|p| p.display().to_string())
     }
 
     fn __repr__(&self) -> String {

@@ -169,7 +169,9 @@ def send(addr: tuple[str, int], msg: bytes) -> tuple[int, bytes]:
     with smtplib.SMTP(addr[0], addr[1], local_hostname="exchange.test", timeout=60) as smtp:
         smtp.starttls(context=ctx)
         smtp.ehlo("exchange.test")
-        smtp.mail("adele@contoso.com")
+        code, text = smtp.mail("adele@contoso.com")
+        if code >= 400:
+            raise smtplib.SMTPSenderRefused(code, text, "adele@contoso.com")
         code, text = smtp.rcpt("bob@example.org")
         if code >= 400:
             raise smtplib.SMTPRecipientsRefused({"bob@example.org": (code, text)})
