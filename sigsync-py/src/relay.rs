@@ -305,6 +305,34 @@ impl RelayServer {
         })
     }
 
+    /// Calls `callback((drained, cut))` once the relay has stopped (at once if it has), from
+    /// a runtime thread; with `None` if the stop task ended without a report (a bug). For
+    /// `stop_async`: nothing waits in a Python thread, so a cancelled await leaves nothing
+    /// behind.
+    fn on_stopped(&self, py: Python<'_>, callback: Py<PyAny>) -> PyResult<()> {
+        let done = match &*self.state() {
+            State::Idle(report) => Err(report.unwrap_or((true, 0))),
+            State::Running(r) => Ok(r.done.clone()),
+            State::Stopping { done, .. } => Ok(done.clone()),
+            State::Starting => {
+                return Err(to_py_err(Error::Conflict("the relay is starting".into())))
+            }
+        };
+        let mut done = match done {
+            Ok(done) => done,
+            Err(report) => return callback.call1(py, (Some(report),)).map(drop),
+        };
+        runtime()?.spawn(async move {
+            let report = done.wait_for(Option::is_some).await.ok().and_then(|r| *r);
+            Python::attach(|py| {
+                if let Err(e) = callback.call1(py, (report,)) {
+                    e.write_unraisable(py, None);
+                }
+            });
+        });
+        Ok(())
+    }
+
     /// Reads the configuration file again (or, for a relay built from text or settings, the
     /// files it names) and swaps in certificates, tenants and the allow-list without dropping
     /// sessions. On any error nothing changes.

@@ -9,6 +9,9 @@ code: it reads commands line by line and the data up to the lone dot, and record
 
 from __future__ import annotations
 
+import email
+import email.message
+import email.policy
 import smtplib
 import socket
 import ssl
@@ -163,10 +166,11 @@ def message(msg_id: str, tenant_id: str = CONTOSO_ID) -> bytes:
 
 def send(addr: tuple[str, int], msg: bytes) -> tuple[int, bytes]:
     """Sends ``msg`` from adele@contoso.com over STARTTLS (the relay's certificate checked
-    against the test root) and returns the reply to the data. A refusal at any step raises
+    against the test root) and returns the reply to the data. A refusal before the data raises
     ``smtplib.SMTPResponseException`` (or a subclass) with the code."""
     ctx = ssl.create_default_context(cafile=str(PKI / "root.pem"))
-    with smtplib.SMTP(addr[0], addr[1], local_hostname="exchange.test", timeout=60) as smtp:
+    smtp = smtplib.SMTP(addr[0], addr[1], local_hostname="exchange.test", timeout=60)
+    try:
         smtp.starttls(context=ctx)
         smtp.ehlo("exchange.test")
         code, text = smtp.mail("adele@contoso.com")
@@ -176,6 +180,12 @@ def send(addr: tuple[str, int], msg: bytes) -> tuple[int, bytes]:
         if code >= 400:
             raise smtplib.SMTPRecipientsRefused({"bob@example.org": (code, text)})
         return smtp.data(msg)
+    finally:
+        # A relay shutting down may answer QUIT with 421 (RFC 5321 3.8); the data's reply counts.
+        try:
+            smtp.quit()
+        except (smtplib.SMTPException, OSError):
+            smtp.close()
 
 
 def refusal(addr: tuple[str, int], msg: bytes) -> int:
@@ -186,7 +196,8 @@ def refusal(addr: tuple[str, int], msg: bytes) -> int:
         return e.smtp_code
     except smtplib.SMTPRecipientsRefused as e:
         return next(iter(e.recipients.values()))[0]
-    raise AssertionError(f"accepted: {code} {text!r}")
+    assert code >= 400, f"accepted: {code} {text!r}"
+    return code
 
 
 def healthz(relay: sigsync.Relay) -> int:
@@ -209,6 +220,13 @@ class Delivery:
     data: str
     client_certificate: str
     """The CN of the certificate the relay presented."""
+
+    def text(self) -> str:
+        """The message's text body, decoded (the signature may re-encode it)."""
+        msg = email.message_from_string(self.data, policy=email.policy.default)
+        part = msg.get_body(("plain",))
+        assert isinstance(part, email.message.EmailMessage)
+        return str(part.get_content()).replace("\r\n", "\n")
 
 
 @dataclass

@@ -78,8 +78,9 @@ def test_a_message_goes_through_signed_with_the_loop_header_and_the_tenants_cert
         assert d.client_certificate == "contoso.relay.test"
         assert "<adele@contoso.com>" in d.mail_from and d.rcpt_to == ["TO:<bob@example.org>"]
         assert LOOP_HEADER in d.data
-        assert "Adele Vance" in d.data and "Retail Manager" in d.data and "Contoso Ltd" in d.data
-        assert "\n.the numbers are attached." in d.data, "the dot-stuffed line arrives intact"
+        body = d.text()
+        assert "Adele Vance\nRetail Manager\nContoso Ltd" in body
+        assert "\n.the numbers are attached." in body, "the dot-stuffed line arrives intact"
         stats = relay.stats()
         assert isinstance(stats.tenants["contoso"], sigsync.TenantStats)
         assert stats.tenants["contoso"] == sigsync.TenantStats(
@@ -131,7 +132,7 @@ BAD: list[tuple[str, str, Callable[[dict[str, Any]], None], str]] = [
         "listener",
         "colour = 1",
         lambda s: s["listener"].__setitem__("colour", 1),
-        "listener",
+        "listener.colour",
     ),
     (
         "[tenants]",
@@ -268,7 +269,7 @@ def test_reload_swaps_the_signature_configuration_and_a_broken_file_changes_noth
         assert e.value.field == "tenants[0].tenant_id"
         assert send(relay.local_addr, message("m3"))[0] == 250
     first, second, third = next_hop.messages()
-    assert "Contoso Ltd" in first.data and "Contoso Group" in second.data and "Contoso Group" in third.data
+    assert "Contoso Ltd" in first.text() and "Contoso Group" in second.text() and "Contoso Group" in third.text()
 
 
 def test_reload_of_a_relay_built_from_settings_reads_the_files_it_names(folder: Path, next_hop: NextHop) -> None:
@@ -276,7 +277,7 @@ def test_reload_of_a_relay_built_from_settings_reads_the_files_it_names(folder: 
         (folder / "contoso" / "signature.toml").write_text(signature_toml("Contoso Group"))
         relay.reload()
         assert send(relay.local_addr, message("m1"))[0] == 250
-    assert "Contoso Group" in next_hop.messages()[0].data
+    assert "Contoso Group" in next_hop.messages()[0].text()
 
 
 def test_the_context_manager_starts_and_stops_and_a_stopped_relay_starts_again(
@@ -359,7 +360,7 @@ def test_serve_forever_reloads_on_sighup_and_returns_on_sigterm_or_sigint(
             proc.kill()
             proc.wait()
     first, second = next_hop.messages()
-    assert "Contoso Ltd" in first.data and "Contoso Group" in second.data
+    assert "Contoso Ltd" in first.text() and "Contoso Group" in second.text()
 
 
 # asyncio ----------------------------------------------------------------------------------------

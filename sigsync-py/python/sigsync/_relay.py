@@ -18,7 +18,7 @@ from types import FrameType, TracebackType
 from typing import Any
 
 from sigsync import _sigsync
-from sigsync._errors import SigsyncError
+from sigsync._errors import InternalError, SigsyncError
 from sigsync._util import awaitable
 
 __all__ = ["Relay", "RelayStats", "TenantStats", "StopReport", "StaticResolver"]
@@ -233,10 +233,29 @@ class Relay:
 
     async def stop_async(self, timeout: float | None = None) -> StopReport:
         """Awaitable :meth:`stop`. The stop begins before the first ``await`` and runs on
-        sigsync's runtime, so cancelling this awaitable stops only the waiting: the relay
-        still stops (:meth:`stop` or :meth:`wait_stopped` return its report)."""
+        sigsync's runtime, which resolves this awaitable when it is done (no thread waits for
+        it). Cancelling the awaitable stops only the waiting: the relay still stops, and
+        :meth:`stop` or :meth:`wait_stopped` return its report."""
+        loop = asyncio.get_running_loop()
+        stopped: asyncio.Future[StopReport] = loop.create_future()
+
+        def resolve(report: tuple[bool, int] | None) -> None:
+            if stopped.done():
+                return
+            if report is None:
+                stopped.set_exception(InternalError("the relay's stop ended without a report"))
+            else:
+                stopped.set_result(StopReport(*report))
+
+        def done(report: tuple[bool, int] | None) -> None:
+            try:
+                loop.call_soon_threadsafe(resolve, report)
+            except RuntimeError:
+                pass  # the event loop is closed: nobody waits any more
+
         self._native.begin_stop(timeout)
-        return await asyncio.to_thread(self._stopped)
+        self._native.on_stopped(done)
+        return await stopped
 
     def serve_forever(
         self,
