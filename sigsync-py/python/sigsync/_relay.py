@@ -272,38 +272,44 @@ class Relay:
         Signal handlers can be installed only from the main thread; elsewhere it serves until
         another thread calls :meth:`stop`. The handlers it replaced are restored on return.
         """
-        handled = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-        previous: dict[int, Any] = {}
+        previous: dict[signal.Signals, Any] = {}
 
         def handler(signum: int, frame: FrameType | None) -> None:
             raise _Signal(signum)
 
         if threading.current_thread() is threading.main_thread():
-            for sig in handled:
+            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
                 previous[sig] = signal.signal(sig, handler)
         try:
-            try:
-                if self._native.state_name != "running":
-                    self.start()
-                if ready is not None:
-                    ready(self)
-                while True:
-                    try:
-                        return self._stopped()
-                    except _Signal as s:
-                        if s.signum != signal.SIGHUP:
-                            break
-                        self._reload_logged()
-            except _Signal as s:
-                if s.signum == signal.SIGHUP:
-                    self._reload_logged()
-            for sig, old in previous.items():
-                signal.signal(sig, old)
-            previous.clear()
-            return self.stop(timeout)
+            report = self._serve(ready)
         finally:
             for sig, old in previous.items():
                 signal.signal(sig, old)
+        return report if report is not None else self.stop(timeout)
+
+    def _serve(self, ready: Callable[[Relay], object] | None) -> StopReport | None:
+        """Serves until the relay stops (its report) or SIGINT/SIGTERM arrive (``None``);
+        SIGHUP reloads."""
+        reload = False
+        try:
+            if self._native.state_name != "running":
+                self.start()
+            if ready is not None:
+                ready(self)
+        except _Signal as s:
+            if s.signum != signal.SIGHUP:
+                return None
+            reload = True
+        while True:
+            try:
+                if reload:
+                    reload = False
+                    self._reload_logged()
+                return self._stopped()
+            except _Signal as s:
+                if s.signum != signal.SIGHUP:
+                    return None
+                reload = True
 
     def _reload_logged(self) -> None:
         try:

@@ -9,6 +9,7 @@ __all__ = [
     "ExchangeClient",
     "Injector",
     "Plan",
+    "RelayServer",
     "Report",
     "SetupEngine",
     "Signatures",
