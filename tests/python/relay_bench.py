@@ -22,6 +22,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import sigsync
 from conftest import REPO
@@ -77,7 +78,7 @@ def write_tenant(folder: Path, company: str = "Contoso Ltd") -> None:
     (folder / "contoso" / "signature.toml").write_text(signature_toml(company))
 
 
-def settings(next_hop_port: int) -> dict[str, object]:
+def settings(next_hop_port: int) -> dict[str, Any]:
     """The relay's settings as keyword arguments of :class:`sigsync.Relay` (relative paths
     against the tenant folder)."""
     return {
@@ -300,8 +301,8 @@ class NextHop:
             elif verb == "STAR":
                 reply("220 2.0.0 SMTP server ready")
                 tls = self._ctx.wrap_socket(conn, server_side=True)
-                cert = tls.getpeercert() or {}
-                peer_name = next((v for rdn in cert.get("subject", ()) for k, v in rdn if k == "commonName"), "")
+                subject: Any = (tls.getpeercert() or {}).get("subject", ())
+                peer_name = next((v for rdn in subject for k, v in rdn if k == "commonName"), "")
                 reader = tls.makefile("rb")
             elif verb == "MAIL":
                 if tls is None:

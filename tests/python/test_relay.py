@@ -6,6 +6,7 @@ flight, run under ``serve_forever`` in a subprocess and signalled, and driven fr
 from __future__ import annotations
 
 import asyncio
+import gc
 import signal
 import smtplib
 import socket
@@ -61,7 +62,7 @@ def build(how: str, folder: Path, port: int) -> sigsync.Relay:
         return sigsync.Relay.from_file(path, resolver=RESOLVER)
     if how == "toml":
         return sigsync.Relay.from_toml(relay_toml(port), base_dir=folder, resolver=RESOLVER)
-    return sigsync.Relay(**settings(port), base_dir=folder, resolver=RESOLVER)  # type: ignore[arg-type]
+    return sigsync.Relay(**settings(port), base_dir=folder, resolver=RESOLVER)
 
 
 BUILDS = ["file", "toml", "kwargs"]
@@ -152,7 +153,7 @@ def test_a_wrong_setting_raises_validation_error_naming_its_field(
         if how == "kwargs":
             s = settings(25)
             edit(s)
-            sigsync.Relay(**s, base_dir=folder)  # type: ignore[arg-type]
+            sigsync.Relay(**s, base_dir=folder)
         else:
             text = _toml_with(25, section, line)
             if how == "file":
@@ -169,8 +170,8 @@ def test_an_invalid_tenant_id_is_named_with_its_index(how: str, folder: Path) ->
     with pytest.raises(sigsync.ValidationError) as e:
         if how == "kwargs":
             s = settings(25)
-            s["tenants"][0]["tenant_id"] = "contoso"  # type: ignore[index]
-            sigsync.Relay(**s, base_dir=folder)  # type: ignore[arg-type]
+            s["tenants"][0]["tenant_id"] = "contoso"
+            sigsync.Relay(**s, base_dir=folder)
         else:
             text = relay_toml(25).replace(CONTOSO_ID, "contoso")
             if how == "file":
@@ -187,14 +188,14 @@ def test_unreadable_or_unparsable_configurations_are_config_errors(folder: Path)
     with pytest.raises(sigsync.ConfigError):
         sigsync.Relay.from_toml("[listener\n")
     with pytest.raises(sigsync.ValidationError) as e:
-        sigsync.Relay(**settings(25), resolver=sigsync.StaticResolver(hosts={"mx.test": ["not-an-ip"]}))  # type: ignore[arg-type]
+        sigsync.Relay(**settings(25), resolver=sigsync.StaticResolver(hosts={"mx.test": ["not-an-ip"]}))
     assert e.value.field.startswith("resolver.hosts")
 
 
 def test_a_missing_certificate_is_found_at_start_and_the_relay_stays_idle(folder: Path) -> None:
     s = settings(25)
-    s["tenants"][0]["client_certificate"] = folder / "missing.pem"  # type: ignore[index]
-    relay = sigsync.Relay(**s, base_dir=folder, resolver=RESOLVER)  # type: ignore[arg-type]
+    s["tenants"][0]["client_certificate"] = folder / "missing.pem"
+    relay = sigsync.Relay(**s, base_dir=folder, resolver=RESOLVER)
     with pytest.raises(sigsync.SigsyncError, match="missing.pem"):
         relay.start()
     assert relay.state == "idle"
@@ -310,6 +311,15 @@ def test_wait_stopped_returns_when_another_thread_stops_the_relay(folder: Path, 
     assert waited == [report] and report.drained
 
 
+def test_a_relay_collected_while_running_stops_listening(folder: Path, next_hop: NextHop) -> None:
+    relay = build("kwargs", folder, next_hop.port)
+    relay.start()
+    addr = relay.local_addr
+    del relay
+    gc.collect()
+    wait_until(lambda: refuses(addr), "the listener to close")
+
+
 # serve_forever: a subprocess, so the signals go to its main thread ----------------------------
 
 SERVE = """
@@ -338,10 +348,11 @@ def test_serve_forever_reloads_on_sighup_and_returns_on_sigterm_or_sigint(
         cwd=HERE,
     )
     try:
-        assert proc.stdout is not None
+        stdout = proc.stdout
+        assert stdout is not None
 
         def line_with(word: str) -> str:
-            for line in proc.stdout:  # type: ignore[union-attr]
+            for line in stdout:
                 if word in line:
                     return line
             raise AssertionError(f"the relay exited before printing {word!r}")

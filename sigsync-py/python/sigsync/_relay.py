@@ -122,7 +122,7 @@ class Relay:
 
     Use it as a context manager (started on entry, stopped on exit), or :meth:`start` and
     :meth:`stop`, or :meth:`serve_forever`. Every blocking call releases the GIL and has an
-    ``*_async`` twin.
+    ``*_async`` twin. A relay garbage-collected while running stops as :meth:`stop` would.
 
     Args:
         listener: ``[listener]``: ``address``, ``hostname``, ``certificate``, ``private_key``,
