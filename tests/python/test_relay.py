@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import queue
 import signal
 import smtplib
 import socket
@@ -350,12 +351,22 @@ def test_serve_forever_reloads_on_sighup_and_returns_on_sigterm_or_sigint(
     try:
         stdout = proc.stdout
         assert stdout is not None
+        lines: queue.Queue[str] = queue.Queue()
+
+        def pump() -> None:
+            for line in stdout:
+                lines.put(line)
+
+        threading.Thread(target=pump, daemon=True).start()
 
         def line_with(word: str) -> str:
-            for line in stdout:
+            while True:
+                try:
+                    line = lines.get(timeout=60)
+                except queue.Empty:
+                    raise AssertionError(f"the relay printed no {word!r} within a minute") from None
                 if word in line:
                     return line
-            raise AssertionError(f"the relay exited before printing {word!r}")
 
         port = int(line_with("listening").split()[1])
         assert send(("127.0.0.1", port), message("m1"))[0] == 250
