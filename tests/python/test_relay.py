@@ -337,7 +337,7 @@ print("stopped", report.drained, report.cut, relay.state, flush=True)
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
-def test_serve_forever_reloads_on_sighup_and_returns_on_sigterm_or_sigint(
+def test_serve_forever_reloads_on_sighup_keeps_serving_after_a_failed_reload_and_returns_on_sigterm_or_sigint(
     stop_signal: int, folder: Path, next_hop: NextHop
 ) -> None:
     path = folder / "relay.toml"
@@ -374,6 +374,10 @@ def test_serve_forever_reloads_on_sighup_and_returns_on_sigterm_or_sigint(
         proc.send_signal(signal.SIGHUP)
         line_with("configuration reloaded")
         assert send(("127.0.0.1", port), message("m2"))[0] == 250
+        path.write_text(relay_toml(next_hop.port).replace(CONTOSO_ID, "contoso"))
+        proc.send_signal(signal.SIGHUP)
+        assert "tenants[0].tenant_id" in line_with("reload failed")
+        assert send(("127.0.0.1", port), message("m3"))[0] == 250, "a failed reload changes nothing"
         proc.send_signal(stop_signal)
         assert line_with("stopped").split() == ["stopped", "True", "0", "stopped"]
         assert proc.wait(30) == 0
@@ -381,8 +385,8 @@ def test_serve_forever_reloads_on_sighup_and_returns_on_sigterm_or_sigint(
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    first, second = next_hop.messages()
-    assert "Contoso Ltd" in first.text() and "Contoso Group" in second.text()
+    first, second, third = next_hop.messages()
+    assert "Contoso Ltd" in first.text() and "Contoso Group" in second.text() and "Contoso Group" in third.text()
 
 
 # asyncio ----------------------------------------------------------------------------------------
