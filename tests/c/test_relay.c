@@ -149,7 +149,7 @@ int main(int argc, char **argv) {
                "listener.allow_plaintext_on_loopback", "plain text on a public listener");
   sigsync_relay_config_builder *b = NULL;
   expect_error(sigsync_relay_config_builder_from_toml("[listener]\naddress = 25\n", NULL, &b, &err),
-               &err, SIGSYNC_RESULT_CONFIG, "address", "a TOML type error");
+               &err, SIGSYNC_RESULT_VALIDATION, "listener.address", "a mistyped key");
   CHECK(b == NULL);
   expect_error(sigsync_relay_config_builder_from_file("/nonexistent/relay.toml", &b, &err), &err,
                SIGSYNC_RESULT_CONFIG, "/nonexistent/relay.toml", "a missing file");

@@ -139,20 +139,40 @@ fn value_overrides_reach_their_fields_and_bad_values_name_them() {
     assert!(message.contains("limits.max_connections"), "{message}");
 }
 
+/// A mistyped key names its path (the core's typed error); text that is not TOML is a
+/// configuration error. Neither writes the builder.
 #[test]
-fn a_configuration_that_fails_to_parse_is_a_config_error_and_writes_nothing() {
-    for (toml, says) in [
-        (c"[listener]\naddress = 25\n", "invalid type"),
-        (c"[listener\n", "relay configuration"),
-        (c"not toml at all", "relay configuration"),
+fn a_configuration_that_does_not_parse_is_refused_typed_and_writes_nothing() {
+    for (toml, want, says) in [
+        (
+            c"[listener]\naddress = 25\n",
+            sigsync_result::Validation,
+            "listener.address",
+        ),
+        (
+            c"[listener]\nadress = \"x\"\n",
+            sigsync_result::Validation,
+            "listener.adress",
+        ),
+        (
+            c"[listener\n",
+            sigsync_result::Config,
+            "relay configuration",
+        ),
+        (
+            c"not toml at all",
+            sigsync_result::Config,
+            "relay configuration",
+        ),
     ] {
         let (mut b, mut err) = (null_mut(), null_mut());
         let r = sigsync_relay_config_builder_from_toml(toml.as_ptr(), null_mut(), &mut b, &mut err);
-        assert_eq!(r, sigsync_result::Config, "{toml:?}");
-        assert!(b.is_null(), "{toml:?}");
         let message = unsafe { CStr::from_ptr(sigsync_error_message(err)) };
-        assert!(message.to_string_lossy().contains(says), "{message:?}");
+        let message = message.to_string_lossy().into_owned();
         sigsync_error_free(err);
+        assert_eq!(r, want, "{toml:?}: {message}");
+        assert!(b.is_null(), "{toml:?}");
+        assert!(message.contains(says), "{toml:?}: {message}");
     }
 }
 
