@@ -40,6 +40,7 @@ pub(crate) const GROUP_KINDS: [(sigsync_group_kind, GroupKind); 4] = [
 ];
 
 /// The group kind for a `sigsync_group_kind` value passed as an integer.
+#[cfg(feature = "sim")]
 pub(crate) fn group_kind_arg(kind: u32) -> Result<GroupKind, sigsync_error> {
     enum_arg(kind, "sigsync_group_kind", &GROUP_KINDS)
 }
