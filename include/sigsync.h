@@ -129,7 +129,8 @@ enum sigsync_result
    */
   SIGSYNC_RESULT_INSUFFICIENT_SIZE = 1002,
   /**
-   * A builder was used after its `_build` call (build it once, then free it).
+   * A builder was used after its `_build` call (build it once, then free it), or a relay
+   * after `sigsync_relay_stop`.
    */
   SIGSYNC_RESULT_ALREADY_USED = 1003,
   /**
@@ -513,6 +514,42 @@ typedef struct sigsync_injector sigsync_injector;
  */
 typedef struct sigsync_plan sigsync_plan;
 
+#if defined(SIGSYNC_RELAY)
+/**
+ * A running relay: a listener, its sessions and their next-hop connections, on a runtime of
+ * its own (two threads plus the injection threads).
+ *
+ * Made by `sigsync_relay_start`; stopped by `sigsync_relay_stop`, freed by the caller with
+ * `sigsync_relay_free`. Thread-safe: stats, reload and stop may come from any thread.
+ */
+typedef struct sigsync_relay sigsync_relay;
+#endif
+
+#if defined(SIGSYNC_RELAY)
+/**
+ * A validated relay configuration (under the hood a `sigsync_core::relay::RelayConfig`)
+ * with the builder's overrides.
+ *
+ * Made by `sigsync_relay_config_builder_build`, freed by the caller with
+ * `sigsync_relay_config_free`. Immutable: thread-safe, and one configuration may start any
+ * number of relays.
+ */
+typedef struct sigsync_relay_config sigsync_relay_config;
+#endif
+
+#if defined(SIGSYNC_RELAY)
+/**
+ * Collects a relay configuration: the TOML read by `sigsync_relay_config_builder_from_file`
+ * or `_from_toml`, then overrides (listener address, hostname, metrics address, ...).
+ * `sigsync_relay_config_builder_build` validates and takes the settings out; the builder must
+ * still be freed, and any later use returns `SIGSYNC_RESULT_ALREADY_USED`.
+ *
+ * Freed by the caller with `sigsync_relay_config_builder_free`. Not thread-safe: use it from
+ * one thread at a time.
+ */
+typedef struct sigsync_relay_config_builder sigsync_relay_config_builder;
+#endif
+
 /**
  * A rendering: either a signature (HTML and text, with the client marker) or the reason
  * there is none.
@@ -638,6 +675,80 @@ typedef void (*sigsync_progress_callback)(void *user_data,
                                           const char *name,
                                           const char *error);
 
+#if defined(SIGSYNC_RELAY)
+/**
+ * How `sigsync_relay_stop` went.
+ */
+typedef struct {
+  /**
+   * Every session ended within the grace period (no transaction was cut).
+   */
+  bool drained;
+  /**
+   * Sessions still open when the grace period ended, closed then with nothing
+   * acknowledged (Exchange retries those messages).
+   */
+  int64_t cut;
+} sigsync_relay_stop_report;
+#endif
+
+#if defined(SIGSYNC_RELAY)
+/**
+ * Message counters, of one tenant or summed over all.
+ */
+typedef struct {
+  /**
+   * Messages the next hop accepted (its 250 passed on).
+   */
+  uint64_t accepted;
+  /**
+   * Messages that got the signature.
+   */
+  uint64_t injected;
+  /**
+   * Messages passed through unsigned, not an error (policy, kind, already processed).
+   */
+  uint64_t skipped;
+  /**
+   * Messages passed through unsigned because injection failed: alert on these.
+   */
+  uint64_t failed;
+  /**
+   * Transactions that ended in a 4xx (Exchange retries).
+   */
+  uint64_t deferred;
+  /**
+   * Transactions that ended in a 5xx.
+   */
+  uint64_t rejected;
+} sigsync_relay_counters;
+#endif
+
+#if defined(SIGSYNC_RELAY)
+/**
+ * A snapshot of the relay's counters.
+ */
+typedef struct {
+  /**
+   * Open connections from senders.
+   */
+  int64_t connections;
+  /**
+   * Bytes of messages held in memory.
+   */
+  int64_t bytes_in_flight;
+  /**
+   * How many tenants `sigsync_relay_tenant_stats_at` counts (the configured ones, and
+   * `unattributed` once a transaction found no tenant).
+   */
+  size_t tenants;
+  /**
+   * The counters summed over every tenant.
+   */
+  sigsync_relay_counters total;
+} sigsync_relay_snapshot;
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -655,6 +766,11 @@ const char *sigsync_version(void);
  * `sim`).
  */
 bool sigsync_has_sim(void);
+
+/**
+ * Whether the library was built with the relay (`sigsync_relay_*`, cargo feature `relay`).
+ */
+bool sigsync_has_relay(void);
 
 /**
  * Starts a sign-in configuration for the app `client_id` in `tenant` (a tenant id, a
@@ -1167,6 +1283,212 @@ sigsync_result sigsync_injector_inject(const sigsync_injector *injector,
  * Frees an injector. `sigsync_injector_free(NULL)` does nothing.
  */
 void sigsync_injector_free(sigsync_injector *injector);
+
+#if defined(SIGSYNC_RELAY)
+/**
+ * Starts a relay configuration from the TOML file `path` (borrowed for the call; relative
+ * paths in it resolve against its folder). `sigsync_relay_reload` reads this file again.
+ *
+ * The caller owns the builder and frees it with `sigsync_relay_config_builder_free`.
+ */
+sigsync_result sigsync_relay_config_builder_from_file(const char *path,
+                                                      sigsync_relay_config_builder **builder_out,
+                                                      sigsync_error **error_out);
+#endif
+
+#if defined(SIGSYNC_RELAY)
+/**
+ * Starts a relay configuration from TOML text (borrowed for the call); relative paths in it
+ * resolve against `base_dir`, or the current folder when `base_dir` is NULL. A relay started
+ * from text re-reads the files it names (certificates, allow-list, tenants' files) on
+ * `sigsync_relay_reload`, with the same text.
+ *
+ * The caller owns the builder and frees it with `sigsync_relay_config_builder_free`.
+ */
+sigsync_result sigsync_relay_config_builder_from_toml(const char *toml,
+                                                      const char *base_dir,
+                                                      sigsync_relay_config_builder **builder_out,
+                                                      sigsync_error **error_out);
+#endif
+
+#if defined(SIGSYNC_RELAY)
+/**
+ * Sets `listener.address`, the `ip:port` to listen on (`"127.0.0.1:0"` picks a free port:
+ * read it with `sigsync_relay_local_port`).
+ */
+sigsync_result sigsync_relay_config_builder_set_listener_address(sigsync_relay_config_builder *builder,
+                                                                 const char *address,
+                                                                 sigsync_error **error_out);
+#endif
+
+#if defined(SIGSYNC_RELAY)
+/**
+ * Sets `listener.hostname`, the name in the greeting and the EHLO reply.
+ */
+sigsync_result sigsync_relay_config_builder_set_hostname(sigsync_relay_config_builder *builder,
+                                                         const char *hostname,
+                                                         sigsync_error **error_out);
+#endif
+
+#if defined(SIGSYNC_RELAY)
+/**
+ * Sets `metrics.address`, the `ip:port` of the metrics endpoint (`/metrics`, `/healthz`),
+ * turning it on if the TOML had none.
+ */
+sigsync_result sigsync_relay_config_builder_set_metrics_address(sigsync_relay_config_builder *builder,
+                                                                const char *address,
+                                                                sigsync_error **error_out);
+#endif
+
+#if defined(SIGSYNC_RELAY)
+/**
+ * Sets `listener.allow_plaintext_on_loopback`: mail without STARTTLS from loopback senders
+ * (tests, benchmarks). Only a loopback listener may allow it (checked at build).
+ */
+sigsync_result sigsync_relay_config_builder_set_allow_plaintext_on_loopback(sigsync_relay_config_builder *builder,
+                                                                            bool allow,
+                                                                            sigsync_error **error_out);
+#endif
+
+#if defined(SIGSYNC_RELAY)
+/**
+ * Sets `limits.max_connections`, the most sessions from senders at once (at least 1).
+ */
+sigsync_result sigsync_relay_config_builder_set_max_connections(sigsync_relay_config_builder *builder,
+                                                                uint32_t max_connections,
+                                                                sigsync_error **error_out);
+#endif
+
+#if defined(SIGSYNC_RELAY)
+/**
+ * Applies the overrides, validates (errors name the field, e.g. `listener.address`) and
+ * writes the configuration to `*config_out`. Files are read when the relay starts. Takes
+ * the settings out of the builder: the caller still frees the builder, and using it again
+ * returns `SIGSYNC_RESULT_ALREADY_USED`.
+ *
+ * The caller owns the configuration and frees it with `sigsync_relay_config_free`.
+ */
+sigsync_result sigsync_relay_config_builder_build(sigsync_relay_config_builder *builder,
+                                                  sigsync_relay_config **config_out,
+                                                  sigsync_error **error_out);
+#endif
+
+#if defined(SIGSYNC_RELAY)
+/**
+ * Frees a builder (built or not). `sigsync_relay_config_builder_free(NULL)` does nothing.
+ */
+void sigsync_relay_config_builder_free(sigsync_relay_config_builder *builder);
+#endif
+
+#if defined(SIGSYNC_RELAY)
+/**
+ * Frees a configuration; relays started from it keep what they need.
+ * `sigsync_relay_config_free(NULL)` does nothing.
+ */
+void sigsync_relay_config_free(sigsync_relay_config *config);
+#endif
+
+#if defined(SIGSYNC_RELAY)
+/**
+ * Checks every file the configuration names (certificates, keys, allow-list, the tenants'
+ * profiles and signature configurations), binds the listener (and the metrics endpoint)
+ * and starts accepting. Returns once the relay listens; it serves on its own threads until
+ * `sigsync_relay_stop`. A busy port fails with `SIGSYNC_RESULT_VALIDATION` naming
+ * `listener.address` (or `metrics.address`).
+ *
+ * The caller owns the relay written to `*relay_out`, stops it with `sigsync_relay_stop` and
+ * frees it with `sigsync_relay_free`.
+ */
+sigsync_result sigsync_relay_start(const sigsync_relay_config *config,
+                                   sigsync_relay **relay_out,
+                                   sigsync_error **error_out);
+#endif
+
+#if defined(SIGSYNC_RELAY)
+/**
+ * The port the relay listens on (useful after listening on port 0), or 0 once stopped.
+ */
+uint16_t sigsync_relay_local_port(const sigsync_relay *relay);
+#endif
+
+#if defined(SIGSYNC_RELAY)
+/**
+ * The port of the metrics endpoint, or 0 when it has none or once stopped.
+ */
+uint16_t sigsync_relay_metrics_port(const sigsync_relay *relay);
+#endif
+
+#if defined(SIGSYNC_RELAY)
+/**
+ * Reads the configuration again (the file it was loaded from, or for a configuration given
+ * as text the same text) with the builder's overrides, and swaps in the listener
+ * certificate, the tenants with their client certificates and the allow-list, without
+ * dropping sessions. The listener address and the limits change only on restart. On any
+ * error nothing changes and the relay keeps serving.
+ */
+sigsync_result sigsync_relay_reload(const sigsync_relay *relay, sigsync_error **error_out);
+#endif
+
+#if defined(SIGSYNC_RELAY)
+/**
+ * Stops gracefully: stops accepting, answers 421 to new transactions, lets those in flight
+ * finish for up to `timeout_ms` milliseconds, then closes what is left (nothing is
+ * acknowledged that the next hop did not take, so Exchange retries those). A negative
+ * `timeout_ms` waits the configured `timeouts.shutdown_grace`; 0 closes at once. Blocks until
+ * stopped; `*report_out` (may be NULL) says whether every session drained. A second stop
+ * returns `SIGSYNC_RESULT_ALREADY_USED`. The caller still frees the relay.
+ */
+sigsync_result sigsync_relay_stop(const sigsync_relay *relay,
+                                  int64_t timeout_ms,
+                                  sigsync_relay_stop_report *report_out,
+                                  sigsync_error **error_out);
+#endif
+
+#if defined(SIGSYNC_RELAY)
+/**
+ * Frees a relay; one still running is stopped first with no grace period (sessions are
+ * closed, nothing unacknowledged is lost). `sigsync_relay_free(NULL)` does nothing.
+ */
+void sigsync_relay_free(sigsync_relay *relay);
+#endif
+
+#if defined(SIGSYNC_RELAY)
+/**
+ * Writes a snapshot of the counters to `*stats_out`: open connections, bytes in memory, the
+ * number of tenants, and the message counters summed over all of them. Fails with
+ * `SIGSYNC_RESULT_ALREADY_USED` once the relay was stopped.
+ */
+sigsync_result sigsync_relay_stats(const sigsync_relay *relay,
+                                   sigsync_relay_snapshot *stats_out,
+                                   sigsync_error **error_out);
+#endif
+
+#if defined(SIGSYNC_RELAY)
+/**
+ * Writes the counters of the tenant named `tenant` (its `name` in the configuration,
+ * borrowed for the call) to `*counters_out`. An unknown name fails with
+ * `SIGSYNC_RESULT_NOT_FOUND`.
+ */
+sigsync_result sigsync_relay_tenant_stats(const sigsync_relay *relay,
+                                          const char *tenant,
+                                          sigsync_relay_counters *counters_out,
+                                          sigsync_error **error_out);
+#endif
+
+#if defined(SIGSYNC_RELAY)
+/**
+ * Writes the counters of the tenant at `index` (tenants in name order, `0` to
+ * `sigsync_relay_stats().tenants - 1`) to `*counters_out`, and its name to `*name_out`
+ * unless `name_out` is NULL (the caller owns the string and frees it with
+ * `sigsync_string_free`). An index past the end fails with
+ * `SIGSYNC_RESULT_INVALID_PARAMETER`.
+ */
+sigsync_result sigsync_relay_tenant_stats_at(const sigsync_relay *relay,
+                                             size_t index,
+                                             sigsync_relay_counters *counters_out,
+                                             sigsync_string **name_out,
+                                             sigsync_error **error_out);
+#endif
 
 /**
  * Starts an empty service profile. The caller owns the builder and frees it with

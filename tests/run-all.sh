@@ -62,8 +62,10 @@ fi
 py="$PWD/$venv/bin/python"
 "$py" -m pip install --quiet --upgrade pip
 "$py" -m pip install --quiet "maturin>=1.7,<2" pytest mypy
-# --force-reinstall: the version does not change between builds of a working tree.
-"$py" -m pip install --quiet --force-reinstall --no-deps ./sigsync-py
+# --force-reinstall: the version does not change between builds of a working tree. The dev
+# profile shares the Rust tests' compiled dependencies (a release build added 500 MB and minutes)
+# and keeps debug assertions on under the Python tests.
+MATURIN_PEP517_ARGS="--profile dev" "$py" -m pip install --quiet --force-reinstall --no-deps ./sigsync-py
 # From tests/python, so `import sigsync` is the installed package, not the source tree.
 (cd tests/python && "$py" -m pytest -q -p no:cacheprovider)
 (cd target && "$py" -m mypy.stubtest sigsync._sigsync --allowlist ../sigsync-py/stubtest-allowlist.txt)

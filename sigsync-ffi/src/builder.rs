@@ -97,6 +97,12 @@ impl Slot<bool> for bool {
     }
 }
 
+impl Slot<bool> for Option<bool> {
+    fn store(&mut self, value: bool) {
+        *self = Some(value);
+    }
+}
+
 impl Slot<u32> for Option<u32> {
     fn store(&mut self, value: u32) {
         *self = Some(value);
@@ -417,5 +423,36 @@ mod tests {
         );
         sigsync_service_profile_free(profile);
         sigsync_service_profile_builder_free(pb);
+    }
+
+    #[cfg(feature = "relay")]
+    #[test]
+    fn relay_config_builder_setters_refuse_bad_text_and_use_after_build() {
+        use crate::relay::*;
+        check(
+            crate::relay::tests::builder,
+            &[
+                ("address", |b, s, e| {
+                    sigsync_relay_config_builder_set_listener_address(b, s, e)
+                }),
+                ("hostname", |b, s, e| {
+                    sigsync_relay_config_builder_set_hostname(b, s, e)
+                }),
+                ("address", |b, s, e| {
+                    sigsync_relay_config_builder_set_metrics_address(b, s, e)
+                }),
+            ],
+            &[
+                ("set_allow_plaintext_on_loopback", |b, e| {
+                    sigsync_relay_config_builder_set_allow_plaintext_on_loopback(b, true, e)
+                }),
+                ("set_max_connections", |b, e| {
+                    sigsync_relay_config_builder_set_max_connections(b, 10, e)
+                }),
+            ],
+            |b, out, e| sigsync_relay_config_builder_build(b, out, e),
+            |p| sigsync_relay_config_builder_free(p),
+            |p| sigsync_relay_config_free(p),
+        );
     }
 }

@@ -13,7 +13,7 @@ use crate::auth::{cloud_arg, sigsync_token_provider};
 use crate::builder::{self, builder, set, set_str, set_value};
 use crate::error::{sigsync_error, sigsync_result};
 use crate::strings::c_string;
-use crate::{enum_arg, enum_c, get, give, handle, Once};
+use crate::{enum_c, get, give, handle, Once};
 
 /// What kind a group is.
 #[repr(u32)]
@@ -40,8 +40,9 @@ pub(crate) const GROUP_KINDS: [(sigsync_group_kind, GroupKind); 4] = [
 ];
 
 /// The group kind for a `sigsync_group_kind` value passed as an integer.
+#[cfg(feature = "sim")]
 pub(crate) fn group_kind_arg(kind: u32) -> Result<GroupKind, sigsync_error> {
-    enum_arg(kind, "sigsync_group_kind", &GROUP_KINDS)
+    crate::enum_arg(kind, "sigsync_group_kind", &GROUP_KINDS)
 }
 
 pub(crate) struct ClientSettings {

@@ -60,7 +60,8 @@ pub enum sigsync_result {
     InvalidUtf8 = 1001,
     /// An output buffer is too small; the needed size was written to the size out-parameter.
     InsufficientSize = 1002,
-    /// A builder was used after its `_build` call (build it once, then free it).
+    /// A builder was used after its `_build` call (build it once, then free it), or a relay
+    /// after `sigsync_relay_stop`.
     AlreadyUsed = 1003,
     /// An argument has a value outside its range (an unknown enum value, say).
     InvalidParameter = 1004,

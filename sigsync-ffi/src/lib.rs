@@ -15,11 +15,14 @@
 //!
 //! The crate builds `libsigsync.a` and `libsigsync.so` (`cargo build --release -p
 //! sigsync-ffi`). The cargo feature `sim` (on by default) adds the simulated tenant
-//! (`sigsync_sim_*`, declared when the program defines `SIGSYNC_SIM`); a product builds with
-//! `--no-default-features` to leave it out. The Rust items below are the C functions as Rust
-//! sees them: read `include/sigsync.h` for the C declarations, and the README's "Versions and
-//! compatibility" section for what changes bump the version (all types are opaque, so the ABI
-//! is the functions, their ownership rules and the enum numbers, which are never reused).
+//! (`sigsync_sim_*`, declared when the program defines `SIGSYNC_SIM`), and `relay` (on by
+//! default) the SMTP relay (`sigsync_relay_*`, declared when it defines `SIGSYNC_RELAY`); a
+//! product builds with `--no-default-features` to leave them out. The Rust items below are the
+//! C functions as Rust sees them: read `include/sigsync.h` for the C declarations, and the
+//! README's "Versions and compatibility" section for what changes bump the version (the types
+//! are opaque but for the relay's counters and stop report, plain structs the caller
+//! allocates, so the ABI is the functions, their ownership rules, the enum numbers, which are
+//! never reused, and those structs' fields).
 
 #![allow(non_camel_case_types)]
 
@@ -36,6 +39,10 @@ pub mod client;
 pub mod engine;
 pub mod error;
 pub mod inject;
+#[cfg(feature = "relay")]
+pub mod relay;
+#[cfg(feature = "relay")]
+pub mod relay_stats;
 pub mod setup;
 pub mod signature;
 #[cfg(feature = "sim")]
@@ -60,6 +67,13 @@ pub extern "C" fn sigsync_version() -> *const c_char {
 #[no_mangle]
 pub extern "C" fn sigsync_has_sim() -> bool {
     cfg!(feature = "sim")
+}
+
+/// Whether the library was built with the relay (`sigsync_relay_*`, cargo feature `relay`).
+#[ffi_fn]
+#[no_mangle]
+pub extern "C" fn sigsync_has_relay() -> bool {
+    cfg!(feature = "relay")
 }
 
 /// A borrowed UTF-8 argument (`name` is used in the error message).

@@ -11,6 +11,7 @@ mod client;
 mod errors;
 mod inject;
 mod models;
+mod relay;
 mod runtime;
 mod setup;
 mod signature;
@@ -42,5 +43,6 @@ fn _sigsync(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<signature::Signatures>()?;
     m.add_class::<inject::Injector>()?;
     m.add_class::<sim::SimServer>()?;
+    m.add_class::<relay::RelayServer>()?;
     Ok(())
 }

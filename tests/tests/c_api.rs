@@ -4,12 +4,18 @@
 //! library and run clean (under valgrind when it is installed), the header compiles as C++
 //! when included twice, and the shared library exports only `sigsync_` symbols.
 //!
+//! The relay from C (issue 19): `tests/c/test_relay.c` sends a message through a relay to a
+//! next hop with real TLS that requires the tenant's client certificate, and
+//! `examples/c/relay.c` serves, reloads on SIGHUP and stops on SIGTERM, both under valgrind.
+//!
 //! Regenerate the header with `SIGSYNC_BLESS=1 cargo test -p sigsync-tests --test c_api`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use sigsync_core::ErrorKind;
+
+mod next_hop;
 
 const BLESS: &str = "run `SIGSYNC_BLESS=1 cargo test -p sigsync-tests --test c_api` to regenerate";
 
@@ -153,6 +159,7 @@ const CFLAGS: &[&str] = &[
     "-Werror",
     "-g",
     "-DSIGSYNC_SIM",
+    "-DSIGSYNC_RELAY",
 ];
 
 /// Compiles `source` against the static (`shared = false`) or shared library.
@@ -197,6 +204,13 @@ fn have(tool: &str) -> bool {
 
 /// Runs `exe` with `args`, under valgrind when it is installed.
 fn run_program(exe: &Path, args: &[PathBuf], valgrind: bool) -> String {
+    let out = run(&mut program_command(exe, args, valgrind));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The command that runs `exe` with `args` from the workspace root, under valgrind (leaks
+/// are errors) when `valgrind`.
+fn program_command(exe: &Path, args: &[PathBuf], valgrind: bool) -> Command {
     let mut cmd = if valgrind {
         let mut c = Command::new("valgrind");
         c.args([
@@ -205,6 +219,10 @@ fn run_program(exe: &Path, args: &[PathBuf], valgrind: bool) -> String {
             "--errors-for-leak-kinds=definite,indirect",
             "--error-exitcode=1",
         ])
+        .arg(format!(
+            "--suppressions={}",
+            root().join("tests/c/valgrind.supp").display()
+        ))
         .arg(exe);
         c
     } else {
@@ -215,8 +233,7 @@ fn run_program(exe: &Path, args: &[PathBuf], valgrind: bool) -> String {
     cmd.args(args)
         .current_dir(root())
         .env_remove("LD_LIBRARY_PATH");
-    let out = run(&mut cmd);
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    cmd
 }
 
 struct Program {
@@ -358,6 +375,7 @@ fn header_compiles_as_cpp_when_included_twice() {
             "-Werror",
             "-fsyntax-only",
             "-DSIGSYNC_SIM",
+            "-DSIGSYNC_RELAY",
         ])
         .arg("-I")
         .arg(root().join("include"))
@@ -391,4 +409,194 @@ fn shared_library_exports_only_sigsync_symbols() {
         foreign.is_empty(),
         "libsigsync.so exports symbols without the sigsync_ prefix: {foreign:?}"
     );
+}
+
+// ---- the relay from C ----------------------------------------------------------------------
+
+const CONTOSO_ID: &str = "9b1c8a4e-1d2f-4c3b-8a7e-5f6d7c8b9a01";
+
+/// A folder for one test's files under the C programs' output folder.
+fn scratch(tag: &str) -> PathBuf {
+    let dir = out_dir().join(format!("{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A relay configuration for the tenant contoso whose mail goes back to `next_hop_port` on
+/// loopback over TLS with contoso's client certificate; the signature configuration knows
+/// Adele Vance.
+fn write_relay_config(dir: &Path, next_hop_port: u16) -> PathBuf {
+    let p = |n: &str| next_hop::pki(n).display().to_string();
+    std::fs::write(dir.join("allow.txt"), "127.0.0.0/8\n").unwrap();
+    std::fs::write(
+        dir.join("signature.toml"),
+        r#"accepted_domains = ["contoso.com"]
+
+[fallback]
+companyName = "Contoso Ltd"
+
+[signatures.standard]
+html = "<p><b>{{ displayName }}</b><br>{{ jobTitle }}</p>"
+text = "{{ displayName }}\n{{ jobTitle }}"
+
+[[rules]]
+name = "everyone"
+signature = "standard"
+
+[directory]
+source = "memory"
+[directory.users."adele@contoso.com"]
+displayName = "Adele Vance"
+jobTitle = "Retail Manager"
+"#,
+    )
+    .unwrap();
+    let config = format!(
+        r#"[listener]
+address = "127.0.0.1:0"
+hostname = "relay.test"
+certificate = "{relay_pem}"
+private_key = "{relay_key}"
+allow_list = "allow.txt"
+
+[next_hop]
+roots = {{ file = "{root_ca}" }}
+
+[[tenants]]
+name = "contoso"
+tenant_id = "{CONTOSO_ID}"
+initial_domain = "contoso.onmicrosoft.com"
+profile = "{profile}"
+signatures = "signature.toml"
+client_certificate = "{contoso_pem}"
+client_key = "{contoso_key}"
+return_endpoint = "127.0.0.1:{next_hop_port}"
+"#,
+        relay_pem = p("relay.pem"),
+        relay_key = p("relay.key"),
+        root_ca = p("root.pem"),
+        profile = root().join("examples/relay/contoso-profile.json").display(),
+        contoso_pem = p("contoso.pem"),
+        contoso_key = p("contoso.key"),
+    );
+    let path = dir.join("relay.toml");
+    std::fs::write(&path, config).unwrap();
+    path
+}
+
+fn valgrind_or_say_skipped() -> bool {
+    let valgrind = have("valgrind");
+    if !valgrind {
+        println!("SKIPPED: valgrind is not installed; the C programs run without it");
+        eprintln!("SKIPPED: valgrind is not installed; the C programs run without it");
+    }
+    valgrind
+}
+
+#[test]
+fn c_relay_sends_one_message_to_a_tls_next_hop_signed_and_stops_clean() {
+    let valgrind = valgrind_or_say_skipped();
+    let hop = next_hop::NextHop::start();
+    let dir = scratch("relay-c-test");
+    let config = write_relay_config(&dir, hop.port);
+    let contoso = next_hop::first_certificate(&next_hop::pki("contoso.pem"));
+    let source = root().join("tests/c/test_relay.c");
+    for shared in [false, true] {
+        let before = hop.delivered().len();
+        let exe = compile(&source, shared);
+        let out = run_program(&exe, std::slice::from_ref(&config), valgrind);
+        let how = format!(
+            "{}{}",
+            if shared { "shared" } else { "static" },
+            if valgrind { ", valgrind" } else { "" }
+        );
+        assert!(
+            out.contains("end of data: 250") && out.contains("all relay C tests passed"),
+            "test_relay.c ({how}):\n{out}"
+        );
+        let delivered = hop.delivered();
+        assert_eq!(delivered.len(), before + 1, "({how}) one message went on");
+        let d = &delivered[before];
+        assert_eq!(
+            d.client_certificate.as_ref(),
+            Some(&contoso),
+            "({how}) the relay presented contoso's client certificate"
+        );
+        assert_eq!(d.mail_from, "MAIL FROM:<adele@contoso.com>");
+        let text = String::from_utf8_lossy(&d.data);
+        assert!(
+            text.starts_with("X-Sigsync-Processed: 5c0d8e1f3a7b4962b8e0d4f1a2c3e4b5\r\n")
+                || text.contains("\r\nX-Sigsync-Processed: 5c0d8e1f3a7b4962b8e0d4f1a2c3e4b5\r\n"),
+            "({how}) the loop header from the profile:\n{text}"
+        );
+        assert!(
+            text.contains("Adele Vance") && text.contains("Retail Manager"),
+            "({how}) signed:\n{text}"
+        );
+        assert!(
+            text.contains("Subject: Quarterly numbers\r\n")
+                && text.contains("the numbers are attached")
+                && !text.contains("..the numbers"),
+            "({how}) the rest of the message intact, dot-stuffing undone once:\n{text}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn c_relay_example_serves_reloads_on_sighup_and_stops_on_sigterm() {
+    use std::io::{BufRead, BufReader, Read};
+    use std::process::Stdio;
+
+    let valgrind = valgrind_or_say_skipped();
+    let hop = next_hop::NextHop::start();
+    let dir = scratch("relay-c-example");
+    let config = write_relay_config(&dir, hop.port);
+    let source = root().join("examples/c/relay.c");
+    compile(&source, false); // builds against the static library too; runs shared
+    let exe = compile(&source, true);
+    let mut child = program_command(&exe, &[config, "127.0.0.1:0".into()], valgrind)
+        .stdout(Stdio::piped())
+        // A file, not a pipe: valgrind's leak summary at exit could fill an unread pipe.
+        .stderr(std::fs::File::create(dir.join("stderr.txt")).unwrap())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    let port: u16 = line
+        .strip_prefix("listening on ")
+        .and_then(|p| p.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{line:?}"));
+    let mut smtp = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut greeting = [0u8; 64];
+    let n = smtp.read(&mut greeting).unwrap();
+    assert!(greeting[..n].starts_with(b"220 relay.test ESMTP"));
+    drop(smtp);
+
+    let signal = |sig: &str| {
+        let ok = Command::new("kill")
+            .args([sig, &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill {sig}");
+    };
+    signal("-HUP");
+    line.clear();
+    stdout.read_line(&mut line).unwrap();
+    assert_eq!(line, "reloaded\n");
+    signal("-TERM");
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).unwrap();
+    let status = child.wait().unwrap();
+    let stderr = std::fs::read_to_string(dir.join("stderr.txt")).unwrap();
+    assert!(status.success(), "{status}\n{rest}\n{stderr}");
+    assert!(
+        rest.contains("accepted 0 messages")
+            && rest.contains("stopped (every transaction finished)"),
+        "{rest}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }

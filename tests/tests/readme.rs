@@ -1,6 +1,7 @@
 //! Every example in the README works as printed. The Rust example runs as a doctest of this
-//! crate (`src/lib.rs` includes the README); this file checks the rest: the C example compiles
-//! warning-free against libsigsync and signs a message, the C example of `include/README.md`
+//! crate (`src/lib.rs` includes the README); this file checks the rest: the C examples compile
+//! warning-free against libsigsync, one signs a message and one starts and stops the sample
+//! relay, the C example of `include/README.md`
 //! runs its setup on the simulated tenant, the shell commands name only flags, files and tests
 //! that exist, the sample messages come out as the README says, and the JSON profile parses.
 //! The Python example runs in `tests/python/test_docs.py`.
@@ -265,7 +266,8 @@ fn lib_dir() -> PathBuf {
     panic!("libsigsync.so not found next to {}", exe.display());
 }
 
-/// Compiles `source` with the C API's strict flags against the shared library and runs it.
+/// Compiles `source` with the C API's strict flags against the shared library and runs it
+/// from the root of the clone.
 fn compile_and_run(name: &str, source: &str) -> String {
     let lib = lib_dir();
     let dir = lib.parent().unwrap().join("readme-c");
@@ -294,6 +296,7 @@ fn compile_and_run(name: &str, source: &str) -> String {
     // cargo's LD_LIBRARY_PATH lists target/debug first, where a `cargo build` may have left an
     // older libsigsync.so: let the rpath pick the library this test was built with.
     let out = Command::new(&exe)
+        .current_dir(root())
         .env_remove("LD_LIBRARY_PATH")
         .output()
         .unwrap();
@@ -309,12 +312,39 @@ fn compile_and_run(name: &str, source: &str) -> String {
 
 #[test]
 fn readme_c_example_compiles_warning_free_and_signs_a_message() {
-    let blocks = readme_blocks("c");
-    assert_eq!(blocks.len(), 1, "one C example in the README");
-    let out = compile_and_run("readme_sign", &blocks[0]);
+    let out = compile_and_run("readme_sign", &readme_c_block("sigsync_injector_inject"));
     assert!(out.starts_with("X-Sigsync-Processed: true\r\n"), "{out}");
     assert!(out.contains("Hello Ben\r\n\r\n"), "{out}");
     assert!(out.contains("Adele Vance"), "{out}");
+}
+
+/// The README's C example that calls `function`: the one signing a message, the one running
+/// the relay.
+fn readme_c_block(function: &str) -> String {
+    let blocks = readme_blocks("c");
+    assert_eq!(
+        blocks.len(),
+        2,
+        "two C examples in the README: signing, the relay"
+    );
+    let mut calling = blocks.into_iter().filter(|b| b.contains(function));
+    let block = calling
+        .next()
+        .unwrap_or_else(|| panic!("no C example calls {function}"));
+    assert!(calling.next().is_none(), "two C examples call {function}");
+    block
+}
+
+#[test]
+fn readme_c_relay_example_starts_the_sample_relay_and_stops_it() {
+    let out = compile_and_run("readme_relay", &readme_c_block("sigsync_relay_start"));
+    let port = out
+        .lines()
+        .next()
+        .and_then(|l| l.strip_prefix("listening on port "))
+        .and_then(|p| p.parse::<u16>().ok());
+    assert!(port.is_some_and(|p| p != 0), "{out}");
+    assert!(out.contains("\n0 messages signed\nstopped\n"), "{out}");
 }
 
 #[test]

@@ -14,13 +14,14 @@ signatures::
         assert report.status is sigsync.SetupStatus.CONFIGURED
 
 Every network or CPU-heavy call releases the GIL; network calls have ``*_async`` twins.
+:class:`Relay` runs the SMTP relay (server-side mode) in the process.
 Errors derive from :class:`SigsyncError`.
 """
 
 # Each module lists what it exports in its own ``__all__``; the package exports the same names.
 # A new public name goes in its module's ``__all__`` (one line); a new module adds its two
 # lines below.
-from sigsync import _auth, _client, _enums, _errors, _inject, _models, _plan, _report, _setup, _signature, _sim
+from sigsync import _auth, _client, _enums, _errors, _inject, _models, _plan, _relay, _report, _setup, _signature, _sim
 from sigsync._auth import *
 from sigsync._client import *
 from sigsync._enums import *
@@ -28,6 +29,7 @@ from sigsync._errors import *
 from sigsync._inject import *
 from sigsync._models import *
 from sigsync._plan import *
+from sigsync._relay import *
 from sigsync._report import *
 from sigsync._setup import *
 from sigsync._signature import *
@@ -46,3 +48,4 @@ __all__ += _report.__all__
 __all__ += _sim.__all__
 __all__ += _inject.__all__
 __all__ += _signature.__all__
+__all__ += _relay.__all__

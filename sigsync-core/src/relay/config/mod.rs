@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::{Error, Result};
 
 mod validate;
+mod value;
 
 pub(crate) use validate::parse_endpoint;
 
@@ -325,9 +326,9 @@ pub(crate) fn secs(s: f64) -> Duration {
 
 impl RelayConfig {
     /// Parses TOML; relative paths resolve against `base_dir` (the current folder if `None`).
+    /// A missing, unknown or mistyped key is an [`Error::Validation`] naming it.
     pub fn from_toml_str(s: &str, base_dir: Option<&Path>) -> Result<Self> {
-        let mut config: RelayConfig =
-            toml::from_str(s).map_err(|e| Error::Config(format!("relay configuration: {e}")))?;
+        let mut config: RelayConfig = value::named(toml::Deserializer::new(s))?;
         config.base_dir = base_dir.map(Path::to_path_buf);
         config.validate()?;
         Ok(config)
