@@ -16,7 +16,9 @@
 //! `RELAY_BENCH_SESSIONS` (parallel sessions, default 20), `RELAY_BENCH_ROUNDS` (default 3),
 //! `RELAY_BENCH_ONLY=relay` (only the relay's smtp-source runs, for a profiler),
 //! `RELAY_BENCH_WORKERS` (tokio worker threads, default 2), `RELAY_BENCH_PRESIGNED` (the
-//! message already carries the loop header: the relay's cost without signing).
+//! message already carries the loop header: the relay's cost without signing),
+//! `RELAY_BENCH_INLINE_BYTES` (`limits.inline_injection_bytes`: messages up to this size are
+//! signed on the network thread; the default is the relay's).
 
 #[path = "../tests/relay/support/mod.rs"]
 #[allow(unused_imports)]
@@ -175,7 +177,11 @@ return_tls = {tls}
             next_hop.to_string()
         },
     );
-    RelayConfig::from_toml_str(&text, Some(&dir.0)).unwrap()
+    let mut config = RelayConfig::from_toml_str(&text, Some(&dir.0)).unwrap();
+    if let Ok(bytes) = std::env::var("RELAY_BENCH_INLINE_BYTES") {
+        config.limits.inline_injection_bytes = bytes.parse().expect("a number of bytes");
+    }
+    config
 }
 
 async fn start_relay(config: RelayConfig) -> Relay {

@@ -22,22 +22,32 @@ impl Field {
         self.name(msg).eq_ignore_ascii_case(name.as_bytes())
     }
 
+    /// The value as it stands in the message: after the colon, folded, with its line ending.
+    pub(crate) fn raw_value<'a>(&self, msg: &'a [u8]) -> &'a [u8] {
+        &msg[self.start + self.name_len + 1..self.end]
+    }
+
     /// The value unfolded and trimmed (lossy UTF-8).
     pub(crate) fn value(&self, msg: &[u8]) -> String {
-        let raw = &msg[self.start + self.name_len + 1..self.end];
-        let text = String::from_utf8_lossy(raw);
-        text.split(['\r', '\n'])
-            .map(|l| l.trim_matches([' ', '\t']))
-            .filter(|l| !l.is_empty())
-            .collect::<Vec<_>>()
-            .join(" ")
+        unfold(self.raw_value(msg))
     }
+}
+
+/// A folded value as one line: each line trimmed, joined by single spaces (lossy UTF-8).
+fn unfold(raw: &[u8]) -> String {
+    let text = String::from_utf8_lossy(raw);
+    text.split(['\r', '\n'])
+        .map(|l| l.trim_matches([' ', '\t']))
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The fields of the top-level header block, in order (stops at the blank line, or at the first
 /// line that is neither a field nor a continuation).
 pub(crate) fn fields(msg: &[u8]) -> Vec<Field> {
-    let mut out: Vec<Field> = Vec::new();
+    // Room for the header of a message as Exchange hands it over, without regrowing.
+    let mut out: Vec<Field> = Vec::with_capacity(32);
     let mut pos = 0;
     while pos < msg.len() {
         let end = memchr::memchr(b'\n', &msg[pos..]).map_or(msg.len(), |i| pos + i + 1);
@@ -108,23 +118,20 @@ pub(crate) fn cross_tenant_check(
     }
 }
 
-/// The tags of a DKIM-Signature or ARC field value: `tag=value` pairs split on `;`, white
-/// space removed.
-fn tags(value: &str) -> Vec<(String, String)> {
-    value
-        .split(';')
-        .filter_map(|t| {
-            let (k, v) = t.split_once('=')?;
-            let v: String = v.chars().filter(|c| !c.is_whitespace()).collect();
-            Some((k.trim().to_ascii_lowercase(), v))
+/// The value of tag `name` in a DKIM-Signature or ARC field's raw value (`tag=value` pairs
+/// split on `;`), white space removed. Only that tag is decoded: the long `b=` and `bh=` values
+/// are skipped, not copied.
+fn tag(raw: &[u8], name: &str) -> Option<String> {
+    raw.split(|&b| b == b';').find_map(|t| {
+        let eq = memchr::memchr(b'=', t)?;
+        let key = String::from_utf8_lossy(&t[..eq]);
+        key.trim().eq_ignore_ascii_case(name).then(|| {
+            String::from_utf8_lossy(&t[eq + 1..])
+                .chars()
+                .filter(|c| !c.is_whitespace())
+                .collect()
         })
-        .collect()
-}
-
-fn tag<'a>(tags: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    tags.iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
+    })
 }
 
 /// The message without the tenant's own `DKIM-Signature` fields (`d=` one of `domains`) and
@@ -140,26 +147,28 @@ pub(crate) fn strip_dkim_arc(msg: &[u8], domains: &[String]) -> Option<Vec<u8>> 
         if !is_dkim && !is_arc {
             continue;
         }
-        let t = tags(&f.value(msg));
-        let d = tag(&t, "d").unwrap_or("");
-        if is_dkim && domains.iter().any(|x| x.eq_ignore_ascii_case(d)) {
+        let raw = f.raw_value(msg);
+        let d = tag(raw, "d").unwrap_or_default();
+        if is_dkim && domains.iter().any(|x| x.eq_ignore_ascii_case(&d)) {
             drop.push(f);
         } else if is_arc && d.eq_ignore_ascii_case("microsoft.com") {
-            if let Some(i) = tag(&t, "i") {
-                instances.insert(i.to_owned());
+            if let Some(i) = tag(raw, "i") {
+                instances.insert(i);
             }
             drop.push(f);
         }
     }
-    for f in &fields {
-        if f.is(msg, "ARC-Authentication-Results") {
-            let v = f.value(msg);
-            let i = v
-                .split(';')
-                .next()
-                .and_then(|s| s.trim().strip_prefix("i="));
-            if i.is_some_and(|i| instances.contains(i.trim())) {
-                drop.push(f);
+    // Without an ARC set of Microsoft's there is no ARC-Authentication-Results to drop.
+    if !instances.is_empty() {
+        for f in &fields {
+            if f.is(msg, "ARC-Authentication-Results") {
+                // Only the first tag (`i=`) is read, not the whole (long) value.
+                let raw = f.raw_value(msg);
+                let first = unfold(raw.split(|&b| b == b';').next().unwrap_or_default());
+                let i = first.trim().strip_prefix("i=");
+                if i.is_some_and(|i| instances.contains(i.trim())) {
+                    drop.push(f);
+                }
             }
         }
     }
@@ -177,8 +186,8 @@ pub(crate) fn strip_dkim_arc(msg: &[u8], domains: &[String]) -> Option<Vec<u8>> 
     Some(out)
 }
 
-/// The current time as an RFC 5322 date, formatted once a second (per thread).
-fn rfc5322_now() -> String {
+/// Appends the current time as an RFC 5322 date, formatted once a second (per thread).
+fn push_rfc5322_now(out: &mut Vec<u8>) {
     use std::cell::RefCell;
     thread_local! {
         static LAST: RefCell<(i64, String)> = const { RefCell::new((i64::MIN, String::new())) };
@@ -192,7 +201,7 @@ fn rfc5322_now() -> String {
                 now.format("%a, %d %b %Y %H:%M:%S +0000").to_string(),
             );
         }
-        last.1.clone()
+        out.extend_from_slice(last.1.as_bytes());
     })
 }
 
@@ -205,17 +214,31 @@ pub(crate) fn received_line(
     id: &str,
     crlf: bool,
 ) -> Vec<u8> {
-    let helo: String = helo
-        .chars()
-        .filter(|c| c.is_ascii_graphic() && !"()\\;".contains(*c))
-        .collect();
-    let date = rfc5322_now();
-    let with = if tls { "ESMTPS" } else { "ESMTP" };
-    let eol = if crlf { "\r\n" } else { "\n" };
-    format!(
-        "Received: from {helo} ([{peer}]){eol}\tby {hostname} (sigsync relay) with {with} id {id};{eol}\t{date}{eol}"
-    )
-    .into_bytes()
+    use std::io::Write as _;
+    let eol: &[u8] = if crlf { b"\r\n" } else { b"\n" };
+    let mut out = Vec::with_capacity(128 + helo.len() + hostname.len());
+    out.extend_from_slice(b"Received: from ");
+    out.extend(
+        helo.bytes()
+            .filter(|b| b.is_ascii_graphic() && !b"()\\;".contains(b)),
+    );
+    // Writing to a Vec cannot fail.
+    let _ = write!(out, " ([{peer}])");
+    out.extend_from_slice(eol);
+    out.extend_from_slice(b"\tby ");
+    out.extend_from_slice(hostname.as_bytes());
+    out.extend_from_slice(if tls {
+        b" (sigsync relay) with ESMTPS id "
+    } else {
+        b" (sigsync relay) with ESMTP id "
+    });
+    out.extend_from_slice(id.as_bytes());
+    out.push(b';');
+    out.extend_from_slice(eol);
+    out.push(b'\t');
+    push_rfc5322_now(&mut out);
+    out.extend_from_slice(eol);
+    out
 }
 
 #[cfg(test)]
@@ -262,6 +285,117 @@ Subject: x\r\n\r\nbody\r\nDKIM-Signature: not a header\r\n";
         );
     }
 
+    /// The removal as it was before the tag scan (every value unfolded, every tag decoded):
+    /// the oracle for the property below.
+    fn strip_by_full_parse(msg: &[u8], domains: &[String]) -> Option<Vec<u8>> {
+        let tags = |value: &str| -> Vec<(String, String)> {
+            value
+                .split(';')
+                .filter_map(|t| {
+                    let (k, v) = t.split_once('=')?;
+                    let v: String = v.chars().filter(|c| !c.is_whitespace()).collect();
+                    Some((k.trim().to_ascii_lowercase(), v))
+                })
+                .collect()
+        };
+        let tag = |t: &[(String, String)], name: &str| {
+            t.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+        };
+        let fields = fields(msg);
+        let mut drop = Vec::new();
+        let mut instances = HashSet::new();
+        for f in &fields {
+            let is_dkim = f.is(msg, "DKIM-Signature");
+            let is_arc = f.is(msg, "ARC-Seal") || f.is(msg, "ARC-Message-Signature");
+            if !is_dkim && !is_arc {
+                continue;
+            }
+            let t = tags(&f.value(msg));
+            let d = tag(&t, "d").unwrap_or_default();
+            if is_dkim && domains.iter().any(|x| x.eq_ignore_ascii_case(&d)) {
+                drop.push(*f);
+            } else if is_arc && d.eq_ignore_ascii_case("microsoft.com") {
+                instances.extend(tag(&t, "i"));
+                drop.push(*f);
+            }
+        }
+        for f in &fields {
+            if f.is(msg, "ARC-Authentication-Results") {
+                let v = f.value(msg);
+                let i = v
+                    .split(';')
+                    .next()
+                    .and_then(|s| s.trim().strip_prefix("i="));
+                if i.is_some_and(|i| instances.contains(i.trim())) {
+                    drop.push(*f);
+                }
+            }
+        }
+        if drop.is_empty() {
+            return None;
+        }
+        drop.sort_by_key(|f| f.start);
+        let mut out = Vec::new();
+        let mut pos = 0;
+        for f in drop {
+            out.extend_from_slice(&msg[pos..f.start]);
+            pos = f.end;
+        }
+        out.extend_from_slice(&msg[pos..]);
+        Some(out)
+    }
+
+    /// White space as it appears around tags: none, spaces, tabs, or a fold.
+    fn gap() -> impl proptest::strategy::Strategy<Value = &'static str> {
+        proptest::sample::select(vec!["", " ", "\t", "\r\n ", "\r\n\t", " \r\n  "])
+    }
+
+    fn tag_text() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let name = proptest::sample::select(vec!["d", "D", "i", "I", "b", "bh", "s", "v", "cv"]);
+        let value = proptest::sample::select(vec![
+            "contoso.com",
+            "Contoso.COM",
+            "microsoft.com",
+            "list.example",
+            "1",
+            "2",
+            "x y",
+            "AbC+/=\r\n\tdeF==",
+            "",
+        ]);
+        (gap(), name, gap(), gap(), value, gap())
+            .prop_map(|(a, n, b, c, v, d)| format!("{a}{n}{b}={c}{v}{d}"))
+    }
+
+    fn field_text() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let name = proptest::sample::select(vec![
+            "DKIM-Signature",
+            "dkim-signature",
+            "ARC-Seal",
+            "arc-message-signature",
+            "ARC-Authentication-Results",
+            "Subject",
+        ]);
+        (name, proptest::collection::vec(tag_text(), 0..6))
+            .prop_map(|(n, tags)| format!("{n}:{}\r\n", tags.join(";")))
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn reading_only_the_d_and_i_tags_removes_what_the_full_parse_removes(
+            fields in proptest::collection::vec(field_text(), 0..8),
+        ) {
+            let msg = format!("{}\r\nbody\r\n", fields.concat()).into_bytes();
+            let domains = ["contoso.com".to_string()];
+            proptest::prop_assert_eq!(
+                strip_dkim_arc(&msg, &domains),
+                strip_by_full_parse(&msg, &domains)
+            );
+        }
+    }
+
     #[test]
     fn cross_tenant_id_must_name_the_tenant_and_originator_org_is_the_fallback() {
         let id = "9b1c8a4e-1d2f-4c3b-8a7e-5f6d7c8b9a01";
@@ -290,7 +424,7 @@ Subject: x\r\n\r\nbody\r\nDKIM-Signature: not a header\r\n";
     #[test]
     fn received_line_is_folded_and_keeps_the_message_line_ending() {
         let r = received_line(
-            "exo (x)",
+            "exo (x)\\é;",
             "10.0.0.1".parse().unwrap(),
             "relay.test",
             true,

@@ -1,20 +1,23 @@
-//! Signing at the end of the data: small messages on the network thread, larger ones on the
-//! blocking pool within a deadline; whatever happens the message goes on.
+//! Signing at the end of the data: on the injection threads within a deadline (or, up to
+//! `limits.inline_injection_bytes`, on the network thread); whatever happens the message goes
+//! on.
 
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::config::secs;
+use super::config::{secs, DkimArc};
+use super::headers;
 use super::metrics::Event;
 use super::runtime::Runtime;
+use super::tenants::Tenant;
 use super::transaction::Txn;
-use crate::inject::{Envelope, InjectError, Outcome, SignatureInjector};
+use crate::inject::{Envelope, InjectError, Outcome};
 use crate::signature::SenderData;
 
 impl Txn {
-    /// Runs the injector; whatever happens the message goes on. Messages up to
-    /// `limits.inline_injection_bytes` are signed right here (tens of microseconds: less than
-    /// handing them to another thread and back); larger ones off the async workers.
+    /// Runs the injector; whatever happens the message goes on. Off the async workers by
+    /// default; messages up to `limits.inline_injection_bytes` (0 unless configured) are signed
+    /// right here, which saves the hand-off but holds up this thread's other sessions.
     pub(super) async fn inject(
         &self,
         rt: &Runtime,
@@ -25,7 +28,7 @@ impl Txn {
         let started = Instant::now();
         let (outcome, out) =
             if body.len() as u64 <= self.snapshot.config.limits.inline_injection_bytes {
-                inject(&self.tenant.injector, &body, &envelope, &sender)
+                sign(&self.tenant, &body, &envelope, &sender)
             } else {
                 self.inject_off_thread(rt, body, envelope, sender).await
             };
@@ -49,7 +52,7 @@ impl Txn {
         (outcome, out)
     }
 
-    /// Injection on the blocking pool, at most `limits.injection_threads` at once, within
+    /// Injection on the injection threads (`limits.injection_threads`), within
     /// `timeouts.injection`; past it the message goes on unchanged but for the loop header.
     async fn inject_off_thread(
         &self,
@@ -60,22 +63,18 @@ impl Txn {
     ) -> (Outcome, Vec<u8>) {
         let deadline = secs(self.snapshot.config.timeouts.injection);
         let body = Arc::new(body);
-        let injector = self.tenant.injector.clone();
+        let tenant = self.tenant.clone();
         let work = {
             let body = body.clone();
-            let permit = rt.injection.clone();
-            async move {
-                let _permit = permit.acquire_owned().await;
-                tokio::task::spawn_blocking(move || inject(&injector, &body, &envelope, &sender))
-                    .await
-            }
+            rt.injection
+                .run(move || sign(&tenant, &body, &envelope, &sender))
         };
         match tokio::time::timeout(deadline, work).await {
             Ok(Ok(done)) => done,
             other => {
                 let why = match other {
                     Err(_) => "injection ran past its deadline".to_owned(),
-                    Ok(Err(e)) => format!("injection stopped: {e}"),
+                    Ok(Err(_)) => "the injection thread stopped (the injector panicked)".to_owned(),
                     Ok(Ok(_)) => unreachable!(),
                 };
                 tracing::error!(%why, "passing the message on unsigned");
@@ -92,15 +91,24 @@ impl Txn {
     }
 }
 
-/// The message the tenant's injector makes, written out.
-fn inject(
-    injector: &SignatureInjector,
+/// The message the tenant's injector makes, written out; when it signed the message and the
+/// tenant asks for it, without the tenant's DKIM signature and Microsoft's ARC set (their
+/// removal scans the header too, so it runs wherever the signing does).
+fn sign(
+    tenant: &Tenant,
     body: &[u8],
     envelope: &Envelope,
     sender: &SenderData,
 ) -> (Outcome, Vec<u8>) {
-    let (outcome, output) = injector.prepare_with_sender(body, Some(envelope), Some(sender));
+    let (outcome, output) = tenant
+        .injector
+        .prepare_with_sender(body, Some(envelope), Some(sender));
     let mut out = Vec::with_capacity(output.len());
     output.write_to(&mut out);
+    if matches!(outcome, Outcome::Injected(_)) && tenant.dkim_arc == DkimArc::Strip {
+        if let Some(stripped) = headers::strip_dkim_arc(&out, &tenant.domains) {
+            out = stripped;
+        }
+    }
     (outcome, out)
 }

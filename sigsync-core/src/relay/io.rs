@@ -77,11 +77,13 @@ impl AsyncWrite for Stream {
 
 const READ_CHUNK: usize = 64 * 1024;
 
-/// A stream with a read buffer.
+/// A stream with a read buffer, and an output queue for replies to pipelined commands.
 pub(crate) struct Conn {
     stream: Stream,
     buf: Vec<u8>,
     pos: usize,
+    /// Queued bytes: they go out before the next read waits for the peer.
+    out: Vec<u8>,
 }
 
 pub(crate) fn timed_out(what: &str) -> io::Error {
@@ -94,6 +96,7 @@ impl Conn {
             stream,
             buf: Vec::with_capacity(4096),
             pos: 0,
+            out: Vec::new(),
         }
     }
 
@@ -124,8 +127,10 @@ impl Conn {
         n
     }
 
-    /// Reads more bytes: an error on EOF or when `timeout` passes first.
+    /// Reads more bytes: an error on EOF or when `timeout` passes first. Whatever was queued
+    /// goes out first: the peer may be waiting for it.
     pub(crate) async fn fill(&mut self, timeout: Duration, what: &str) -> io::Result<()> {
+        self.flush(timeout, "sending replies").await?;
         if self.pos > 0 && self.pos >= self.buf.len() / 2 {
             self.buf.drain(..self.pos);
             self.pos = 0;
@@ -184,13 +189,44 @@ impl Conn {
         }
     }
 
-    /// Writes all of `bytes` and flushes, within `timeout`.
+    /// Queues `bytes` to go out with the next write (RFC 2920 §3.2: replies to pipelined
+    /// commands may wait while more commands are buffered, and then go out in one write).
+    pub(crate) fn queue(&mut self, bytes: &[u8]) {
+        self.out.extend_from_slice(bytes);
+    }
+
+    /// The output queue, to write into (see [`Conn::queue`]).
+    pub(crate) fn queued(&mut self) -> &mut Vec<u8> {
+        &mut self.out
+    }
+
+    /// Sends what was queued, within `timeout`.
+    pub(crate) async fn flush(&mut self, timeout: Duration, what: &str) -> io::Result<()> {
+        if self.out.is_empty() {
+            return Ok(());
+        }
+        let mut out = std::mem::take(&mut self.out);
+        let sent = self.write(&out, timeout, what).await;
+        out.clear();
+        self.out = out;
+        sent
+    }
+
+    /// Writes whatever was queued and then all of `bytes`, and flushes, within `timeout`.
     pub(crate) async fn send(
         &mut self,
         bytes: &[u8],
         timeout: Duration,
         what: &str,
     ) -> io::Result<()> {
+        if !self.out.is_empty() {
+            self.queue(bytes);
+            return self.flush(timeout, what).await;
+        }
+        self.write(bytes, timeout, what).await
+    }
+
+    async fn write(&mut self, bytes: &[u8], timeout: Duration, what: &str) -> io::Result<()> {
         let write = async {
             self.stream.write_all(bytes).await?;
             self.stream.flush().await
@@ -200,8 +236,11 @@ impl Conn {
             .map_err(|_| timed_out(what))?
     }
 
-    /// Closes the write side (best effort).
+    /// Sends what was queued and closes the write side (best effort).
     pub(crate) async fn shutdown(&mut self) {
+        let _ = self
+            .flush(Duration::from_secs(1), "sending the last replies")
+            .await;
         let _ = tokio::time::timeout(Duration::from_secs(1), self.stream.shutdown()).await;
     }
 
@@ -212,6 +251,7 @@ impl Conn {
         acceptor: &TlsAcceptor,
         timeout: Duration,
     ) -> io::Result<usize> {
+        self.flush(timeout, "sending the STARTTLS reply").await?;
         let dropped = self.discard_unread();
         let Stream::Plain(tcp) = std::mem::replace(&mut self.stream, Stream::Closed) else {
             return Err(io::Error::other("TLS is already on"));

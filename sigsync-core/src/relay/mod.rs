@@ -37,6 +37,7 @@ mod io;
 mod listener;
 mod metrics;
 mod next_hop;
+mod pool;
 mod proto;
 mod resolver;
 mod runtime;
@@ -124,7 +125,8 @@ impl RelayBuilder {
             snapshot: ArcSwap::from_pointee(snapshot),
             metrics,
             connections: Arc::new(Semaphore::new(limits.max_connections)),
-            injection: Arc::new(Semaphore::new(threads)),
+            injection: pool::InjectionPool::new(threads)
+                .map_err(|e| Error::Internal(format!("cannot start the injection threads: {e}")))?,
             resolver,
             shutdown: CancellationToken::new(),
             abort: CancellationToken::new(),

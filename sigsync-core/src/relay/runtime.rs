@@ -16,6 +16,7 @@ use tokio_util::task::TaskTracker;
 
 use super::config::{RelayConfig, Roots};
 use super::metrics::Metrics;
+use super::pool::InjectionPool;
 use super::resolver::Resolver;
 use super::tenants::TenantTable;
 use super::tls;
@@ -198,7 +199,8 @@ pub(crate) struct Runtime {
     pub metrics: Arc<Metrics>,
     pub budget: Budget,
     pub connections: Arc<Semaphore>,
-    pub injection: Arc<Semaphore>,
+    /// The threads that sign messages off the async workers.
+    pub injection: InjectionPool,
     pub resolver: Arc<dyn Resolver>,
     /// Stop accepting; sessions answer 421 to new transactions.
     pub shutdown: CancellationToken,

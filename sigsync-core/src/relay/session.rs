@@ -66,19 +66,21 @@ fn ok(text: &str) -> Reply {
 
 impl Session {
     async fn reply(&mut self, reply: &Reply) -> io::Result<()> {
-        let t = secs(self.rt.snapshot.load().config.timeouts.command);
-        self.conn
-            .send(&reply.to_bytes(), t, "sending a reply")
-            .await
+        self.replies(std::slice::from_ref(reply)).await
     }
 
+    /// Sends replies, or holds them while the sender's next command is already here
+    /// (pipelining, RFC 2920 §3.2): the replies to one batch go out in one write, before the
+    /// session next waits for the sender.
     async fn replies(&mut self, replies: &[Reply]) -> io::Result<()> {
-        let mut out = Vec::new();
         for r in replies {
-            r.write_to(&mut out);
+            r.write_to(self.conn.queued());
+        }
+        if self.conn.buffered_line().is_some() {
+            return Ok(());
         }
         let t = secs(self.rt.snapshot.load().config.timeouts.command);
-        self.conn.send(&out, t, "sending replies").await
+        self.conn.flush(t, "sending replies").await
     }
 
     async fn serve(&mut self) -> io::Result<()> {

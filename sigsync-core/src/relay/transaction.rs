@@ -11,7 +11,7 @@ use futures::FutureExt;
 use tokio::task::JoinHandle;
 use tracing::Instrument;
 
-use super::config::{secs, DkimArc};
+use super::config::secs;
 use super::headers;
 use super::metrics::{Event, UNATTRIBUTED};
 use super::next_hop::{Client, HopError};
@@ -21,7 +21,7 @@ use super::proto::ehlo::Capabilities;
 use super::proto::reply::Reply;
 use super::runtime::{Reservation, Runtime, Snapshot};
 use super::tenants::Tenant;
-use crate::inject::{Envelope, Outcome};
+use crate::inject::Envelope;
 use crate::signature::SenderData;
 
 /// A transaction between MAIL FROM and its final reply.
@@ -458,13 +458,7 @@ impl Txn {
             mail_from: Some(self.mail_from.clone()),
             rcpt_to: self.rcpts.clone(),
         };
-        let (outcome, signed) = self.inject(rt, data.body, envelope, sender).await;
-        let out = match (&outcome, self.tenant.dkim_arc) {
-            (Outcome::Injected(_), DkimArc::Strip) => {
-                headers::strip_dkim_arc(&signed, &self.tenant.domains).unwrap_or(signed)
-            }
-            _ => signed,
-        };
+        let (_, out) = self.inject(rt, data.body, envelope, sender).await;
         let crlf = match memchr::memchr(b'\n', &out) {
             Some(i) => i > 0 && out[i - 1] == b'\r',
             None => true,
@@ -488,7 +482,8 @@ impl Txn {
         // no dot-stuffing, and bare LFs arrive intact (Exchange refuses them over DATA with
         // 5.6.11). Without CHUNKING, DATA (bare LFs sent as CRLF).
         let bdat = client.caps.chunking && !self.data_sent;
-        if !bdat && has_bare_lf(&out) {
+        // (Scanning the message only when the line would be logged.)
+        if !bdat && tracing::enabled!(tracing::Level::DEBUG) && has_bare_lf(&out) {
             tracing::debug!("bare line feeds go as CRLF: the next hop has no CHUNKING");
         }
         let sent = Instant::now();

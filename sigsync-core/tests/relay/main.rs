@@ -9,5 +9,6 @@ mod directory;
 mod e2e;
 mod faults;
 mod interop;
+mod isolation;
 mod lifecycle;
 mod load;

@@ -98,11 +98,13 @@ pub struct Limits {
     /// Bytes of messages held in memory at once, over all connections; each message counts
     /// twice its size (received and signed copy). Past it: `452 4.3.1`.
     pub bytes_in_flight: u64,
-    /// Threads that inject larger messages at once (default: the number of CPUs).
+    /// Threads that sign messages, off the network threads (default: the number of CPUs).
     pub injection_threads: Option<usize>,
-    /// Messages up to this size are signed on the network thread that received them (tens of
-    /// microseconds, less than a hand-off to another thread costs); larger ones on the
-    /// injection threads, within `timeouts.injection`. 0 sends every message to them.
+    /// Messages up to this size are signed on the network thread that received them, without
+    /// the deadline of `timeouts.injection`; the rest on the injection threads. Default 0:
+    /// every message goes to the injection threads, so a message that takes long to sign never
+    /// holds up other sessions' replies. Signing small messages inline saves the hand-off
+    /// (a few microseconds) at that risk.
     pub inline_injection_bytes: u64,
 }
 
@@ -113,7 +115,7 @@ impl Default for Limits {
             max_message_size: 157_286_400,
             bytes_in_flight: 2 << 30,
             injection_threads: None,
-            inline_injection_bytes: 64 * 1024,
+            inline_injection_bytes: 0,
         }
     }
 }

@@ -46,6 +46,34 @@ impl EnhancedCode {
     }
 }
 
+impl EnhancedCode {
+    /// Appends `class.subject.detail` (as `Display` does, without its machinery: replies are
+    /// written on every command).
+    fn write_to(&self, out: &mut Vec<u8>) {
+        push_decimal(out, self.class.into());
+        out.push(b'.');
+        push_decimal(out, self.subject);
+        out.push(b'.');
+        push_decimal(out, self.detail);
+    }
+}
+
+/// Appends `n` in decimal.
+fn push_decimal(out: &mut Vec<u8>, n: u16) {
+    let mut digits = [0u8; 5];
+    let mut i = digits.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
+}
+
 impl fmt::Display for EnhancedCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}.{}.{}", self.class, self.subject, self.detail)
@@ -177,18 +205,16 @@ impl Reply {
 
     /// Appends the wire form to `out`.
     pub fn write_to(&self, out: &mut Vec<u8>) {
-        use std::io::Write as _;
         let lines: &[String] = if self.lines.is_empty() {
             &[String::new()]
         } else {
             &self.lines
         };
         for (i, line) in lines.iter().enumerate() {
-            let sep = if i + 1 == lines.len() { ' ' } else { '-' };
-            // Writing to a Vec cannot fail.
-            let _ = write!(out, "{}{sep}", self.code);
+            push_decimal(out, self.code);
+            out.push(if i + 1 == lines.len() { b' ' } else { b'-' });
             if let Some(e) = &self.enhanced {
-                let _ = write!(out, "{e}");
+                e.write_to(out);
                 if !line.is_empty() {
                     out.push(b' ');
                 }
@@ -210,7 +236,10 @@ impl Reply {
     pub fn parse(buf: &[u8]) -> Result<Option<(Reply, usize)>, ReplyError> {
         let mut pos = 0;
         let mut code = None;
-        let mut raw_lines = Vec::new();
+        let mut lines = Vec::new();
+        let mut enhanced = None;
+        // The enhanced code as we write it: stripped from the start of every line.
+        let mut prefix = Vec::new();
         loop {
             let rest = &buf[pos..];
             let Some(nl) = memchr::memchr(b'\n', rest) else {
@@ -219,7 +248,7 @@ impl Reply {
                 }
                 return Ok(None);
             };
-            if nl > MAX_REPLY_LINE || raw_lines.len() >= MAX_REPLY_LINES {
+            if nl > MAX_REPLY_LINE || lines.len() >= MAX_REPLY_LINES {
                 return Err(ReplyError::TooLong);
             }
             let mut line = &rest[..nl];
@@ -227,49 +256,49 @@ impl Reply {
                 line = &line[..line.len() - 1];
             }
             pos += nl + 1;
-            let text = String::from_utf8_lossy(line);
-            let bytes = line;
-            if bytes.len() < 3
-                || !bytes[..3].iter().all(u8::is_ascii_digit)
-                || !(b'2'..=b'5').contains(&bytes[0])
-                || (bytes.len() > 3 && bytes[3] != b' ' && bytes[3] != b'-')
+            if line.len() < 3
+                || !line[..3].iter().all(u8::is_ascii_digit)
+                || !(b'2'..=b'5').contains(&line[0])
+                || (line.len() > 3 && line[3] != b' ' && line[3] != b'-')
             {
-                return Err(ReplyError::Malformed(text.into_owned()));
+                return Err(ReplyError::Malformed(
+                    String::from_utf8_lossy(line).into_owned(),
+                ));
             }
-            let this: u16 = text[..3].parse().expect("three digits");
+            let this = line[..3]
+                .iter()
+                .fold(0u16, |n, d| n * 10 + u16::from(d - b'0'));
             match code {
                 None => code = Some(this),
                 Some(c) if c != this => return Err(ReplyError::MixedCodes(c, this)),
                 Some(_) => {}
             }
-            let last = bytes.len() == 3 || bytes[3] == b' ';
-            raw_lines.push(text.get(4..).unwrap_or("").to_owned());
+            let last = line.len() == 3 || line[3] == b' ';
+            let text = line.get(4..).unwrap_or_default();
+            if lines.is_empty() {
+                // The enhanced code is taken when the first line starts with one of the
+                // code's class.
+                let word = text.split(|&b| b == b' ').next().unwrap_or_default();
+                enhanced = std::str::from_utf8(word)
+                    .ok()
+                    .and_then(EnhancedCode::parse)
+                    .filter(|e| u16::from(e.class) == this / 100);
+                if let Some(e) = enhanced {
+                    e.write_to(&mut prefix);
+                }
+            }
+            let text = match text.strip_prefix(prefix.as_slice()) {
+                Some(rest) if enhanced.is_some() => rest.strip_prefix(b" ").unwrap_or(rest),
+                _ => text,
+            };
+            lines.push(String::from_utf8_lossy(text).into_owned());
             if last {
                 break;
             }
         }
-        let code = code.expect("at least one line");
-        // The enhanced code is taken when the first line starts with one of the code's class.
-        let enhanced = raw_lines
-            .first()
-            .and_then(|l| EnhancedCode::parse(l.split(' ').next().unwrap_or("")))
-            .filter(|e| u16::from(e.class) == code / 100);
-        let lines = raw_lines
-            .into_iter()
-            .map(|l| match enhanced {
-                Some(e) => {
-                    let prefix = e.to_string();
-                    match l.strip_prefix(&prefix) {
-                        Some(rest) => rest.strip_prefix(' ').unwrap_or(rest).to_owned(),
-                        None => l,
-                    }
-                }
-                None => l,
-            })
-            .collect();
         Ok(Some((
             Reply {
-                code,
+                code: code.expect("at least one line"),
                 enhanced,
                 lines,
             },
@@ -389,6 +418,151 @@ mod tests {
             "354 go ahead\r\n",
         ] {
             assert_eq!(reason(s), None, "{s}");
+        }
+    }
+
+    /// The parser as it was before it worked on bytes (lossy strings, the enhanced code
+    /// formatted per line): the oracle for the property below.
+    fn parse_by_strings(buf: &[u8]) -> Result<Option<(Reply, usize)>, ReplyError> {
+        let mut pos = 0;
+        let mut code = None;
+        let mut raw_lines = Vec::new();
+        loop {
+            let rest = &buf[pos..];
+            let Some(nl) = memchr::memchr(b'\n', rest) else {
+                if rest.len() > MAX_REPLY_LINE {
+                    return Err(ReplyError::TooLong);
+                }
+                return Ok(None);
+            };
+            if nl > MAX_REPLY_LINE || raw_lines.len() >= MAX_REPLY_LINES {
+                return Err(ReplyError::TooLong);
+            }
+            let mut line = &rest[..nl];
+            if line.last() == Some(&b'\r') {
+                line = &line[..line.len() - 1];
+            }
+            pos += nl + 1;
+            let text = String::from_utf8_lossy(line);
+            let bytes = line;
+            if bytes.len() < 3
+                || !bytes[..3].iter().all(u8::is_ascii_digit)
+                || !(b'2'..=b'5').contains(&bytes[0])
+                || (bytes.len() > 3 && bytes[3] != b' ' && bytes[3] != b'-')
+            {
+                return Err(ReplyError::Malformed(text.into_owned()));
+            }
+            let this: u16 = text[..3].parse().expect("three digits");
+            match code {
+                None => code = Some(this),
+                Some(c) if c != this => return Err(ReplyError::MixedCodes(c, this)),
+                Some(_) => {}
+            }
+            let last = bytes.len() == 3 || bytes[3] == b' ';
+            raw_lines.push(text.get(4..).unwrap_or("").to_owned());
+            if last {
+                break;
+            }
+        }
+        let code = code.expect("at least one line");
+        let enhanced = raw_lines
+            .first()
+            .and_then(|l| EnhancedCode::parse(l.split(' ').next().unwrap_or("")))
+            .filter(|e| u16::from(e.class) == code / 100);
+        let lines = raw_lines
+            .into_iter()
+            .map(|l| match enhanced {
+                Some(e) => match l.strip_prefix(&e.to_string()) {
+                    Some(rest) => rest.strip_prefix(' ').unwrap_or(rest).to_owned(),
+                    None => l,
+                },
+                None => l,
+            })
+            .collect();
+        Ok(Some((
+            Reply {
+                code,
+                enhanced,
+                lines,
+            },
+            pos,
+        )))
+    }
+
+    /// One line of something like a reply: right, or wrong in one of the ways servers are.
+    fn reply_line() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+        use proptest::prelude::*;
+        let code =
+            proptest::sample::select(vec!["250", "451", "550", "554", "354", "199", "25x", "25"]);
+        let sep = proptest::sample::select(vec![" ", "-", "", "x"]);
+        let enhanced = proptest::sample::select(vec![
+            "",
+            "2.0.0 ",
+            "2.0.0",
+            "4.4.1 ",
+            "5.7.64 ",
+            "5.07.64 ",
+            "5.7.1234 ",
+            "4.7.1 ",
+            "9.1.1 ",
+            "5.7. ",
+        ]);
+        let text = proptest::collection::vec(
+            proptest::sample::select(vec![b'a', b' ', b'.', b'5', 0xc3, 0xa9, 0xff, b'\r']),
+            0..12,
+        );
+        let end = proptest::sample::select(vec!["\r\n", "\n", ""]);
+        (code, sep, enhanced, text, end).prop_map(|(c, s, e, t, n)| {
+            [c.as_bytes(), s.as_bytes(), e.as_bytes(), &t, n.as_bytes()].concat()
+        })
+    }
+
+    proptest::proptest! {
+        /// Reading replies as bytes gives what reading them as strings gave, replies and
+        /// errors alike.
+        #[test]
+        fn parsing_bytes_gives_what_parsing_strings_gave(
+            lines in proptest::collection::vec(reply_line(), 1..5),
+        ) {
+            let buf = lines.concat();
+            proptest::prop_assert_eq!(Reply::parse(&buf), parse_by_strings(&buf));
+        }
+    }
+
+    proptest::proptest! {
+        /// The wire form is `code[-| ][enhanced ]text` per line, whatever the numbers (the
+        /// digits are written by hand, not by `fmt`), and it parses back to the same reply.
+        #[test]
+        fn replies_are_written_as_their_display_form_and_parse_back(
+            code in 200u16..600,
+            class in proptest::sample::select(vec![2u8, 4, 5]),
+            subject in 0u16..1000,
+            detail in 0u16..1000,
+            with_enhanced: bool,
+            lines in proptest::collection::vec("[a-zA-Z0-9 ]{0,12}", 1..4),
+        ) {
+            let enhanced = with_enhanced.then_some(EnhancedCode { class, subject, detail });
+            let reply = Reply { code, enhanced, lines: lines.clone() };
+            let mut expected = String::new();
+            for (i, line) in lines.iter().enumerate() {
+                let sep = if i + 1 == lines.len() { ' ' } else { '-' };
+                expected.push_str(&format!("{code}{sep}"));
+                if let Some(e) = enhanced {
+                    expected.push_str(&e.to_string());
+                    if !line.is_empty() {
+                        expected.push(' ');
+                    }
+                }
+                expected.push_str(line);
+                expected.push_str("\r\n");
+            }
+            proptest::prop_assert_eq!(String::from_utf8(reply.to_bytes()).unwrap(), expected);
+            if enhanced.is_none_or(|e| u16::from(e.class) == code / 100) {
+                let (back, n) = Reply::parse(&reply.to_bytes()).unwrap().unwrap();
+                proptest::prop_assert_eq!(n, reply.to_bytes().len());
+                proptest::prop_assert_eq!(back.code, code);
+                proptest::prop_assert_eq!(back.enhanced, enhanced);
+            }
         }
     }
 

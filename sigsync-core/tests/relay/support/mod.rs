@@ -260,6 +260,31 @@ impl Env {
     }
 }
 
+/// A message that takes the injector long to sign (a debug build here: seconds): a 6 MB
+/// quoted-printable HTML body to decode, place the signature in and encode again.
+pub fn slow_message(id: &str) -> Vec<u8> {
+    let head = String::from_utf8(message(
+        CONTOSO_ID,
+        "adele@contoso.com",
+        "bob@example.org",
+        id,
+    ))
+    .unwrap();
+    let mut big = head.replace(
+        "Content-Type: text/plain; charset=utf-8\r\n",
+        "Content-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n",
+    );
+    big.truncate(big.find("\r\n\r\n").unwrap() + 4);
+    big.push_str("<html><body>\r\n");
+    while big.len() < 6_000_000 {
+        big.push_str(
+            "<p>The quarter closed well in every region =E2=80=94 the numbers show it.</p>\r\n",
+        );
+    }
+    big.push_str("</body></html>\r\n");
+    big.into_bytes()
+}
+
 /// A message as Exchange Online hands it to the connector: its cross-tenant headers, the
 /// tenant's DKIM signature and Microsoft's ARC set already on it.
 pub fn message(tenant_id: &str, from: &str, to: &str, id: &str) -> Vec<u8> {
