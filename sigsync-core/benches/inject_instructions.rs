@@ -4,7 +4,9 @@
 //! message count is the injector's instructions per message, load-independent.
 //!
 //! `cargo bench -p sigsync-core --bench inject_instructions --no-run`, then
-//! `valgrind --tool=callgrind BIN --bench DIR ROUNDS`. Prints the outcome counts.
+//! `valgrind --tool=callgrind BIN --bench DIR ROUNDS`. Prints the outcome counts. With a
+//! third argument FILE it also writes every outcome and output there (of the last round), so
+//! that two builds can be compared byte for byte.
 
 use std::hint::black_box;
 
@@ -35,16 +37,34 @@ fn main() {
     };
     let (mut injected, mut skipped, mut failed) = (0, 0, 0);
     let mut out = Vec::new();
+    let mut dump = args.get(3).map(|_| Vec::new());
     for _ in 0..rounds {
+        if let Some(d) = dump.as_mut() {
+            d.clear();
+        }
         for m in &msgs {
-            let outcome = injector.inject(m, None, |_| Choice::Sign(sig.clone()), &mut out);
+            let mut info = String::new();
+            let choose = |i: &sigsync_core::inject::MessageInfo| {
+                if dump.is_some() {
+                    info = format!("{i:?}");
+                }
+                Choice::Sign(sig.clone())
+            };
+            let outcome = injector.inject(m, None, choose, &mut out);
             match outcome {
                 Outcome::Injected(_) => injected += 1,
                 Outcome::Skipped(_) => skipped += 1,
                 Outcome::Failed(_) => failed += 1,
             }
+            if let Some(d) = dump.as_mut() {
+                d.extend_from_slice(format!("\n{outcome:?} {info} {}\n", out.len()).as_bytes());
+                d.extend_from_slice(&out);
+            }
             black_box(&out);
         }
+    }
+    if let (Some(path), Some(d)) = (args.get(3), dump) {
+        std::fs::write(path, d).expect("write the dump");
     }
     println!(
         "{} messages x {rounds}: injected {injected}, skipped {skipped}, failed {failed}",

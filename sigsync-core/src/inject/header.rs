@@ -476,10 +476,12 @@ pub(crate) fn parse_content_type(msg: &[u8], vs: usize, ve: usize) -> ContentTyp
             }
             i = (i + 1).min(v.len());
         } else {
-            while i < v.len() && v[i] != b';' && !v[i].is_ascii_whitespace() {
-                value.push(v[i]);
-                i += 1;
-            }
+            let len = v[i..]
+                .iter()
+                .position(|&c| c == b';' || c.is_ascii_whitespace())
+                .unwrap_or(v.len() - i);
+            value.extend_from_slice(&v[i..i + len]);
+            i += len;
         }
         if !name.is_empty() && ct.params.len() < 64 {
             ct.params.push(Param {
@@ -495,6 +497,12 @@ pub(crate) fn parse_content_type(msg: &[u8], vs: usize, ve: usize) -> ContentTyp
 
 /// Lower-cases ASCII into a String (non-UTF-8 bytes become U+FFFD).
 pub(crate) fn lower(b: &[u8]) -> String {
+    if b.is_ascii() {
+        return b
+            .iter()
+            .map(|&c| char::from(c.to_ascii_lowercase()))
+            .collect();
+    }
     String::from_utf8_lossy(b).to_ascii_lowercase()
 }
 
@@ -504,24 +512,24 @@ pub(crate) fn addresses(value: &[u8], out: &mut Vec<String>) {
     let mut depth_comment = 0usize;
     let mut in_quote = false;
     let mut item: Vec<u8> = Vec::new();
-    let mut angle: Option<Vec<u8>> = None;
+    // The text between `<` and `>` (or the end), as a range of `value`.
+    let mut angle: Option<(usize, usize)> = None;
     let mut in_angle = false;
-    let flush = |item: &mut Vec<u8>, angle: &mut Option<Vec<u8>>, out: &mut Vec<String>| {
+    let flush = |item: &mut Vec<u8>, angle: &mut Option<(usize, usize)>, out: &mut Vec<String>| {
         let addr = match angle.take() {
-            Some(a) => a,
+            Some((s, e)) => value.get(s..e).unwrap_or_default(),
             None => item
                 .split(|c| c.is_ascii_whitespace())
                 .find(|w| w.contains(&b'@'))
-                .map(|w| w.to_vec())
                 .unwrap_or_default(),
         };
-        let addr = trim(&addr);
+        let addr = trim(addr);
         if addr.contains(&b'@') && out.len() < 1000 {
             out.push(String::from_utf8_lossy(addr).into_owned());
         }
         item.clear();
     };
-    for &c in value {
+    for (i, &c) in value.iter().enumerate() {
         if in_quote {
             if c == b'"' {
                 in_quote = false;
@@ -540,7 +548,7 @@ pub(crate) fn addresses(value: &[u8], out: &mut Vec<String>) {
             if c == b'>' {
                 in_angle = false;
             } else if let Some(a) = angle.as_mut() {
-                a.push(c);
+                a.1 = i + 1;
             }
             continue;
         }
@@ -549,7 +557,7 @@ pub(crate) fn addresses(value: &[u8], out: &mut Vec<String>) {
             b'(' => depth_comment = 1,
             b'<' => {
                 in_angle = true;
-                angle = Some(Vec::new());
+                angle = Some((i + 1, i + 1));
             }
             b',' | b';' => flush(&mut item, &mut angle, out),
             b':' => item.clear(), // group name
