@@ -497,13 +497,10 @@ pub(crate) fn parse_content_type(msg: &[u8], vs: usize, ve: usize) -> ContentTyp
 
 /// Lower-cases ASCII into a String (non-UTF-8 bytes become U+FFFD).
 pub(crate) fn lower(b: &[u8]) -> String {
-    if b.is_ascii() {
-        return b
-            .iter()
-            .map(|&c| char::from(c.to_ascii_lowercase()))
-            .collect();
+    match std::str::from_utf8(b) {
+        Ok(s) => s.to_ascii_lowercase(),
+        Err(_) => String::from_utf8_lossy(b).to_ascii_lowercase(),
     }
-    String::from_utf8_lossy(b).to_ascii_lowercase()
 }
 
 /// The addresses (addr-specs) in an address-list header value: `<a@b>` where given, else the
