@@ -18,7 +18,7 @@ pub(crate) fn auto_reply(msg: &[u8], top: &Part) -> Option<SkipReason> {
         "x-mail-autoreply",
         "precedence",
     ];
-    for f in header::fields(msg, top.start, top.header_end) {
+    for f in &top.fields {
         let raw_name = f.name(msg);
         let Some(name) = NAMES
             .iter()
@@ -182,7 +182,7 @@ pub(crate) fn message_info(
     let mut rcpt = Vec::new();
     let mut subject = None;
     let mut threaded = false;
-    for f in header::fields(msg, top.start, top.header_end) {
+    for f in &top.fields {
         let name = f.name(msg);
         if envelope.is_none() {
             if name.eq_ignore_ascii_case(b"from") && from.is_empty() {

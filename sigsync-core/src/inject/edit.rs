@@ -288,7 +288,7 @@ pub(crate) fn text_edit<'m>(
 fn set_charset_utf8<'m>(msg: &[u8], st: &Structure, idx: usize) -> Vec<Edit<'m>> {
     let p = &st.parts[idx];
     let eol = st.eol;
-    if let Some(f) = header::find(msg, p.start, p.header_end, "content-type") {
+    if let Some(f) = find(msg, &p.fields, "content-type") {
         let ct = header::parse_content_type(msg, f.value_start, f.value_end);
         let family: Vec<&header::Param> = ct.family("charset").collect();
         return match family.as_slice() {
@@ -323,7 +323,7 @@ fn set_charset_utf8<'m>(msg: &[u8], st: &Structure, idx: usize) -> Vec<Edit<'m>>
         };
     }
     let mut line = Vec::new();
-    if idx == 0 && header::find(msg, p.start, p.header_end, "mime-version").is_none() {
+    if idx == 0 && find(msg, &p.fields, "mime-version").is_none() {
         line.extend_from_slice(b"MIME-Version: 1.0");
         line.extend_from_slice(eol);
     }
@@ -369,7 +369,7 @@ fn finish_header<'m>(msg: &[u8], st: &Structure, idx: usize, edits: &mut Vec<Edi
 /// Edits that declare quoted-printable on a part.
 fn set_cte_qp<'m>(msg: &[u8], st: &Structure, idx: usize) -> Vec<Edit<'m>> {
     let p = &st.parts[idx];
-    if let Some(f) = header::find(msg, p.start, p.header_end, "content-transfer-encoding") {
+    if let Some(f) = find(msg, &p.fields, "content-transfer-encoding") {
         return vec![Edit {
             start: f.value_start,
             end: f.value_end,
@@ -383,4 +383,12 @@ fn set_cte_qp<'m>(msg: &[u8], st: &Structure, idx: usize) -> Vec<Edit<'m>> {
         end: p.header_end,
         content: Content::HeaderLine(line),
     }]
+}
+
+/// The first of `fields` named `name` (ASCII case-insensitive).
+fn find(msg: &[u8], fields: &[header::Field], name: &str) -> Option<header::Field> {
+    fields
+        .iter()
+        .find(|f| f.name(msg).eq_ignore_ascii_case(name.as_bytes()))
+        .copied()
 }

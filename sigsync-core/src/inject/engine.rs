@@ -144,15 +144,17 @@ impl Injector {
     where
         F: FnOnce(&MessageInfo) -> Choice,
     {
-        let (processed, stamp) = self.stamp(msg);
-        let eol = eol_of(msg, header::top_start(msg), &stamp);
+        let start = header::top_start(msg);
+        let top = header::block(msg, start, msg.len());
+        let (processed, stamp) = self.stamp(msg, start, &top);
+        let eol = eol_of(msg, start, &stamp);
         if processed {
             return (
                 Outcome::Skipped(SkipReason::LoopHeader),
                 Output::pass_through(msg, stamp),
             );
         }
-        match guarded(|| self.run(msg, envelope, choose, stamp.clone(), eol)) {
+        match guarded(|| self.run(msg, top, envelope, choose, stamp.clone(), eol)) {
             Ok((injected, output)) => (Outcome::Injected(injected), output),
             Err(stop) => {
                 let outcome = match stop {
@@ -168,7 +170,8 @@ impl Injector {
     /// (bad per-message input, such as a malformed user mapping): the original with the loop
     /// header, reported as [`Outcome::Failed`] with `error`.
     pub fn pass_through<'a>(&'a self, msg: &'a [u8], error: InjectError) -> (Outcome, Output<'a>) {
-        let (_, stamp) = self.stamp(msg);
+        let start = header::top_start(msg);
+        let (_, stamp) = self.stamp(msg, start, &header::block(msg, start, msg.len()));
         (Outcome::Failed(error), Output::pass_through(msg, stamp))
     }
 
@@ -176,14 +179,14 @@ impl Injector {
     /// before), and the edits that leave exactly one loop header with that value: other
     /// values (`no`, another tenant's, a forged one) are removed, and the line is inserted
     /// where it cannot change how the existing header lines are read (after a leading mbox
-    /// `From ` line and after any leading continuation lines).
-    fn stamp<'a>(&'a self, msg: &'a [u8]) -> (bool, Stamp<'a>) {
-        let start = header::top_start(msg);
-        let (he, _) = header::header_end(msg, start, msg.len());
+    /// `From ` line and after any leading continuation lines). `top` is the header block
+    /// at `start`.
+    fn stamp<'a>(&'a self, msg: &'a [u8], start: usize, top: &header::Block) -> (bool, Stamp<'a>) {
+        let he = top.end;
         let lh = &self.config.loop_header;
         let mut kept = false;
         let mut edits = Stamp::new();
-        for f in header::fields(msg, start, he) {
+        for f in &top.fields {
             // A leading continuation line is no field, whatever it holds.
             if matches!(msg.get(f.start), Some(b' ' | b'\t'))
                 || !f.name(msg).eq_ignore_ascii_case(lh.name.as_bytes())
@@ -230,6 +233,7 @@ impl Injector {
     fn run<'a, F>(
         &self,
         msg: &'a [u8],
+        top: header::Block,
         envelope: Option<&Envelope>,
         choose: F,
         stamp: Stamp<'a>,
@@ -242,7 +246,7 @@ impl Injector {
             max_depth: self.config.max_depth,
             max_parts: self.config.max_parts,
         };
-        let mut st = structure::scan(msg, limits)?;
+        let mut st = structure::scan(msg, limits, top)?;
         st.eol = eol;
         let top = &st.parts[0];
         if let Some(r) = classify::by_structure(&st) {

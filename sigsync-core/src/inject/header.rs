@@ -46,129 +46,118 @@ pub(crate) fn top_start(msg: &[u8]) -> usize {
     }
 }
 
-/// Whether the line at `pos` can belong to a header block, as mail clients read one: a
-/// continuation (starts with a space or tab) or a field (`name:`, the name printable ASCII
-/// without a colon, white space allowed before the colon as in RFC 5322's obsolete syntax).
-fn is_header_line(region: &[u8], pos: usize) -> bool {
-    let line = region.get(pos..).unwrap_or_default();
-    match line.first() {
-        Some(b' ' | b'\t') => return true,
-        None => return false,
-        _ => {}
-    }
+/// A header block read in one pass: where it ends, where the body starts, and its fields.
+/// Every reader of a block (the loop header, the MIME structure, the skips, the policy's
+/// facts, the edits) shares this one index instead of scanning the lines again.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Block {
+    /// End of the last field (the blank line, if any, follows).
+    pub end: usize,
+    /// First byte of the body.
+    pub body_start: usize,
+    /// The fields in order, folding kept; lines without a colon are not fields.
+    pub fields: Vec<Field>,
+}
+
+/// Where the colon of a field line is, if `line` (not a continuation) can belong to a
+/// header block as mail clients read one: `name:`, the name printable ASCII without a colon,
+/// white space allowed before the colon as in RFC 5322's obsolete syntax.
+fn field_colon(line: &[u8]) -> Option<usize> {
     let name_len = line
         .iter()
         .position(|&c| !(33..=126).contains(&c) || c == b':')
         .unwrap_or(line.len());
     if name_len == 0 {
-        return false;
+        return None;
     }
     let rest = &line[name_len..];
     let ws = rest
         .iter()
         .position(|&c| c != b' ' && c != b'\t')
         .unwrap_or(rest.len());
-    rest.get(ws) == Some(&b':')
+    (rest.get(ws) == Some(&b':')).then_some(name_len + ws)
 }
 
-/// Where a header block that starts at `start` ends: returns (end of the last field, start of
-/// the body). The blank line between them belongs to neither. The block also ends, as mail
-/// clients read it, at the first line that is neither a field nor a continuation (a body
-/// line straight after the last field): then both are the start of that line. Without
-/// either, the whole range is header.
-pub(crate) fn header_end(msg: &[u8], start: usize, end: usize) -> (usize, usize) {
-    let mut pos = start;
+/// Reads the header block that starts at `start` (and ends by `end` at the latest) in one
+/// pass. The block ends at the blank line (which belongs neither to it nor to the body), or,
+/// as mail clients read it, at the first line that is neither a field nor a continuation (a
+/// body line straight after the last field: then `end` and `body_start` are both the start
+/// of that line); without either, the whole range is header. A continuation line belongs
+/// to the field before it; leading continuation lines form a field of their own when they
+/// hold a colon.
+pub(crate) fn block(msg: &[u8], start: usize, end: usize) -> Block {
     let region = msg.get(..end).unwrap_or(msg);
-    while pos < end {
+    let mut fields = Vec::with_capacity(if start == 0 { 24 } else { 4 });
+    // The open field: its first byte and, for a field line, where its colon is.
+    let mut open: Option<(usize, Option<usize>)> = None;
+    let mut pos = start;
+    let (he, body_start) = loop {
+        if pos >= end {
+            break (end, end);
+        }
         if let Some(n) = eol_len_at(region, pos) {
-            return (pos, pos + n);
+            break (pos, pos + n);
         }
-        if !is_header_line(region, pos) {
-            return (pos, pos);
+        let line = region.get(pos..).unwrap_or_default();
+        let colon = match line.first() {
+            None => break (pos, pos),
+            Some(b' ' | b'\t') => None,
+            Some(_) => match field_colon(line) {
+                Some(c) => Some(pos + c),
+                None => break (pos, pos),
+            },
+        };
+        if colon.is_some() || open.is_none() {
+            if let Some((s, c)) = open.take() {
+                push_field(region, s, c, pos, &mut fields);
+            }
+            open = Some((pos, colon));
         }
-        match memchr(b'\n', region.get(pos..).unwrap_or_default()) {
-            None => return (end, end),
+        match memchr(b'\n', line) {
+            None => break (end, end),
             Some(i) => pos += i + 1,
         }
+    };
+    if let Some((s, c)) = open {
+        push_field(region, s, c, he, &mut fields);
     }
-    (end, end)
+    Block {
+        end: he,
+        body_start,
+        fields,
+    }
+}
+
+/// Adds the field `[start, end)` whose colon is at `colon` (searched for when not known: a
+/// run of leading continuation lines, which is a field only when it holds one).
+fn push_field(msg: &[u8], start: usize, colon: Option<usize>, end: usize, out: &mut Vec<Field>) {
+    let Some(colon) =
+        colon.or_else(|| memchr(b':', msg.get(start..end).unwrap_or_default()).map(|i| start + i))
+    else {
+        return;
+    };
+    let mut value_end = end;
+    if msg.get(value_end.wrapping_sub(1)) == Some(&b'\n') {
+        value_end -= 1;
+        if msg.get(value_end.wrapping_sub(1)) == Some(&b'\r') {
+            value_end -= 1;
+        }
+    }
+    out.push(Field {
+        start,
+        end,
+        value_start: (colon + 1).min(value_end),
+        value_end,
+    });
 }
 
 /// The length of an eol (`\n` or `\r\n`) at `pos`, if there is one.
-fn eol_len_at(msg: &[u8], pos: usize) -> Option<usize> {
+pub(super) fn eol_len_at(msg: &[u8], pos: usize) -> Option<usize> {
     match (msg.get(pos), msg.get(pos + 1)) {
         (Some(b'\n'), _) => Some(1),
         (Some(b'\r'), Some(b'\n')) => Some(2),
         _ => None,
     }
-}
-
-/// Iterates over the fields of the header block `[start, end)`.
-pub(crate) fn fields(msg: &[u8], start: usize, end: usize) -> Fields<'_> {
-    Fields {
-        msg: msg.get(..end).unwrap_or(msg),
-        pos: start,
-    }
-}
-
-/// Iterator over header fields; lines without a colon are skipped.
-pub(crate) struct Fields<'a> {
-    msg: &'a [u8],
-    pos: usize,
-}
-
-impl Iterator for Fields<'_> {
-    type Item = Field;
-
-    fn next(&mut self) -> Option<Field> {
-        loop {
-            let start = self.pos;
-            let rest = self.msg.get(start..)?;
-            if rest.is_empty() {
-                return None;
-            }
-            // Find the end of this field: the first eol not followed by a space or tab.
-            let mut end = start;
-            loop {
-                match memchr(b'\n', self.msg.get(end..).unwrap_or_default()) {
-                    None => {
-                        end = self.msg.len();
-                        break;
-                    }
-                    Some(i) => {
-                        end += i + 1;
-                        match self.msg.get(end) {
-                            Some(b' ') | Some(b'\t') => continue,
-                            _ => break,
-                        }
-                    }
-                }
-            }
-            self.pos = end;
-            let line = self.msg.get(start..end).unwrap_or_default();
-            let Some(colon) = memchr(b':', line) else {
-                continue;
-            };
-            let mut value_end = end;
-            if self.msg.get(value_end.wrapping_sub(1)) == Some(&b'\n') {
-                value_end -= 1;
-                if self.msg.get(value_end.wrapping_sub(1)) == Some(&b'\r') {
-                    value_end -= 1;
-                }
-            }
-            return Some(Field {
-                start,
-                end,
-                value_start: (start + colon + 1).min(value_end),
-                value_end,
-            });
-        }
-    }
-}
-
-/// The first field named `name` (ASCII case-insensitive) in `[start, end)`.
-pub(crate) fn find(msg: &[u8], start: usize, end: usize, name: &str) -> Option<Field> {
-    fields(msg, start, end).find(|f| f.name(msg).eq_ignore_ascii_case(name.as_bytes()))
 }
 
 /// Trims ASCII whitespace (folding included) from both ends.
@@ -367,10 +356,12 @@ pub(crate) fn parse_content_type(msg: &[u8], vs: usize, ve: usize) -> ContentTyp
             }
             i = (i + 1).min(v.len());
         } else {
-            while i < v.len() && v[i] != b';' && !v[i].is_ascii_whitespace() {
-                value.push(v[i]);
-                i += 1;
-            }
+            let len = v[i..]
+                .iter()
+                .position(|&c| c == b';' || c.is_ascii_whitespace())
+                .unwrap_or(v.len() - i);
+            value.extend_from_slice(&v[i..i + len]);
+            i += len;
         }
         if !name.is_empty() && ct.params.len() < 64 {
             ct.params.push(Param {
@@ -386,7 +377,10 @@ pub(crate) fn parse_content_type(msg: &[u8], vs: usize, ve: usize) -> ContentTyp
 
 /// Lower-cases ASCII into a String (non-UTF-8 bytes become U+FFFD).
 pub(crate) fn lower(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).to_ascii_lowercase()
+    match std::str::from_utf8(b) {
+        Ok(s) => s.to_ascii_lowercase(),
+        Err(_) => String::from_utf8_lossy(b).to_ascii_lowercase(),
+    }
 }
 
 /// The addresses (addr-specs) in an address-list header value: `<a@b>` where given, else the
@@ -395,24 +389,24 @@ pub(crate) fn addresses(value: &[u8], out: &mut Vec<String>) {
     let mut depth_comment = 0usize;
     let mut in_quote = false;
     let mut item: Vec<u8> = Vec::new();
-    let mut angle: Option<Vec<u8>> = None;
+    // The text between `<` and `>` (or the end), as a range of `value`.
+    let mut angle: Option<(usize, usize)> = None;
     let mut in_angle = false;
-    let flush = |item: &mut Vec<u8>, angle: &mut Option<Vec<u8>>, out: &mut Vec<String>| {
+    let flush = |item: &mut Vec<u8>, angle: &mut Option<(usize, usize)>, out: &mut Vec<String>| {
         let addr = match angle.take() {
-            Some(a) => a,
+            Some((s, e)) => value.get(s..e).unwrap_or_default(),
             None => item
                 .split(|c| c.is_ascii_whitespace())
                 .find(|w| w.contains(&b'@'))
-                .map(|w| w.to_vec())
                 .unwrap_or_default(),
         };
-        let addr = trim(&addr);
+        let addr = trim(addr);
         if addr.contains(&b'@') && out.len() < 1000 {
             out.push(String::from_utf8_lossy(addr).into_owned());
         }
         item.clear();
     };
-    for &c in value {
+    for (i, &c) in value.iter().enumerate() {
         if in_quote {
             if c == b'"' {
                 in_quote = false;
@@ -431,7 +425,7 @@ pub(crate) fn addresses(value: &[u8], out: &mut Vec<String>) {
             if c == b'>' {
                 in_angle = false;
             } else if let Some(a) = angle.as_mut() {
-                a.push(c);
+                a.1 = i + 1;
             }
             continue;
         }
@@ -440,7 +434,7 @@ pub(crate) fn addresses(value: &[u8], out: &mut Vec<String>) {
             b'(' => depth_comment = 1,
             b'<' => {
                 in_angle = true;
-                angle = Some(Vec::new());
+                angle = Some((i + 1, i + 1));
             }
             b',' | b';' => flush(&mut item, &mut angle, out),
             b':' => item.clear(), // group name
@@ -453,6 +447,7 @@ pub(crate) fn addresses(value: &[u8], out: &mut Vec<String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::inject::header_reference::{fields, header_end};
 
     #[test]
     fn header_end_handles_crlf_lf_and_missing_blank_line() {
@@ -497,7 +492,11 @@ mod tests {
         let fs: Vec<_> = fields(m, 0, he).collect();
         assert_eq!(fs.len(), 2);
         assert_eq!(fs[0].value(m), b"a\r\n b");
-        let f = find(m, 0, he, "Content-Type").unwrap();
+        let f = block(m, 0, m.len())
+            .fields
+            .into_iter()
+            .find(|f| f.name(m).eq_ignore_ascii_case(b"content-type"))
+            .unwrap();
         let ct = parse_content_type(m, f.value_start, f.value_end);
         assert!(ct.is("text", "plain"));
         assert_eq!(ct.param("charset").as_deref(), Some(&b"utf-8"[..]));

@@ -73,7 +73,7 @@ pub(crate) fn attach(
         // Content-Type takes the place of the old one, every other header stays as it is.
         let mut moved = Vec::new();
         let mut first = true;
-        for f in header::fields(msg, w.start, w.header_end) {
+        for f in &w.fields {
             let name = header::lower(f.name(msg));
             if !matches!(
                 name.as_str(),

@@ -36,6 +36,8 @@ mod codec;
 mod edit;
 mod engine;
 mod header;
+#[cfg(test)]
+mod header_reference;
 mod html;
 mod images;
 mod outcome;

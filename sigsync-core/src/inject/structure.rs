@@ -9,7 +9,7 @@
 
 use memchr::memmem;
 
-use super::header::{self, ContentType};
+use super::header::{self, Block, ContentType, Field};
 use super::outcome::InjectError;
 
 /// A content transfer encoding.
@@ -31,14 +31,20 @@ pub(crate) enum Cte {
 
 impl Cte {
     fn parse(v: &[u8]) -> Cte {
-        let v = header::lower(header::trim(v));
-        match v.as_str() {
-            "7bit" | "" => Cte::SevenBit,
-            "8bit" => Cte::EightBit,
-            "binary" => Cte::Binary,
-            "quoted-printable" => Cte::QuotedPrintable,
-            "base64" => Cte::Base64,
-            _ => Cte::Other(v),
+        let v = header::trim(v);
+        let is = |name: &str| v.eq_ignore_ascii_case(name.as_bytes());
+        if v.is_empty() || is("7bit") {
+            Cte::SevenBit
+        } else if is("8bit") {
+            Cte::EightBit
+        } else if is("binary") {
+            Cte::Binary
+        } else if is("quoted-printable") {
+            Cte::QuotedPrintable
+        } else if is("base64") {
+            Cte::Base64
+        } else {
+            Cte::Other(header::lower(v))
         }
     }
 }
@@ -60,6 +66,8 @@ pub(crate) struct Part {
     pub cte: Cte,
     /// `Content-Disposition: attachment`, or a file name on the part.
     pub attachment: bool,
+    /// The header block's fields (read once, shared by every reader of this part).
+    pub fields: Vec<Field>,
     /// The parent multipart, if any.
     pub parent: Option<usize>,
     /// Children of a multipart, in order.
@@ -94,8 +102,9 @@ pub(crate) struct Limits {
     pub max_parts: usize,
 }
 
-/// Scans `msg` into its part tree.
-pub(crate) fn scan(msg: &[u8], limits: Limits) -> Result<Structure, InjectError> {
+/// Scans `msg` into its part tree; `top` is the message's own header block, already read
+/// (`header::block` from `header::top_start`).
+pub(crate) fn scan(msg: &[u8], limits: Limits, top: Block) -> Result<Structure, InjectError> {
     let eol: &'static [u8] = match memchr::memchr(b'\n', msg) {
         Some(i) if i > 0 && msg.get(i - 1) == Some(&b'\r') => b"\r\n",
         Some(_) => b"\n",
@@ -103,15 +112,25 @@ pub(crate) fn scan(msg: &[u8], limits: Limits) -> Result<Structure, InjectError>
     };
     let mut parts = Vec::new();
     let start = header::top_start(msg);
-    scan_part(msg, start, msg.len(), None, 0, false, limits, &mut parts)?;
+    let at = Span {
+        start,
+        end: msg.len(),
+        header: Some(top),
+    };
+    scan_part(msg, at, None, 0, false, limits, &mut parts)?;
     Ok(Structure { parts, eol })
 }
 
-#[allow(clippy::too_many_arguments)]
-fn scan_part(
-    msg: &[u8],
+/// Where a part lies, and its header block when it was read already.
+struct Span {
     start: usize,
     end: usize,
+    header: Option<Block>,
+}
+
+fn scan_part(
+    msg: &[u8],
+    at: Span,
     parent: Option<usize>,
     depth: usize,
     in_digest: bool,
@@ -130,17 +149,26 @@ fn scan_part(
             limits.max_parts
         )));
     }
-    let (header_end, body_start) = header::header_end(msg, start, end);
+    let Span { start, end, header } = at;
+    let Block {
+        end: header_end,
+        body_start,
+        fields,
+    } = header.unwrap_or_else(|| header::block(msg, start, end));
     let mut ct = None;
     let mut cte = None;
     let mut attachment = false;
     let mut obs_colon = false;
-    for f in header::fields(msg, start, header_end) {
-        let name = f.name(msg);
+    for f in &fields {
         let raw_name = msg
             .get(f.start..f.value_start.saturating_sub(1))
             .unwrap_or_default();
         obs_colon |= matches!(raw_name.last(), Some(b' ' | b'\t'));
+        let name = f.name(msg);
+        // Every name compared below starts with "content-".
+        if name.len() < 12 || !name[..8].eq_ignore_ascii_case(b"content-") {
+            continue;
+        }
         if ct.is_none() && name.eq_ignore_ascii_case(b"content-type") {
             ct = Some(header::parse_content_type(msg, f.value_start, f.value_end));
         } else if cte.is_none() && name.eq_ignore_ascii_case(b"content-transfer-encoding") {
@@ -170,6 +198,7 @@ fn scan_part(
         cte: cte.unwrap_or(Cte::SevenBit),
         attachment,
         parent,
+        fields,
         children: Vec::new(),
         close_at: None,
         obs_colon,
@@ -203,10 +232,14 @@ fn scan_part(
     parts[idx].close_at = close_at;
     let mut children = Vec::with_capacity(ranges.len());
     for (s, e) in ranges {
+        let at = Span {
+            start: s,
+            end: e,
+            header: None,
+        };
         children.push(scan_part(
             msg,
-            s,
-            e,
+            at,
             Some(idx),
             depth + 1,
             digest,
@@ -300,6 +333,11 @@ fn split_multipart(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Scans with the top header block read as the injector reads it.
+    fn scan(m: &[u8], limits: Limits) -> Result<Structure, InjectError> {
+        super::scan(m, limits, header::block(m, header::top_start(m), m.len()))
+    }
 
     const LIMITS: Limits = Limits {
         max_depth: 16,
