@@ -16,6 +16,19 @@ fn html_msg(html: &str) -> Vec<u8> {
     ))
 }
 
+fn html_msg_without_final_eol(html: &str) -> Vec<u8> {
+    let mut m = html_msg(html);
+    m.truncate(m.len() - 2);
+    m
+}
+
+/// `html` as the HTML alternative of a multipart/alternative, directly before the delimiter.
+fn html_in_alternative(html: &str) -> Vec<u8> {
+    crlf(&format!(
+        "From: a@contoso.com\nTo: b@example.org\nSubject: x\nMIME-Version: 1.0\nContent-Type: multipart/alternative; boundary=\"b1\"\n\n--b1\nContent-Type: text/plain; charset=utf-8\n\nHi\n--b1\nContent-Type: text/html; charset=utf-8\n\n{html}\n--b1--\n"
+    ))
+}
+
 fn text_msg(text: &str) -> Vec<u8> {
     crlf(&format!(
         "From: a@contoso.com\nTo: b@example.org\nSubject: Re: x\nMIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n{text}"
@@ -223,4 +236,51 @@ fn html_ending_inside_an_unclosed_comment_fails_rather_than_hiding_the_signature
     // A closing </body> before it keeps the signature visible.
     let (o, _) = inject_checked(&html_msg("<body><p>Hi</p></body><!-- tail"), &signature());
     assert!(o.is_injected(), "{o:?}");
+}
+
+#[test]
+fn html_ending_inside_any_unclosed_construct_fails_whatever_its_last_byte() {
+    // Found by the fuzzer: an attribute whose quote never closes swallows every `>` after it
+    // (`</body></html>` included); the text then ended in '>' and was read as closed, so the
+    // signature went inside the attribute, hidden, and a second run signed again.
+    let endings = [
+        "<!-- never closed",
+        "<!-- never closed </body></html>",
+        "<style>p{}",
+        "<script>var a = 1; </body></html>",
+        "<div title=\"open",
+        "<div title=\"open</p></body></html>",
+        "<div title='open</p>\n\t</body>\n</html>",
+        "<bodytipart/mixed;\n\tboundary=\"--b.2022-05-12.</p>\n\t</body>\n</html>",
+        "<p class=x",
+        "<!DOCTYPE html",
+    ];
+    // The part's text ends where the construct is open: at the end of a single part with no
+    // final line break, and before the next delimiter of a multipart (whose line break belongs
+    // to the delimiter), so a last byte of '>' is the part's last byte.
+    let shapes: [fn(&str) -> Vec<u8>; 3] =
+        [html_msg, html_msg_without_final_eol, html_in_alternative];
+    for tail in endings {
+        for shape in shapes {
+            let msg = shape(&format!("<html><body><p>Hi</p>{tail}"));
+            let (o, out) = inject_checked(&msg, &signature());
+            assert!(o.is_failed(), "{tail:?}: {o:?}");
+            assert!(
+                !String::from_utf8_lossy(&out).contains("data-sigsync"),
+                "{tail:?}: the signature went in"
+            );
+        }
+    }
+    // Closed constructs with the same text stay signable, once.
+    for tail in [
+        "<div title=\"closed\">x</div></body></html>",
+        "<div title='a>b'>x</div></body></html>",
+    ] {
+        for shape in [html_msg, html_msg_without_final_eol, html_in_alternative] {
+            let msg = shape(&format!("<html><body><p>Hi</p>{tail}"));
+            let (o, out) = inject_checked(&msg, &signature());
+            assert!(o.is_injected(), "{tail:?}: {o:?}");
+            assert_idempotent(&out, &signature());
+        }
+    }
 }

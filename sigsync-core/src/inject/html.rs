@@ -171,11 +171,10 @@ pub(crate) fn scan(s: &str) -> HtmlPlacement {
             j += 1;
         }
         let name = Name::new(&b[name_at..j]);
-        let tag_end = parse_attrs(b, j, &mut attrs);
-        i = tag_end;
-        if tag_end >= b.len() && b.last() != Some(&b'>') {
+        let (Ok(tag_end) | Err(tag_end)) = parse_attrs(b, j, &mut attrs).inspect_err(|_| {
             out.open_at_end = true;
-        }
+        });
+        i = tag_end;
         if is_end {
             if name.is("body") {
                 last_body = Some(t);
@@ -266,18 +265,19 @@ fn skip_raw(b: &[u8], from: usize, name: &[u8]) -> usize {
 }
 
 /// Parses attributes from `j` (just after the tag name) to the closing `>` into `attrs`;
-/// returns the position after `>`.
-fn parse_attrs(b: &[u8], mut j: usize, attrs: &mut Attrs) -> usize {
+/// returns the position after `>`, or `Err(b.len())` when the text ends inside the tag (an
+/// unclosed quote swallows every `>` after it, as in a browser).
+fn parse_attrs(b: &[u8], mut j: usize, attrs: &mut Attrs) -> Result<usize, usize> {
     attrs.clear();
     loop {
         while j < b.len() && (b[j].is_ascii_whitespace() || b[j] == b'/') {
             j += 1;
         }
         if j >= b.len() {
-            return b.len();
+            return Err(b.len());
         }
         if b[j] == b'>' {
-            return j + 1;
+            return Ok(j + 1);
         }
         let ns = j;
         while j < b.len() && !b[j].is_ascii_whitespace() && b[j] != b'=' && b[j] != b'>' {
@@ -417,7 +417,7 @@ pub(crate) fn visible_text(html: &str) -> String {
                 i = memchr::memmem::find(&b[i + 4..], b"-->").map_or(b.len(), |e| i + 4 + e + 3);
                 continue;
             }
-            let end = parse_attrs(b, i + 1, &mut Vec::new());
+            let (Ok(end) | Err(end)) = parse_attrs(b, i + 1, &mut Vec::new());
             let name_end = b[i + 1..]
                 .iter()
                 .position(|c| c.is_ascii_whitespace() || *c == b'>' || *c == b'/')
