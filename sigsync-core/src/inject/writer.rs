@@ -88,6 +88,28 @@ impl<'a> Output<'a> {
             .chain(std::iter::once(&msg[tail..]))
     }
 
+    /// Also removes the byte ranges `drop` of the original message (sorted, not overlapping),
+    /// e.g. header fields the caller takes out. Refused (`false`, nothing changed) when one
+    /// touches a range this output already changes, or lies outside the message.
+    pub(crate) fn remove(&mut self, drop: &[(usize, usize)]) -> bool {
+        let clash = |&(start, end): &(usize, usize)| {
+            end < start
+                || end > self.msg.len()
+                // Overlapping, or an insertion strictly inside.
+                || self.edits.iter().any(|e| e.0 < end && start < e.1)
+        };
+        if drop.iter().any(clash) || drop.windows(2).any(|w| w[1].0 < w[0].1) {
+            return false;
+        }
+        for &(start, end) in drop {
+            self.len -= end - start;
+            self.edits.push((start, end, Cow::Borrowed(&[][..])));
+        }
+        // Stable: an insertion at the start of a removed range stays before the removal.
+        self.edits.sort_by_key(|e| (e.0, e.1));
+        true
+    }
+
     /// Writes the message into `out`, which is cleared first and grows once at most.
     pub fn write_to(&self, out: &mut Vec<u8>) {
         out.clear();

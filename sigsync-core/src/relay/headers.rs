@@ -2,7 +2,7 @@
 //! them, DKIM/ARC removal drops a few, and the `Received:` line goes on top. Everything else
 //! stays byte for byte (`X-MS-Exchange-*` included).
 
-use std::collections::HashSet;
+use std::borrow::Cow;
 
 /// One header field: `msg[start..end]`, the name at `msg[start..start + name_len]`, the
 /// value (folded, with its line ending) after the colon.
@@ -79,111 +79,241 @@ pub(crate) fn fields(msg: &[u8]) -> Vec<Field> {
     out
 }
 
-/// Why a message may not go on under a tenant.
+/// The top-level header block of a received message, read once: the cross-tenant check and
+/// the DKIM/ARC removal share it (the removal as ranges, applied where the message is written).
+pub(crate) struct Head<'a> {
+    msg: &'a [u8],
+    fields: Vec<Field>,
+}
+
+impl<'a> Head<'a> {
+    /// Reads the top-level fields of `msg`.
+    pub(crate) fn read(msg: &'a [u8]) -> Self {
+        Head {
+            msg,
+            fields: fields(msg),
+        }
+    }
+
+    fn named(&self, name: &'static str) -> impl Iterator<Item = &Field> + '_ {
+        self.fields.iter().filter(move |f| f.is(self.msg, name))
+    }
+
+    /// Why the message may not go on under a tenant: every `X-MS-Exchange-CrossTenant-Id`
+    /// must name `tenant_id`; without one, every `X-OriginatorOrg` must be one of
+    /// `org_domains` (lower-case).
+    pub(crate) fn cross_tenant_check(
+        &self,
+        tenant_id: &str,
+        org_domains: &[String],
+    ) -> Result<(), String> {
+        let msg = self.msg;
+        let mut ids = self.named("X-MS-Exchange-CrossTenant-Id").peekable();
+        if ids.peek().is_some() {
+            return match ids.find(|f| !unfolded_eq(f.raw_value(msg), tenant_id, false)) {
+                None => Ok(()),
+                Some(other) => Err(format!(
+                    "X-MS-Exchange-CrossTenant-Id {:?} is not the tenant's id",
+                    other.value(msg)
+                )),
+            };
+        }
+        let mut orgs = self.named("X-OriginatorOrg").peekable();
+        if orgs.peek().is_none() {
+            return Err(
+                "neither X-MS-Exchange-CrossTenant-Id nor X-OriginatorOrg is present".into(),
+            );
+        }
+        match orgs.find(|f| {
+            !org_domains
+                .iter()
+                .any(|d| unfolded_eq(f.raw_value(msg), d, true))
+        }) {
+            None => Ok(()),
+            Some(other) => Err(format!(
+                "X-OriginatorOrg {:?} is not one of the tenant's domains",
+                other.value(msg)
+            )),
+        }
+    }
+
+    /// The byte ranges of the tenant's own `DKIM-Signature` fields (`d=` one of `domains`)
+    /// and of Microsoft's ARC sets (`ARC-Seal`/`ARC-Message-Signature` with
+    /// `d=microsoft.com` and the `ARC-Authentication-Results` of the same instances), in
+    /// order; empty when there is none.
+    pub(crate) fn dkim_arc(&self, domains: &[String]) -> Vec<(usize, usize)> {
+        let msg = self.msg;
+        let mut drop: Vec<(usize, usize)> = Vec::new();
+        let mut instances: Vec<Cow<'_, [u8]>> = Vec::new();
+        let mut arc_results = false;
+        for f in &self.fields {
+            let is_dkim = f.is(msg, "DKIM-Signature");
+            let is_arc = f.is(msg, "ARC-Seal") || f.is(msg, "ARC-Message-Signature");
+            arc_results |= f.is(msg, "ARC-Authentication-Results");
+            if !is_dkim && !is_arc {
+                continue;
+            }
+            let raw = f.raw_value(msg);
+            let d = tag(raw, b"d").unwrap_or_default();
+            if is_dkim && domains.iter().any(|x| d.eq_ignore_ascii_case(x.as_bytes())) {
+                drop.push((f.start, f.end));
+            } else if is_arc && d.eq_ignore_ascii_case(b"microsoft.com") {
+                if let Some(i) = tag(raw, b"i") {
+                    if !instances.contains(&i) {
+                        instances.push(i);
+                    }
+                }
+                drop.push((f.start, f.end));
+            }
+        }
+        // Without an ARC set of Microsoft's there is no ARC-Authentication-Results to drop.
+        if !instances.is_empty() && arc_results {
+            for f in self.named("ARC-Authentication-Results") {
+                // Only the first tag (`i=`) is read, not the whole (long) value.
+                let i = arc_results_instance(f.raw_value(msg));
+                if i.is_some_and(|i| instances.contains(&i)) {
+                    drop.push((f.start, f.end));
+                }
+            }
+            drop.sort_unstable();
+        }
+        drop
+    }
+}
+
+/// `msg` without the byte ranges in `drop` (sorted, not overlapping).
+pub(crate) fn without(msg: &[u8], drop: &[(usize, usize)]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(msg.len());
+    let mut pos = 0;
+    for &(start, end) in drop {
+        out.extend_from_slice(&msg[pos..start]);
+        pos = end;
+    }
+    out.extend_from_slice(&msg[pos..]);
+    out
+}
+
+/// Why a message may not go on under a tenant (see [`Head::cross_tenant_check`]).
+#[cfg(test)]
 pub(crate) fn cross_tenant_check(
     msg: &[u8],
     tenant_id: &str,
     org_domains: &[String],
 ) -> Result<(), String> {
-    let fields = fields(msg);
-    let values = |name: &str| -> Vec<String> {
-        fields
-            .iter()
-            .filter(|f| f.is(msg, name))
-            .map(|f| f.value(msg))
-            .collect()
-    };
-    let ids = values("X-MS-Exchange-CrossTenant-Id");
-    if !ids.is_empty() {
-        return match ids.iter().find(|v| !v.eq_ignore_ascii_case(tenant_id)) {
-            None => Ok(()),
-            Some(other) => Err(format!(
-                "X-MS-Exchange-CrossTenant-Id {other:?} is not the tenant's id"
-            )),
-        };
+    Head::read(msg).cross_tenant_check(tenant_id, org_domains)
+}
+
+/// The message without the tenant's own `DKIM-Signature` fields and Microsoft's ARC sets
+/// (see [`Head::dkim_arc`]); `None` when there is none.
+pub(crate) fn strip_dkim_arc(msg: &[u8], domains: &[String]) -> Option<Vec<u8>> {
+    let drop = Head::read(msg).dkim_arc(domains);
+    (!drop.is_empty()).then(|| without(msg, &drop))
+}
+
+/// ASCII white space as `char::is_whitespace` sees it (vertical tab included).
+fn is_ws(b: &u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
+}
+
+/// `s` without leading and trailing bytes for which `cut` holds.
+fn trim_by(mut s: &[u8], cut: impl Fn(&u8) -> bool) -> &[u8] {
+    while let [first, rest @ ..] = s {
+        if !cut(first) {
+            break;
+        }
+        s = rest;
     }
-    let orgs = values("X-OriginatorOrg");
-    if orgs.is_empty() {
-        return Err("neither X-MS-Exchange-CrossTenant-Id nor X-OriginatorOrg is present".into());
+    while let [rest @ .., last] = s {
+        if !cut(last) {
+            break;
+        }
+        s = rest;
     }
-    match orgs.iter().find(|v| {
-        !org_domains
-            .iter()
-            .any(|d| d.eq_ignore_ascii_case(v.trim_end_matches('.')))
-    }) {
-        None => Ok(()),
-        Some(other) => Err(format!(
-            "X-OriginatorOrg {other:?} is not one of the tenant's domains"
-        )),
+    s
+}
+
+/// A folded value as one line, as [`unfold`] makes it but in bytes (each line trimmed of
+/// spaces and tabs, joined by single spaces): borrowed when the value is one line already.
+fn unfolded(raw: &[u8]) -> Cow<'_, [u8]> {
+    let line = trim_by(raw, |b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'));
+    if !line.contains(&b'\r') && !line.contains(&b'\n') {
+        return Cow::Borrowed(line);
     }
+    let mut out = Vec::with_capacity(line.len());
+    for piece in line
+        .split(|&b| b == b'\r' || b == b'\n')
+        .map(|l| trim_by(l, |b| matches!(b, b' ' | b'\t')))
+        .filter(|l| !l.is_empty())
+    {
+        if !out.is_empty() {
+            out.push(b' ');
+        }
+        out.extend_from_slice(piece);
+    }
+    Cow::Owned(out)
+}
+
+/// Whether a field's value, unfolded and trimmed, is `want` (ASCII case ignored; with
+/// `dots`, trailing dots of the value ignored), without building the string.
+fn unfolded_eq(raw: &[u8], want: &str, dots: bool) -> bool {
+    let v = unfolded(raw);
+    let mut v: &[u8] = &v;
+    if dots {
+        while let [rest @ .., b'.'] = v {
+            v = rest;
+        }
+    }
+    // A byte that is not UTF-8 never equals `want` (UTF-8), as its lossy decoding would not.
+    v.eq_ignore_ascii_case(want.as_bytes())
 }
 
 /// The value of tag `name` in a DKIM-Signature or ARC field's raw value (`tag=value` pairs
-/// split on `;`), white space removed. Only that tag is decoded: the long `b=` and `bh=` values
-/// are skipped, not copied.
-fn tag(raw: &[u8], name: &str) -> Option<String> {
+/// split on `;`), white space removed. Only that tag is read: the long `b=` and `bh=` values
+/// are skipped, not copied; a value without inner white space is borrowed.
+fn tag<'m>(raw: &'m [u8], name: &[u8]) -> Option<Cow<'m, [u8]>> {
     raw.split(|&b| b == b';').find_map(|t| {
         let eq = memchr::memchr(b'=', t)?;
-        let key = String::from_utf8_lossy(&t[..eq]);
-        key.trim().eq_ignore_ascii_case(name).then(|| {
-            String::from_utf8_lossy(&t[eq + 1..])
-                .chars()
-                .filter(|c| !c.is_whitespace())
-                .collect()
+        let (key, value) = (&t[..eq], &t[eq + 1..]);
+        if !key.is_ascii() || !value.is_ascii() {
+            // Unicode white space, as the lossy decoding reads it.
+            let key = String::from_utf8_lossy(key);
+            return key.trim().as_bytes().eq_ignore_ascii_case(name).then(|| {
+                let v: String = String::from_utf8_lossy(value)
+                    .chars()
+                    .filter(|c| !c.is_whitespace())
+                    .collect();
+                Cow::Owned(v.into_bytes())
+            });
+        }
+        if !trim_by(key, is_ws).eq_ignore_ascii_case(name) {
+            return None;
+        }
+        let value = trim_by(value, is_ws);
+        Some(if value.iter().any(is_ws) {
+            Cow::Owned(value.iter().copied().filter(|b| !is_ws(b)).collect())
+        } else {
+            Cow::Borrowed(value)
         })
     })
 }
 
-/// The message without the tenant's own `DKIM-Signature` fields (`d=` one of `domains`) and
-/// without Microsoft's ARC sets (`ARC-Seal`/`ARC-Message-Signature` with `d=microsoft.com`
-/// and the `ARC-Authentication-Results` of the same instances); `None` when there is none.
-pub(crate) fn strip_dkim_arc(msg: &[u8], domains: &[String]) -> Option<Vec<u8>> {
-    let fields = fields(msg);
-    let mut drop: Vec<&Field> = Vec::new();
-    let mut instances = HashSet::new();
-    for f in &fields {
-        let is_dkim = f.is(msg, "DKIM-Signature");
-        let is_arc = f.is(msg, "ARC-Seal") || f.is(msg, "ARC-Message-Signature");
-        if !is_dkim && !is_arc {
-            continue;
-        }
-        let raw = f.raw_value(msg);
-        let d = tag(raw, "d").unwrap_or_default();
-        if is_dkim && domains.iter().any(|x| x.eq_ignore_ascii_case(&d)) {
-            drop.push(f);
-        } else if is_arc && d.eq_ignore_ascii_case("microsoft.com") {
-            if let Some(i) = tag(raw, "i") {
-                instances.insert(i);
-            }
-            drop.push(f);
-        }
+/// The instance (`i=`) that an `ARC-Authentication-Results` value names first.
+fn arc_results_instance(raw: &[u8]) -> Option<Cow<'_, [u8]>> {
+    let first = raw.split(|&b| b == b';').next().unwrap_or_default();
+    if !first.is_ascii() {
+        let first = unfold(first);
+        let i = first.trim().strip_prefix("i=")?;
+        return Some(Cow::Owned(i.trim().as_bytes().to_vec()));
     }
-    // Without an ARC set of Microsoft's there is no ARC-Authentication-Results to drop.
-    if !instances.is_empty() {
-        for f in &fields {
-            if f.is(msg, "ARC-Authentication-Results") {
-                // Only the first tag (`i=`) is read, not the whole (long) value.
-                let raw = f.raw_value(msg);
-                let first = unfold(raw.split(|&b| b == b';').next().unwrap_or_default());
-                let i = first.trim().strip_prefix("i=");
-                if i.is_some_and(|i| instances.contains(i.trim())) {
-                    drop.push(f);
-                }
-            }
-        }
+    match unfolded(first) {
+        Cow::Borrowed(v) => Some(Cow::Borrowed(trim_by(
+            trim_by(v, is_ws).strip_prefix(b"i=")?,
+            is_ws,
+        ))),
+        Cow::Owned(v) => Some(Cow::Owned(
+            trim_by(trim_by(&v, is_ws).strip_prefix(b"i=")?, is_ws).to_vec(),
+        )),
     }
-    if drop.is_empty() {
-        return None;
-    }
-    drop.sort_by_key(|f| f.start);
-    let mut out = Vec::with_capacity(msg.len());
-    let mut pos = 0;
-    for f in drop {
-        out.extend_from_slice(&msg[pos..f.start]);
-        pos = f.end;
-    }
-    out.extend_from_slice(&msg[pos..]);
-    Some(out)
 }
 
 /// Appends the current time as an RFC 5322 date, formatted once a second (per thread).
@@ -244,6 +374,7 @@ pub(crate) fn received_line(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashSet;
 
     const MSG: &[u8] =
         b"DKIM-Signature: v=1; a=rsa-sha256; d=contoso.com;\r\n s=selector1; bh=x\r\n\
@@ -347,7 +478,9 @@ Subject: x\r\n\r\nbody\r\nDKIM-Signature: not a header\r\n";
 
     /// White space as it appears around tags: none, spaces, tabs, or a fold.
     fn gap() -> impl proptest::strategy::Strategy<Value = &'static str> {
-        proptest::sample::select(vec!["", " ", "\t", "\r\n ", "\r\n\t", " \r\n  "])
+        proptest::sample::select(vec![
+            "", " ", "\t", "\r\n ", "\r\n\t", " \r\n  ", "\u{0b}", "\u{0c}", "\u{a0}",
+        ])
     }
 
     fn tag_text() -> impl proptest::strategy::Strategy<Value = String> {
@@ -362,6 +495,9 @@ Subject: x\r\n\r\nbody\r\nDKIM-Signature: not a header\r\n";
             "2",
             "x y",
             "AbC+/=\r\n\tdeF==",
+            "micro\u{0b}soft.com",
+            "microsoft.com\u{a0}",
+            "contoso.\u{e9}",
             "",
         ]);
         (gap(), name, gap(), gap(), value, gap())
@@ -392,6 +528,101 @@ Subject: x\r\n\r\nbody\r\nDKIM-Signature: not a header\r\n";
             proptest::prop_assert_eq!(
                 strip_dkim_arc(&msg, &domains),
                 strip_by_full_parse(&msg, &domains)
+            );
+        }
+    }
+
+    /// The check as it was before it compared bytes (every value unfolded into a `String`):
+    /// the oracle for the property below.
+    fn check_by_strings(msg: &[u8], tenant_id: &str, org_domains: &[String]) -> Result<(), String> {
+        let fields = fields(msg);
+        let values = |name: &str| -> Vec<String> {
+            fields
+                .iter()
+                .filter(|f| f.is(msg, name))
+                .map(|f| f.value(msg))
+                .collect()
+        };
+        let ids = values("X-MS-Exchange-CrossTenant-Id");
+        if !ids.is_empty() {
+            return match ids.iter().find(|v| !v.eq_ignore_ascii_case(tenant_id)) {
+                None => Ok(()),
+                Some(other) => Err(format!(
+                    "X-MS-Exchange-CrossTenant-Id {other:?} is not the tenant's id"
+                )),
+            };
+        }
+        let orgs = values("X-OriginatorOrg");
+        if orgs.is_empty() {
+            return Err(
+                "neither X-MS-Exchange-CrossTenant-Id nor X-OriginatorOrg is present".into(),
+            );
+        }
+        match orgs.iter().find(|v| {
+            !org_domains
+                .iter()
+                .any(|d| d.eq_ignore_ascii_case(v.trim_end_matches('.')))
+        }) {
+            None => Ok(()),
+            Some(other) => Err(format!(
+                "X-OriginatorOrg {other:?} is not one of the tenant's domains"
+            )),
+        }
+    }
+
+    /// A value as senders write it: the right or a wrong id or domain, any case, white space
+    /// and folds around it, trailing dots, bytes that are not UTF-8.
+    fn tenant_value() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+        use proptest::prelude::*;
+        let core = proptest::sample::select(vec![
+            &b"9b1c8a4e-1d2f-4c3b-8a7e-5f6d7c8b9a01"[..],
+            b"9B1C8A4E-1D2F-4C3B-8A7E-5F6D7C8B9A01",
+            b"00000000-0000-0000-0000-000000000000",
+            b"contoso.com",
+            b"Contoso.COM",
+            b"contoso.com..",
+            b"fabrikam.com",
+            b"contoso .com",
+            b"contoso.com\xff",
+            b"contoso.\xc3\xa9com",
+            b"",
+        ]);
+        let ws = proptest::sample::select(vec![
+            &b""[..],
+            b" ",
+            b"\t",
+            b"\x0c",
+            b"\r\n ",
+            b"\r\n\t",
+            b" \r\n  ",
+            b"\r\n \r\n ",
+        ]);
+        (ws.clone(), core, ws).prop_map(|(a, c, b)| [a, c, b].concat())
+    }
+
+    fn tenant_field() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+        use proptest::prelude::*;
+        let name = proptest::sample::select(vec![
+            &b"X-MS-Exchange-CrossTenant-Id"[..],
+            b"x-ms-exchange-crosstenant-id",
+            b"X-OriginatorOrg",
+            b"X-ORIGINATORORG",
+            b"Subject",
+        ]);
+        (name, tenant_value()).prop_map(|(n, v)| [n, b":", &v, b"\r\n"].concat())
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_cross_tenant_check_decides_as_the_string_comparison_did(
+            fields in proptest::collection::vec(tenant_field(), 0..5),
+        ) {
+            let msg = [fields.concat(), b"\r\nbody\r\n".to_vec()].concat();
+            let id = "9b1c8a4e-1d2f-4c3b-8a7e-5f6d7c8b9a01";
+            let domains = ["contoso.com".to_string(), "contoso.co.uk".to_string()];
+            proptest::prop_assert_eq!(
+                cross_tenant_check(&msg, id, &domains),
+                check_by_strings(&msg, id, &domains)
             );
         }
     }

@@ -11,7 +11,7 @@ use futures::FutureExt;
 use tokio::task::JoinHandle;
 use tracing::Instrument;
 
-use super::config::secs;
+use super::config::{secs, DkimArc};
 use super::headers;
 use super::metrics::{Event, UNATTRIBUTED};
 use super::next_hop::{Client, HopError};
@@ -431,9 +431,8 @@ impl Txn {
                 Reply::new(452, "4.3.1", "Insufficient system storage, try again later")
             };
         }
-        if let Err(reason) =
-            headers::cross_tenant_check(&data.body, &self.tenant.id, &self.tenant.domains)
-        {
+        let head = headers::Head::read(&data.body);
+        if let Err(reason) = head.cross_tenant_check(&self.tenant.id, &self.tenant.domains) {
             tracing::warn!(%peer, from = %self.mail_from, %reason, "the message does not come from the tenant its sender domain belongs to; refused");
             self.reset_next_hop().await;
             return Reply::new(
@@ -442,6 +441,12 @@ impl Txn {
                 "Message refused: it does not come from this sender's organization",
             );
         }
+        // The fields to take out if the message is signed, from the same reading.
+        let strip = match self.tenant.dkim_arc {
+            DkimArc::Strip => head.dkim_arc(&self.tenant.domains),
+            DkimArc::Keep => Vec::new(),
+        };
+        drop(head);
         let processing = secs(cfg.timeouts.processing);
         let left = || processing.saturating_sub(t0.elapsed());
         let sender = match self.sender.take() {
@@ -458,7 +463,7 @@ impl Txn {
             mail_from: Some(self.mail_from.clone()),
             rcpt_to: self.rcpts.clone(),
         };
-        let (_, out) = self.inject(rt, data.body, envelope, sender).await;
+        let (_, out) = self.inject(rt, data.body, envelope, sender, strip).await;
         let crlf = match memchr::memchr(b'\n', &out) {
             Some(i) => i > 0 && out[i - 1] == b'\r',
             None => true,
