@@ -97,3 +97,68 @@ end"""
         );
     }
 }
+
+/// The cache is keyed on the attributes as the directory gives them, before the fallback
+/// fills their gaps: attributes that differ only where the fallback fills, senders that
+/// share a name and address but not the rest, and unknown senders all render as without it.
+#[test]
+fn renderings_through_the_fallback_equal_fresh_ones_for_every_kind_of_sender() {
+    let cfg = SignatureConfig::from_toml_str(&format!(
+        "{CONFIG}\n[fallback]\njobTitle = \"Staff\"\ndisplayName = \"Contoso\"\n"
+    ))
+    .unwrap();
+    let senders: Vec<Option<UserAttributes>> = vec![
+        None,
+        Some(UserAttributes::default()),
+        Some(UserAttributes {
+            display_name: Some("Adele".into()),
+            ..Default::default()
+        }),
+        Some(UserAttributes {
+            display_name: Some("Adele".into()),
+            job_title: Some("  ".into()),
+            ..Default::default()
+        }),
+        Some(UserAttributes {
+            display_name: Some("Adele".into()),
+            job_title: Some("Engineer".into()),
+            ..Default::default()
+        }),
+        Some(UserAttributes {
+            display_name: Some("Adele".into()),
+            mail: Some("a@contoso.com".into()),
+            job_title: Some("Manager".into()),
+            ..Default::default()
+        }),
+    ];
+    let render = |cache: usize| -> Vec<String> {
+        let mut cfg = cfg.clone();
+        cfg.render_cache = Some(cache);
+        let engine = cfg.engine(None).unwrap();
+        let ctx = MessageContext {
+            sender: "a@contoso.com".into(),
+            recipients: vec!["b@example.org".into()],
+            kind: MessageKind::New,
+        };
+        // Twice over, so the second round is served from the cache.
+        (0..2)
+            .flat_map(|_| senders.iter())
+            .map(|attributes| {
+                let data = SenderData {
+                    attributes: attributes.clone(),
+                    groups: Vec::new(),
+                };
+                match engine.choose_with(&ctx, &data, Origin::Server).unwrap() {
+                    Choice::Sign(sig) => sig.text,
+                    other => panic!("expected a signature: {other:?}"),
+                }
+            })
+            .collect()
+    };
+    let fresh = render(0);
+    assert_eq!(render(64), fresh);
+    assert_eq!(render(1), fresh);
+    assert!(fresh[0].contains("Contoso Staff"), "{fresh:?}");
+    assert!(fresh[3].contains("Adele Staff"), "{fresh:?}");
+    assert!(fresh[4].contains("Adele Engineer"), "{fresh:?}");
+}

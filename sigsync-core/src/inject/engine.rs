@@ -479,13 +479,18 @@ fn target(bodies: &[Body<'_>]) -> Option<usize> {
     )
 }
 
+/// `s` with every line break (`\r\n` or `\n`) as `eol`, in one pass.
 pub(crate) fn normalize_eol(s: &str, eol: &str) -> String {
-    let s = s.replace("\r\n", "\n");
-    if eol == "\n" {
-        s
-    } else {
-        s.replace('\n', eol)
+    let mut out = String::with_capacity(s.len() + s.len() / 32 + eol.len());
+    let mut rest = s;
+    while let Some(i) = memchr::memchr(b'\n', rest.as_bytes()) {
+        let line = &rest[..i];
+        out.push_str(line.strip_suffix('\r').unwrap_or(line));
+        out.push_str(eol);
+        rest = &rest[i + 1..];
     }
+    out.push_str(rest);
+    out
 }
 
 fn html_ends_with(doc: &str, disclaimer: &str) -> bool {
@@ -501,4 +506,32 @@ fn html_ends_with(doc: &str, disclaimer: &str) -> bool {
     let tail = doc.get(from..).unwrap_or_default();
     let tail = tail.find('<').map_or(tail, |i| &tail[i..]);
     html::visible_text(tail).ends_with(&want)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalize_eol;
+
+    /// Every mix of line breaks and lone carriage returns becomes what the two replacements
+    /// it stands for (`\r\n` → `\n`, then `\n` → eol) made of it.
+    #[test]
+    fn normalize_eol_equals_the_two_replacements_on_every_short_mix() {
+        let pieces = ["a", "é", "\r", "\n", "\r\n", ""];
+        let mut checked = 0;
+        for a in pieces {
+            for b in pieces {
+                for c in pieces {
+                    for d in pieces {
+                        let s = [a, b, c, d].concat();
+                        for eol in ["\n", "\r\n"] {
+                            let want = s.replace("\r\n", "\n").replace('\n', eol);
+                            assert_eq!(normalize_eol(&s, eol), want, "{s:?} {eol:?}");
+                            checked += 1;
+                        }
+                    }
+                }
+            }
+        }
+        assert_eq!(checked, 6 * 6 * 6 * 6 * 2);
+    }
 }

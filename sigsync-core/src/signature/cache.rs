@@ -5,7 +5,7 @@
 use std::collections::hash_map::DefaultHasher;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use super::{Origin, RenderedSignature, UserAttributes};
 use crate::Result;
@@ -17,11 +17,11 @@ struct Entry {
     signature: Option<String>,
     disclaimer: Option<String>,
     origin: Origin,
-    user: Arc<UserAttributes>,
+    user: UserAttributes,
     rendered: RenderedSignature,
 }
 
-/// Renderings keyed by (signature, disclaimer, origin, attributes after the fallback).
+/// Renderings keyed by (signature, disclaimer, origin, the sender's attributes).
 pub(super) struct RenderCache {
     capacity: usize,
     entries: Mutex<(usize, HashMap<u64, Vec<Entry>>)>,
@@ -42,14 +42,22 @@ impl RenderCache {
         signature: Option<&str>,
         disclaimer: Option<&str>,
         origin: Origin,
-        user: &Arc<UserAttributes>,
+        user: &UserAttributes,
         render: impl FnOnce() -> Result<RenderedSignature>,
     ) -> Result<RenderedSignature> {
         if self.capacity == 0 {
             return render();
         }
+        // The bucket: the fields that tell senders apart; a lookup compares the whole key.
         let mut h = DefaultHasher::new();
-        (signature, disclaimer, origin, &**user).hash(&mut h);
+        (
+            signature,
+            disclaimer,
+            origin,
+            &user.mail,
+            &user.display_name,
+        )
+            .hash(&mut h);
         let key = h.finish();
         {
             let guard = self.entries.lock().unwrap_or_else(|p| p.into_inner());
@@ -58,7 +66,7 @@ impl RenderCache {
                     e.signature.as_deref() == signature
                         && e.disclaimer.as_deref() == disclaimer
                         && e.origin == origin
-                        && *e.user == **user
+                        && e.user == *user
                 })
             }) {
                 return Ok(e.rendered.clone());

@@ -223,7 +223,7 @@ impl SignatureEngine {
     ) -> Result<RenderedSignature> {
         let sig = self.compiled(&self.signatures, signature, "signature")?;
         let dis = self.compiled(&self.disclaimers, disclaimer, "disclaimer")?;
-        self.render_owned(sig, dis, user.clone(), origin)
+        self.render_cached(sig, dis, user, origin)
     }
 
     /// The compiled template set `name` of `set`; a validation error names a missing one.
@@ -241,18 +241,20 @@ impl SignatureEngine {
         .transpose()
     }
 
-    /// Renders for `user` after the fallback fills its gaps, through the render cache.
-    fn render_owned(
+    /// Renders for `user` after the fallback fills its gaps, through the render cache. The
+    /// cache is keyed on the attributes as given: the fallback is this engine's own, so the
+    /// same attributes always fill to the same, and a hit copies nothing but the rendering.
+    fn render_cached(
         &self,
         sig: Option<(&str, &Compiled)>,
         dis: Option<(&str, &Compiled)>,
-        user: UserAttributes,
+        user: &UserAttributes,
         origin: Origin,
     ) -> Result<RenderedSignature> {
-        let user = Arc::new(user.or_fallback(&self.fallback));
         self.render_cache
-            .get_or_render(sig.map(|s| s.0), dis.map(|d| d.0), origin, &user, || {
-                self.render_uncached(sig.map(|s| s.1), dis.map(|d| d.1), &user, origin)
+            .get_or_render(sig.map(|s| s.0), dis.map(|d| d.0), origin, user, || {
+                let filled = Arc::new(user.clone().or_fallback(&self.fallback));
+                self.render_uncached(sig.map(|s| s.1), dis.map(|d| d.1), &filled, origin)
             })
     }
 
@@ -403,12 +405,16 @@ impl SignatureEngine {
             )));
         }
         tracing::debug!(rule = %rule.name, sender = %ctx.sender, "signature rule matched");
+        let unknown;
         let user = match attributes {
-            Some(a) => a.clone(),
-            None => UserAttributes::with_mail(bare_address(&ctx.sender)),
+            Some(a) => a,
+            None => {
+                unknown = UserAttributes::with_mail(bare_address(&ctx.sender));
+                &unknown
+            }
         };
         let sig = self.compiled(&self.signatures, rule.signature.as_deref(), "signature")?;
         let dis = self.compiled(&self.disclaimers, rule.disclaimer.as_deref(), "disclaimer")?;
-        self.render_owned(sig, dis, user, origin).map(Choice::Sign)
+        self.render_cached(sig, dis, user, origin).map(Choice::Sign)
     }
 }
