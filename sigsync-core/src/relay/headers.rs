@@ -50,31 +50,39 @@ pub(crate) fn fields(msg: &[u8]) -> Vec<Field> {
     let mut out: Vec<Field> = Vec::with_capacity(32);
     let mut pos = 0;
     while pos < msg.len() {
-        let end = memchr::memchr(b'\n', &msg[pos..]).map_or(msg.len(), |i| pos + i + 1);
-        let line = &msg[pos..end];
-        if line == b"\r\n" || line == b"\n" {
-            break;
-        }
-        if line[0] == b' ' || line[0] == b'\t' {
-            match out.last_mut() {
-                Some(f) => f.end = end,
-                None => break,
+        let line = &msg[pos..];
+        match line[0] {
+            b'\r' if line.get(1) == Some(&b'\n') => break,
+            b'\n' => break,
+            b' ' | b'\t' => {
+                let end = memchr::memchr(b'\n', line).map_or(msg.len(), |i| pos + i + 1);
+                match out.last_mut() {
+                    Some(f) => f.end = end,
+                    None => break,
+                }
+                pos = end;
             }
-        } else {
-            let Some(colon) = memchr::memchr(b':', line) else {
-                break;
-            };
-            let name = &line[..colon];
-            if name.is_empty() || !name.iter().all(|&b| (33..=126).contains(&b)) {
-                break;
+            _ => {
+                // The name: printable ASCII up to the colon, read in the same pass.
+                let Some(colon) = line
+                    .iter()
+                    .position(|&b| b == b':' || !(33..=126).contains(&b))
+                else {
+                    break;
+                };
+                if colon == 0 || line[colon] != b':' {
+                    break;
+                }
+                let end = memchr::memchr(b'\n', &line[colon..])
+                    .map_or(msg.len(), |i| pos + colon + i + 1);
+                out.push(Field {
+                    start: pos,
+                    name_len: colon,
+                    end,
+                });
+                pos = end;
             }
-            out.push(Field {
-                start: pos,
-                name_len: colon,
-                end,
-            });
         }
-        pos = end;
     }
     out
 }
@@ -147,6 +155,10 @@ impl<'a> Head<'a> {
         let mut instances: Vec<Cow<'_, [u8]>> = Vec::new();
         let mut arc_results = false;
         for f in &self.fields {
+            // Only names that start as these can be one of them.
+            if !matches!(msg[f.start], b'D' | b'd' | b'A' | b'a') {
+                continue;
+            }
             let is_dkim = f.is(msg, "DKIM-Signature");
             let is_arc = f.is(msg, "ARC-Seal") || f.is(msg, "ARC-Message-Signature");
             arc_results |= f.is(msg, "ARC-Authentication-Results");
@@ -529,6 +541,57 @@ Subject: x\r\n\r\nbody\r\nDKIM-Signature: not a header\r\n";
                 strip_dkim_arc(&msg, &domains),
                 strip_by_full_parse(&msg, &domains)
             );
+        }
+    }
+
+    /// The field reader as it was before the name and colon were read in one pass: the oracle
+    /// for the property below.
+    fn fields_by_lines(msg: &[u8]) -> Vec<Field> {
+        let mut out: Vec<Field> = Vec::new();
+        let mut pos = 0;
+        while pos < msg.len() {
+            let end = memchr::memchr(b'\n', &msg[pos..]).map_or(msg.len(), |i| pos + i + 1);
+            let line = &msg[pos..end];
+            if line == b"\r\n" || line == b"\n" {
+                break;
+            }
+            if line[0] == b' ' || line[0] == b'\t' {
+                match out.last_mut() {
+                    Some(f) => f.end = end,
+                    None => break,
+                }
+            } else {
+                let Some(colon) = memchr::memchr(b':', line) else {
+                    break;
+                };
+                let name = &line[..colon];
+                if name.is_empty() || !name.iter().all(|&b| (33..=126).contains(&b)) {
+                    break;
+                }
+                out.push(Field {
+                    start: pos,
+                    name_len: colon,
+                    end,
+                });
+            }
+            pos = end;
+        }
+        out
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn fields_are_read_as_line_by_line_reading_read_them(
+            pieces in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    &b"Subject"[..], b"X-A", b":", b": v", b" ", b"\t", b"\r", b"\n", b"\r\n",
+                    b"\x7f", b"\xc3\xa9", b"a b", b"::", b"\x00",
+                ]),
+                0..24,
+            ),
+        ) {
+            let msg = pieces.concat();
+            proptest::prop_assert_eq!(fields(&msg), fields_by_lines(&msg));
         }
     }
 
