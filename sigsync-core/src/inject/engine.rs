@@ -144,8 +144,23 @@ impl Injector {
     where
         F: FnOnce(&MessageInfo) -> Choice,
     {
+        self.prepare_read(msg, header::top(msg), envelope, choose)
+    }
+
+    /// As [`Injector::prepare`], with the top-level header block already read (by
+    /// [`header::top`], e.g. by the relay for its own checks): it is not read again.
+    pub(crate) fn prepare_read<'a, F>(
+        &'a self,
+        msg: &'a [u8],
+        top: header::Block,
+        envelope: Option<&Envelope>,
+        choose: F,
+    ) -> (Outcome, Output<'a>)
+    where
+        F: FnOnce(&MessageInfo) -> Choice,
+    {
+        debug_assert_eq!(top, header::top(msg), "a block of another message");
         let start = header::top_start(msg);
-        let top = header::block(msg, start, msg.len());
         let (processed, stamp) = self.stamp(msg, start, &top);
         let eol = eol_of(msg, start, &stamp);
         if processed {

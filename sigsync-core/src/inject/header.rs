@@ -46,6 +46,11 @@ pub(crate) fn top_start(msg: &[u8]) -> usize {
     }
 }
 
+/// The message's top-level header block (after an mbox `From ` line, if any).
+pub(crate) fn top(msg: &[u8]) -> Block {
+    block(msg, top_start(msg), msg.len())
+}
+
 /// A header block read in one pass: where it ends, where the body starts, and its fields.
 /// Every reader of a block (the loop header, the MIME structure, the skips, the policy's
 /// facts, the edits) shares this one index instead of scanning the lines again.

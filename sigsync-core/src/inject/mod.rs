@@ -35,7 +35,7 @@ mod classify;
 mod codec;
 mod edit;
 mod engine;
-mod header;
+pub(crate) mod header;
 #[cfg(test)]
 mod header_reference;
 mod html;

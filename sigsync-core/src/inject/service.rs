@@ -5,6 +5,7 @@ use std::cell::RefCell;
 use std::sync::Arc;
 
 use super::engine::{InjectConfig, Injector};
+use super::header;
 use super::outcome::{Choice, Envelope, InjectError, MessageInfo, MessageKind, Outcome};
 use super::writer::Output;
 use crate::auth::TokenProvider;
@@ -107,7 +108,7 @@ impl SignatureInjector {
     ) -> (Outcome, Output<'a>) {
         // With `user`, group rules decide on `user.groups` or the in-memory directory, as
         // client-side rendering does: the sender gets the same rule either way.
-        self.prepare_by(msg, envelope, |ctx| match user {
+        self.prepare_by(msg, None, envelope, |ctx| match user {
             Some(attrs) => self.engine.choose_for(ctx, Some(attrs), Origin::Server),
             None => self.engine.choose_sync(ctx),
         })
@@ -122,9 +123,24 @@ impl SignatureInjector {
         envelope: Option<&Envelope>,
         sender: Option<&SenderData>,
     ) -> (Outcome, Output<'a>) {
-        self.prepare_by(msg, envelope, |ctx| match sender {
+        self.prepare_by(msg, None, envelope, |ctx| match sender {
             Some(data) => self.engine.choose_with(ctx, data, Origin::Server),
             None => self.engine.choose_sync(ctx),
+        })
+    }
+
+    /// As [`SignatureInjector::prepare_with_sender`], with the top-level header block already
+    /// read by [`header::top`] (the relay reads it for its own checks).
+    #[cfg(feature = "relay")]
+    pub(crate) fn prepare_read_with_sender<'a>(
+        &'a self,
+        msg: &'a [u8],
+        top: header::Block,
+        envelope: &Envelope,
+        sender: &SenderData,
+    ) -> (Outcome, Output<'a>) {
+        self.prepare_by(msg, Some(top), Some(envelope), |ctx| {
+            self.engine.choose_with(ctx, sender, Origin::Server)
         })
     }
 
@@ -132,13 +148,15 @@ impl SignatureInjector {
     fn prepare_by<'a>(
         &'a self,
         msg: &'a [u8],
+        top: Option<header::Block>,
         envelope: Option<&Envelope>,
         choose: impl Fn(&MessageContext) -> Result<signature::Choice>,
     ) -> (Outcome, Output<'a>) {
         let policy_error = RefCell::new(None);
+        let top = top.unwrap_or_else(|| header::top(msg));
         let (outcome, output) =
             self.injector
-                .prepare(msg, envelope, |info| match choose(&context(info)) {
+                .prepare_read(msg, top, envelope, |info| match choose(&context(info)) {
                     Ok(signature::Choice::Sign(sig)) => Choice::Sign(sig),
                     Ok(signature::Choice::NoSignature(reason)) => {
                         Choice::NoSignature(reason.to_string())

@@ -91,6 +91,7 @@ impl<'a> Output<'a> {
     /// Also removes the byte ranges `drop` of the original message (sorted, not overlapping),
     /// e.g. header fields the caller takes out. Refused (`false`, nothing changed) when one
     /// touches a range this output already changes, or lies outside the message.
+    #[cfg(feature = "relay")]
     pub(crate) fn remove(&mut self, drop: &[(usize, usize)]) -> bool {
         let clash = |&(start, end): &(usize, usize)| {
             end < start

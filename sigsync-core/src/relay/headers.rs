@@ -1,35 +1,31 @@
 //! The top-level header fields of a message, byte ranges only: the cross-tenant check reads
 //! them, DKIM/ARC removal drops a few, and the `Received:` line goes on top. Everything else
-//! stays byte for byte (`X-MS-Exchange-*` included).
+//! stays byte for byte (`X-MS-Exchange-*` included). The fields are the injector's reading of
+//! the header block (`inject::header`), which the injector then reuses.
 
 use std::borrow::Cow;
 
-/// One header field: `msg[start..end]`, the name at `msg[start..start + name_len]`, the
-/// value (folded, with its line ending) after the colon.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Field {
-    pub start: usize,
-    pub name_len: usize,
-    pub end: usize,
+use crate::inject::header::{self, Block, Field};
+
+/// A header field as the relay reads it (beside the injector's own `name` and `value`).
+pub(crate) trait FieldExt {
+    /// Whether the name is `name` (ASCII case ignored).
+    fn is(&self, msg: &[u8], name: &str) -> bool;
+    /// The value as it stands in the message: after the colon, folded, with its line ending.
+    fn raw_value<'a>(&self, msg: &'a [u8]) -> &'a [u8];
+    /// The value unfolded and trimmed (lossy UTF-8), for messages.
+    fn text(&self, msg: &[u8]) -> String {
+        unfold(self.raw_value(msg))
+    }
 }
 
-impl Field {
-    pub(crate) fn name<'a>(&self, msg: &'a [u8]) -> &'a [u8] {
-        &msg[self.start..self.start + self.name_len]
-    }
-
-    pub(crate) fn is(&self, msg: &[u8], name: &str) -> bool {
+impl FieldExt for Field {
+    fn is(&self, msg: &[u8], name: &str) -> bool {
         self.name(msg).eq_ignore_ascii_case(name.as_bytes())
     }
 
-    /// The value as it stands in the message: after the colon, folded, with its line ending.
-    pub(crate) fn raw_value<'a>(&self, msg: &'a [u8]) -> &'a [u8] {
-        &msg[self.start + self.name_len + 1..self.end]
-    }
-
-    /// The value unfolded and trimmed (lossy UTF-8).
-    pub(crate) fn value(&self, msg: &[u8]) -> String {
-        unfold(self.raw_value(msg))
+    fn raw_value<'a>(&self, msg: &'a [u8]) -> &'a [u8] {
+        &msg[self.value_start..self.end]
     }
 }
 
@@ -43,68 +39,32 @@ fn unfold(raw: &[u8]) -> String {
         .join(" ")
 }
 
-/// The fields of the top-level header block, in order (stops at the blank line, or at the first
-/// line that is neither a field nor a continuation).
-pub(crate) fn fields(msg: &[u8]) -> Vec<Field> {
-    // Room for the header of a message as Exchange hands it over, without regrowing.
-    let mut out: Vec<Field> = Vec::with_capacity(32);
-    let mut pos = 0;
-    while pos < msg.len() {
-        let line = &msg[pos..];
-        match line[0] {
-            b'\r' if line.get(1) == Some(&b'\n') => break,
-            b'\n' => break,
-            b' ' | b'\t' => {
-                let end = memchr::memchr(b'\n', line).map_or(msg.len(), |i| pos + i + 1);
-                match out.last_mut() {
-                    Some(f) => f.end = end,
-                    None => break,
-                }
-                pos = end;
-            }
-            _ => {
-                // The name: printable ASCII up to the colon, read in the same pass.
-                let Some(colon) = line
-                    .iter()
-                    .position(|&b| b == b':' || !(33..=126).contains(&b))
-                else {
-                    break;
-                };
-                if colon == 0 || line[colon] != b':' {
-                    break;
-                }
-                let end = memchr::memchr(b'\n', &line[colon..])
-                    .map_or(msg.len(), |i| pos + colon + i + 1);
-                out.push(Field {
-                    start: pos,
-                    name_len: colon,
-                    end,
-                });
-                pos = end;
-            }
-        }
-    }
-    out
-}
-
 /// The top-level header block of a received message, read once: the cross-tenant check and
 /// the DKIM/ARC removal share it (the removal as ranges, applied where the message is written).
 pub(crate) struct Head<'a> {
     msg: &'a [u8],
-    fields: Vec<Field>,
+    block: Block,
 }
 
 impl<'a> Head<'a> {
-    /// Reads the top-level fields of `msg`.
+    /// Reads the top-level header block of `msg`.
     pub(crate) fn read(msg: &'a [u8]) -> Self {
         Head {
             msg,
-            fields: fields(msg),
+            block: header::top(msg),
         }
     }
 
+    /// The block as read, for the injector (which then does not read it again).
+    pub(crate) fn into_block(self) -> Block {
+        self.block
+    }
+
     fn named(&self, name: &'static str) -> impl Iterator<Item = &Field> + '_ {
-        self.fields.iter().filter(move |f| f.is(self.msg, name))
+        self.block
+            .fields
+            .iter()
+            .filter(move |f| f.is(self.msg, name))
     }
 
     /// Why the message may not go on under a tenant: every `X-MS-Exchange-CrossTenant-Id`
@@ -122,7 +82,7 @@ impl<'a> Head<'a> {
                 None => Ok(()),
                 Some(other) => Err(format!(
                     "X-MS-Exchange-CrossTenant-Id {:?} is not the tenant's id",
-                    other.value(msg)
+                    other.text(msg)
                 )),
             };
         }
@@ -140,7 +100,7 @@ impl<'a> Head<'a> {
             None => Ok(()),
             Some(other) => Err(format!(
                 "X-OriginatorOrg {:?} is not one of the tenant's domains",
-                other.value(msg)
+                other.text(msg)
             )),
         }
     }
@@ -154,7 +114,7 @@ impl<'a> Head<'a> {
         let mut drop: Vec<(usize, usize)> = Vec::new();
         let mut instances: Vec<Cow<'_, [u8]>> = Vec::new();
         let mut arc_results = false;
-        for f in &self.fields {
+        for f in &self.block.fields {
             // Only names that start as these can be one of them.
             if !matches!(msg[f.start], b'D' | b'd' | b'A' | b'a') {
                 continue;
@@ -400,11 +360,11 @@ Subject: x\r\n\r\nbody\r\nDKIM-Signature: not a header\r\n";
 
     #[test]
     fn fields_follow_folding_and_stop_at_the_body() {
-        let f = fields(MSG);
+        let f = header::top(MSG).fields;
         assert_eq!(f.len(), 8);
         assert!(f[0].is(MSG, "dkim-signature"));
         assert_eq!(
-            f[0].value(MSG),
+            f[0].text(MSG),
             "v=1; a=rsa-sha256; d=contoso.com; s=selector1; bh=x"
         );
         assert!(f[7].is(MSG, "Subject"));
@@ -444,7 +404,7 @@ Subject: x\r\n\r\nbody\r\nDKIM-Signature: not a header\r\n";
         let tag = |t: &[(String, String)], name: &str| {
             t.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
         };
-        let fields = fields(msg);
+        let fields = header::top(msg).fields;
         let mut drop = Vec::new();
         let mut instances = HashSet::new();
         for f in &fields {
@@ -453,7 +413,7 @@ Subject: x\r\n\r\nbody\r\nDKIM-Signature: not a header\r\n";
             if !is_dkim && !is_arc {
                 continue;
             }
-            let t = tags(&f.value(msg));
+            let t = tags(&f.text(msg));
             let d = tag(&t, "d").unwrap_or_default();
             if is_dkim && domains.iter().any(|x| x.eq_ignore_ascii_case(&d)) {
                 drop.push(*f);
@@ -464,7 +424,7 @@ Subject: x\r\n\r\nbody\r\nDKIM-Signature: not a header\r\n";
         }
         for f in &fields {
             if f.is(msg, "ARC-Authentication-Results") {
-                let v = f.value(msg);
+                let v = f.text(msg);
                 let i = v
                     .split(';')
                     .next()
@@ -544,66 +504,15 @@ Subject: x\r\n\r\nbody\r\nDKIM-Signature: not a header\r\n";
         }
     }
 
-    /// The field reader as it was before the name and colon were read in one pass: the oracle
-    /// for the property below.
-    fn fields_by_lines(msg: &[u8]) -> Vec<Field> {
-        let mut out: Vec<Field> = Vec::new();
-        let mut pos = 0;
-        while pos < msg.len() {
-            let end = memchr::memchr(b'\n', &msg[pos..]).map_or(msg.len(), |i| pos + i + 1);
-            let line = &msg[pos..end];
-            if line == b"\r\n" || line == b"\n" {
-                break;
-            }
-            if line[0] == b' ' || line[0] == b'\t' {
-                match out.last_mut() {
-                    Some(f) => f.end = end,
-                    None => break,
-                }
-            } else {
-                let Some(colon) = memchr::memchr(b':', line) else {
-                    break;
-                };
-                let name = &line[..colon];
-                if name.is_empty() || !name.iter().all(|&b| (33..=126).contains(&b)) {
-                    break;
-                }
-                out.push(Field {
-                    start: pos,
-                    name_len: colon,
-                    end,
-                });
-            }
-            pos = end;
-        }
-        out
-    }
-
-    proptest::proptest! {
-        #[test]
-        fn fields_are_read_as_line_by_line_reading_read_them(
-            pieces in proptest::collection::vec(
-                proptest::sample::select(vec![
-                    &b"Subject"[..], b"X-A", b":", b": v", b" ", b"\t", b"\r", b"\n", b"\r\n",
-                    b"\x7f", b"\xc3\xa9", b"a b", b"::", b"\x00",
-                ]),
-                0..24,
-            ),
-        ) {
-            let msg = pieces.concat();
-            proptest::prop_assert_eq!(fields(&msg), fields_by_lines(&msg));
-        }
-    }
-
     /// The check as it was before it compared bytes (every value unfolded into a `String`):
     /// the oracle for the property below.
     fn check_by_strings(msg: &[u8], tenant_id: &str, org_domains: &[String]) -> Result<(), String> {
-        let fields = fields(msg);
+        let fields = header::top(msg).fields;
         let values = |name: &str| -> Vec<String> {
             fields
                 .iter()
                 .filter(|f| f.is(msg, name))
-                .map(|f| f.value(msg))
+                .map(|f| f.text(msg))
                 .collect()
         };
         let ids = values("X-MS-Exchange-CrossTenant-Id");
@@ -713,6 +622,21 @@ Subject: x\r\n\r\nbody\r\nDKIM-Signature: not a header\r\n";
             &doms
         )
         .is_err());
+        // The header is read as mail clients and the injector read it: a field with white
+        // space before its colon is that field (a forged id there fails the check), and an
+        // mbox `From ` line before the header is not part of it.
+        let spaced = [
+            b"X-MS-Exchange-CrossTenant-Id \t: 00000000-0000-0000-0000-000000000000\r\n".as_slice(),
+            MSG,
+        ]
+        .concat();
+        assert!(cross_tenant_check(&spaced, id, &doms).is_err());
+        let mbox = [
+            b"From adele@contoso.com Fri Dec  4 10:00:00 2026\r\n".as_slice(),
+            MSG,
+        ]
+        .concat();
+        assert_eq!(cross_tenant_check(&mbox, id, &doms), Ok(()));
     }
 
     #[test]

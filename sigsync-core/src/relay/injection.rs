@@ -11,6 +11,7 @@ use super::metrics::Event;
 use super::runtime::Runtime;
 use super::tenants::Tenant;
 use super::transaction::Txn;
+use crate::inject::header::Block;
 use crate::inject::{Envelope, InjectError, Outcome};
 use crate::signature::SenderData;
 
@@ -24,14 +25,14 @@ impl Txn {
         body: Vec<u8>,
         envelope: Envelope,
         sender: SenderData,
-        strip: Vec<(usize, usize)>,
+        head: (Block, Vec<(usize, usize)>),
     ) -> (Outcome, Vec<u8>) {
         let started = Instant::now();
         let (outcome, out) =
             if body.len() as u64 <= self.snapshot.config.limits.inline_injection_bytes {
-                sign(&self.tenant, &body, &envelope, &sender, &strip)
+                sign(&self.tenant, &body, &envelope, &sender, head)
             } else {
-                self.inject_off_thread(rt, body, envelope, sender, strip)
+                self.inject_off_thread(rt, body, envelope, sender, head)
                     .await
             };
         let m = self.tenant.metrics(&rt.metrics);
@@ -62,7 +63,7 @@ impl Txn {
         body: Vec<u8>,
         envelope: Envelope,
         sender: SenderData,
-        strip: Vec<(usize, usize)>,
+        head: (Block, Vec<(usize, usize)>),
     ) -> (Outcome, Vec<u8>) {
         let deadline = secs(self.snapshot.config.timeouts.injection);
         let body = Arc::new(body);
@@ -70,7 +71,7 @@ impl Txn {
         let work = {
             let body = body.clone();
             rt.injection
-                .run(move || sign(&tenant, &body, &envelope, &sender, &strip))
+                .run(move || sign(&tenant, &body, &envelope, &sender, head))
         };
         match tokio::time::timeout(deadline, work).await {
             Ok(Ok(done)) => done,
@@ -94,24 +95,24 @@ impl Txn {
     }
 }
 
-/// The message the tenant's injector makes, written out; when it signed the message, without
-/// the header fields `strip` (the tenant's DKIM signature and Microsoft's ARC set, found by
-/// [`headers::Head::dkim_arc`] when the tenant asks for their removal), taken out as the
-/// message is written.
+/// The message the tenant's injector makes, written out. `head` is what the relay read of the
+/// header: the top-level block (the injector does not read it again) and the fields to take
+/// out if the message is signed (the tenant's DKIM signature and Microsoft's ARC set, found by
+/// [`headers::Head::dkim_arc`] when the tenant asks for their removal), dropped as the message
+/// is written.
 fn sign(
     tenant: &Tenant,
     body: &[u8],
     envelope: &Envelope,
     sender: &SenderData,
-    strip: &[(usize, usize)],
+    (top, strip): (Block, Vec<(usize, usize)>),
 ) -> (Outcome, Vec<u8>) {
-    let (outcome, mut output) =
-        tenant
-            .injector
-            .prepare_with_sender(body, Some(envelope), Some(sender));
+    let (outcome, mut output) = tenant
+        .injector
+        .prepare_read_with_sender(body, top, envelope, sender);
     let injected = matches!(outcome, Outcome::Injected(_));
     // The injector does not touch these fields; should it ever, they go after the writing.
-    let removed = !injected || strip.is_empty() || output.remove(strip);
+    let removed = !injected || strip.is_empty() || output.remove(&strip);
     let mut out = Vec::with_capacity(output.len());
     output.write_to(&mut out);
     if !removed && tenant.dkim_arc == DkimArc::Strip {
@@ -202,6 +203,13 @@ mod tests {
                     injected += 1;
                     let mut written = Vec::new();
                     output.write_to(&mut written);
+                    // The relay hands the injector the block it read: the same output.
+                    let (again, reused) =
+                        injector.prepare_read(&msg, Head::read(&msg).into_block(), None, |_| {
+                            Choice::Sign(sig.clone())
+                        });
+                    assert_eq!(again.label(), outcome.label());
+                    assert!(reused.chunks().eq(output.chunks()));
                     let old = strip_dkim_arc(&written, &domains).unwrap_or(written);
                     let drop = Head::read(&msg).dkim_arc(&domains);
                     removed += usize::from(!drop.is_empty());

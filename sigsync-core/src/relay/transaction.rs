@@ -446,7 +446,7 @@ impl Txn {
             DkimArc::Strip => head.dkim_arc(&self.tenant.domains),
             DkimArc::Keep => Vec::new(),
         };
-        drop(head);
+        let head = (head.into_block(), strip);
         let processing = secs(cfg.timeouts.processing);
         let left = || processing.saturating_sub(t0.elapsed());
         let sender = match self.sender.take() {
@@ -463,7 +463,7 @@ impl Txn {
             mail_from: Some(self.mail_from.clone()),
             rcpt_to: self.rcpts.clone(),
         };
-        let (_, out) = self.inject(rt, data.body, envelope, sender, strip).await;
+        let (_, out) = self.inject(rt, data.body, envelope, sender, head).await;
         let crlf = match memchr::memchr(b'\n', &out) {
             Some(i) => i > 0 && out[i - 1] == b'\r',
             None => true,
