@@ -201,3 +201,62 @@ fn the_stamp_is_stable_when_the_output_is_injected_again() {
         assert_idempotent(&out, &signature());
     }
 }
+
+/// Found by the fuzzer: a foreign loop header that is the last field of a message ending
+/// inside its header (no eol, no body). The stamp removes it, and the eol that completes a
+/// last line before added header lines ended the header instead, so the content headers the
+/// injector adds became body text and a second run signed again. Every shape of that class:
+/// alone, after other fields, after an mbox line or a leading continuation line, folded,
+/// LF and CRLF, `no` or another tenant's value; the header must read as before (Python's
+/// `email`), with the added lines in it, and a second run must change nothing.
+#[test]
+fn a_removed_foreign_loop_header_that_ends_the_message_leaves_the_header_whole() {
+    let tails = [
+        "X-Sigsync-Processed: no",
+        "x-sigsync-processed: t-other\n\tfolded",
+    ];
+    let heads = [
+        "",
+        "From: Adele <adele@contoso.com>\nSubject: s\n",
+        "From adele@contoso.com Sat Jan  3 01:05:34 2026\nFrom: a@contoso.com\n",
+        " leading: continuation\nTo: b@fabrikam.com\n",
+        "X-Sigsync-Processed: no\nSubject: two foreign ones\n",
+    ];
+    let mut checked = 0;
+    for head in heads {
+        for tail in tails {
+            for eol in ["\n", "\r\n"] {
+                let msg = format!("{head}{tail}").replace('\n', eol).into_bytes();
+                let mut out = Vec::new();
+                let o = injector().inject_with(&msg, &signature(), &mut out);
+                assert!(o.is_injected(), "{o:?} {:?}", String::from_utf8_lossy(&msg));
+                let text = String::from_utf8_lossy(&out);
+                // (A message with no line break at all gets CRLF.)
+                let (header, body) = text
+                    .split_once("\r\n\r\n")
+                    .or_else(|| text.split_once("\n\n"))
+                    .unwrap_or_else(|| panic!("no header and body: {msg:?} -> {text:?}"));
+                assert!(
+                    header.contains("Content-Type: text/plain") && !body.contains("Content-Type"),
+                    "the added lines are not in the header: {text:?}"
+                );
+                let after = python_headers(&out);
+                let names: Vec<String> = after["items"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|kv| kv[0].as_str().unwrap().to_ascii_lowercase())
+                    .collect();
+                assert_eq!(
+                    names.iter().filter(|n| *n == "x-sigsync-processed").count(),
+                    1,
+                    "{names:?}"
+                );
+                assert!(names.contains(&"content-type".to_owned()), "{names:?}");
+                assert_idempotent(&out, &signature());
+                checked += 1;
+            }
+        }
+    }
+    assert_eq!(checked, 20);
+}

@@ -353,8 +353,10 @@ fn finish_header<'m>(msg: &[u8], st: &Structure, idx: usize, edits: &mut Vec<Edi
         content: Content::Bytes(st.eol.to_vec()),
     };
     // The line before may lack its eol: a last field, or the delimiter line of a part that
-    // starts at the very end of the message.
-    if at > 0 && msg.get(at - 1) != Some(&b'\n') {
+    // starts at the very end of the message. Not when the stamp removes that field (a
+    // foreign loop header): the line before it in the output is complete, and another eol
+    // would end the header there, making the lines added after it body text.
+    if at > 0 && msg.get(at - 1) != Some(&b'\n') && !st.stamp_removed_ends.contains(&at) {
         let first_line = edits
             .iter()
             .position(|e| {

@@ -263,6 +263,7 @@ impl Injector {
         };
         let mut st = structure::scan(msg, limits, top)?;
         st.eol = eol;
+        st.stamp_removed_ends = stamp.iter().filter(|e| e.1 > e.0).map(|e| e.1).collect();
         let top = &st.parts[0];
         if let Some(r) = classify::by_structure(&st) {
             return Err(Stop::Skip(r));

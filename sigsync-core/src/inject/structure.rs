@@ -93,6 +93,9 @@ pub(crate) struct Structure {
     pub parts: Vec<Part>,
     /// The line ending the message uses (`\r\n` or `\n`).
     pub eol: &'static [u8],
+    /// Where the ranges that the loop header's stamp removes end: a removed field leaves the
+    /// line before it complete, even when the field itself lacked its eol.
+    pub stamp_removed_ends: Vec<usize>,
 }
 
 /// Limits that keep hostile input cheap.
@@ -118,7 +121,11 @@ pub(crate) fn scan(msg: &[u8], limits: Limits, top: Block) -> Result<Structure, 
         header: Some(top),
     };
     scan_part(msg, at, None, 0, false, limits, &mut parts)?;
-    Ok(Structure { parts, eol })
+    Ok(Structure {
+        parts,
+        eol,
+        stamp_removed_ends: Vec::new(),
+    })
 }
 
 /// Where a part lies, and its header block when it was read already.
