@@ -52,8 +52,11 @@ fn without_foreign(msg: &[u8]) -> Vec<u8> {
         if line == b"\n" || line == b"\r\n" {
             in_header = false;
         }
-        let foreign = line.to_ascii_lowercase().starts_with(b"x-sigsync-processed:")
-            && !line.starts_with(b"X-Sigsync-Processed: true");
+        // Any other value, `trueDate: ...` on one line included (a prefix is not the value).
+        let name = b"x-sigsync-processed:";
+        let foreign = line.len() >= name.len()
+            && line[..name.len()].eq_ignore_ascii_case(name)
+            && line[name.len()..].trim_ascii() != b"true";
         if !(in_header && foreign) {
             out.extend_from_slice(line);
         }
