@@ -251,3 +251,120 @@ fn us_ascii_label_on_utf8_bytes_is_relabelled_not_failed() {
     assert!(s.contains("charset=utf-8"), "{s}");
     assert!(parsed_text(&out).contains("Grüße"));
 }
+
+/// Found by the fuzzer: a message that ends inside its header, whose last field is one the
+/// injector edits at its very end (an empty `Content-Transfer-Encoding:` filled in, a
+/// `; charset=utf-8` appended to `Content-Type`). The eol that completes that line went
+/// before the edit, so the new value became a continuation of the next added field and
+/// the body was quoted-printable under no declared encoding. Every such last field, with and
+/// without other fields added after it, LF and CRLF: the output declares what it is, a
+/// reader decodes the signature from it, and a second run changes nothing.
+#[test]
+fn a_last_field_edited_at_its_end_when_the_message_ends_inside_the_header() {
+    let heads = [
+        "From: a@contoso.com\nSubject: s\n",
+        "From: a@contoso.com\nMIME-Version: 1.0\nContent-Type: text/plain\n",
+        "From: a@contoso.com\nMIME-Version: 1.0\nContent-Transfer-Encoding: 7bit\n",
+    ];
+    let lasts = [
+        "Content-Transfer-Encoding:",
+        "Content-Transfer-Encoding: ",
+        "Content-Transfer-Encoding: 7bit",
+        "Content-Type: text/plain",
+        "Content-Type: text/plain; format=flowed",
+        "Content-Type: text/plain;\n\tformat=flowed",
+    ];
+    let mut checked = 0;
+    for head in heads {
+        // (Each field once: a repeated Content-Type is another question.)
+        for last in lasts.iter().filter(|l| !head.contains(&l[..13])) {
+            for eol in ["\n", "\r\n"] {
+                let msg = format!("{head}{last}").replace('\n', eol).into_bytes();
+                let (o, out) = inject_checked(&msg, &signature());
+                assert!(o.is_injected(), "{o:?} {:?}", String::from_utf8_lossy(&msg));
+                let parsed = mail_parser::MessageParser::default()
+                    .parse(&out)
+                    .expect("mail-parser reads the output");
+                let cte = parsed
+                    .header_raw("Content-Transfer-Encoding")
+                    .map(str::trim)
+                    .unwrap_or_default();
+                assert_eq!(
+                    cte,
+                    "quoted-printable",
+                    "{:?}",
+                    String::from_utf8_lossy(&out)
+                );
+                let ct = parsed.content_type().expect("a content type");
+                assert_eq!(
+                    ct.attribute("charset"),
+                    Some("utf-8"),
+                    "{:?} -> {:?}",
+                    String::from_utf8_lossy(&msg),
+                    String::from_utf8_lossy(&out)
+                );
+                let body = parsed.body_text(0).expect("a text body");
+                assert!(
+                    body.contains(TEXT_MARK),
+                    "{body:?} in {:?}",
+                    String::from_utf8_lossy(&out)
+                );
+                assert_idempotent(&out, &signature());
+                checked += 1;
+            }
+        }
+    }
+    assert_eq!(checked, 24);
+}
+
+/// A part whose `Content-Type` or `Content-Transfer-Encoding` is given twice is read one way
+/// by readers that take the first (Python's `email`) and another by those that take the last
+/// (mail-parser), and an edit of one would leave the other (the same value twice becomes two
+/// values): the message passes through, at the top and in a nested part, whichever field it
+/// is and whatever the values.
+#[test]
+fn a_content_field_given_twice_passes_the_message_through() {
+    let top = |a: &str, b: &str| {
+        crlf(&format!(
+            "From: a@contoso.com\nSubject: s\nMIME-Version: 1.0\n{a}\n{b}\n\nHello\n"
+        ))
+    };
+    let nested = |a: &str, b: &str| {
+        crlf(&format!(
+            "From: a@contoso.com\nMIME-Version: 1.0\nContent-Type: multipart/alternative; boundary=\"b\"\n\n--b\n{a}\n{b}\n\nHello\n--b\nContent-Type: text/html\n\n<p>Hello</p>\n--b--\n"
+        ))
+    };
+    let pairs = [
+        ("Content-Type: text/plain", "Content-Type: text/html"),
+        (
+            "Content-Type: text/plain; charset=utf-8",
+            "Content-Type: text/plain; charset=koi8-r",
+        ),
+        (
+            "Content-Type: text/plain; charset=utf-8",
+            "content-type: TEXT/plain; charset=UTF-8",
+        ),
+        (
+            "Content-Transfer-Encoding: 7bit",
+            "Content-Transfer-Encoding: base64",
+        ),
+        (
+            "Content-Transfer-Encoding: quoted-printable",
+            "Content-Transfer-Encoding: 8bit",
+        ),
+        (
+            "Content-Transfer-Encoding: 7bit",
+            "CONTENT-TRANSFER-ENCODING: 7bit",
+        ),
+    ];
+    for (a, b) in pairs {
+        for msg in [top(a, b), nested(a, b)] {
+            let (o, _) = inject_checked(&msg, &signature());
+            assert!(
+                matches!(&o, Outcome::Failed(InjectError::Malformed(m)) if m.contains("more than one")),
+                "{o:?} {:?}",
+                String::from_utf8_lossy(&msg)
+            );
+        }
+    }
+}

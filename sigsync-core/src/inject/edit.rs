@@ -357,13 +357,27 @@ fn finish_header<'m>(msg: &[u8], st: &Structure, idx: usize, edits: &mut Vec<Edi
     // foreign loop header): the line before it in the output is complete, and another eol
     // would end the header there, making the lines added after it body text.
     if at > 0 && msg.get(at - 1) != Some(&b'\n') && !st.stamp_removed_ends.contains(&at) {
+        // Edits of that last field's value at its very end (an empty `Content-Transfer-
+        // Encoding:` filled in, a `; charset=` appended) belong on its line: before the eol
+        // that completes it, and before the field lines added after it.
+        let mut values = Vec::new();
+        let mut i = 0;
+        while i < edits.len() {
+            let e = &edits[i];
+            if e.start == at && e.end == at && matches!(e.content, Content::Bytes(_)) {
+                values.push(edits.remove(i));
+            } else {
+                i += 1;
+            }
+        }
         let first_line = edits
             .iter()
             .position(|e| {
                 e.start == at && e.end == at && matches!(e.content, Content::HeaderLine(_))
             })
             .unwrap_or(edits.len());
-        edits.insert(first_line, eol());
+        values.push(eol());
+        edits.splice(first_line..first_line, values);
     }
     edits.push(eol());
 }

@@ -293,6 +293,13 @@ impl Injector {
                     .into(),
             )));
         }
+        // Nor where they disagree on what a part is.
+        if let Some(name) = st.parts.iter().find_map(|p| p.conflict) {
+            return Err(Stop::Fail(InjectError::Malformed(format!(
+                "a part has more than one {name} field (readers take either, and an edit \
+                 of one would leave the other)"
+            ))));
+        }
         let htmls = decode_all(msg, &st, &html_parts, true)?;
         let texts = decode_all(msg, &st, &text_parts, false)?;
         // Armour makes a message signed or encrypted only in its new text: quoted history

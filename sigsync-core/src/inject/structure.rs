@@ -77,6 +77,9 @@ pub(crate) struct Part {
     /// A field of the header has white space before its colon (RFC 5322's obsolete syntax):
     /// some readers (Python's `email`) end the header there, others read on.
     pub obs_colon: bool,
+    /// A content field given twice (`Content-Type` or `Content-Transfer-Encoding`): some
+    /// readers take the first, others the last, and an edit of one leaves the other.
+    pub conflict: Option<&'static str>,
 }
 
 impl Part {
@@ -166,6 +169,7 @@ fn scan_part(
     let mut cte = None;
     let mut attachment = false;
     let mut obs_colon = false;
+    let mut conflict = None;
     for f in &fields {
         let raw_name = msg
             .get(f.start..f.value_start.saturating_sub(1))
@@ -176,10 +180,16 @@ fn scan_part(
         if name.len() < 12 || !name[..8].eq_ignore_ascii_case(b"content-") {
             continue;
         }
-        if ct.is_none() && name.eq_ignore_ascii_case(b"content-type") {
-            ct = Some(header::parse_content_type(msg, f.value_start, f.value_end));
-        } else if cte.is_none() && name.eq_ignore_ascii_case(b"content-transfer-encoding") {
-            cte = Some(Cte::parse(f.value(msg)));
+        if name.eq_ignore_ascii_case(b"content-type") {
+            match ct {
+                None => ct = Some(header::parse_content_type(msg, f.value_start, f.value_end)),
+                Some(_) => conflict = Some("Content-Type"),
+            }
+        } else if name.eq_ignore_ascii_case(b"content-transfer-encoding") {
+            match cte {
+                None => cte = Some(Cte::parse(f.value(msg))),
+                Some(_) => conflict = Some("Content-Transfer-Encoding"),
+            }
         } else if name.eq_ignore_ascii_case(b"content-disposition") {
             let d = header::parse_content_type(msg, f.value_start, f.value_end);
             attachment |= d.main == "attachment" || d.family("filename").next().is_some();
@@ -209,6 +219,7 @@ fn scan_part(
         children: Vec::new(),
         close_at: None,
         obs_colon,
+        conflict,
     });
     if parts[idx].ct.main != "multipart" {
         return Ok(idx);
