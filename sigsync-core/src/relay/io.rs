@@ -1,6 +1,10 @@
 //! A buffered SMTP connection over TCP or TLS, for both legs: read a line or a reply, write
 //! bytes, each with its own deadline, and upgrade to TLS in place (STARTTLS).
+//!
+//! The deadlines share one timer per connection ([`Timer`]): registering a timer entry for
+//! every read and write cost more than the read or write itself.
 
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -10,6 +14,7 @@ use std::time::Duration;
 use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
+use tokio::time::{Instant, Sleep};
 use tokio_rustls::{client, server, TlsAcceptor, TlsConnector};
 
 use super::proto::reply::Reply;
@@ -77,6 +82,51 @@ impl AsyncWrite for Stream {
 
 const READ_CHUNK: usize = 64 * 1024;
 
+/// How much later than its deadline an operation may time out: a timer already set at most
+/// this much past the new deadline is left as it is, rather than moved earlier (moving a
+/// timer earlier re-registers it; moving it later is one atomic store).
+const TIMER_SLACK: Duration = Duration::from_millis(5);
+
+/// The one timer of a connection, moved to the deadline of each read or write. It is set
+/// when the operation starts, so each operation keeps its own full timeout (RFC 5321
+/// §4.5.3.2), and it never goes off before that deadline (at most [`TIMER_SLACK`] after it).
+#[derive(Default)]
+struct Timer(Option<Pin<Box<Sleep>>>);
+
+impl Timer {
+    /// The timer, set to go off `timeout` from now.
+    fn set(&mut self, timeout: Duration) -> Pin<&mut Sleep> {
+        let now = Instant::now();
+        // (As `tokio::time::timeout` does, a timeout too large to add never ends.)
+        let at = now
+            .checked_add(timeout)
+            .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365 * 30));
+        let sleep = self
+            .0
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(at)));
+        let current = sleep.deadline();
+        if current < at || current > at + TIMER_SLACK {
+            sleep.as_mut().reset(at);
+        }
+        sleep.as_mut()
+    }
+
+    /// Runs `op` until it ends or `timeout` passes (then a [`timed_out`] error).
+    async fn run<T>(
+        &mut self,
+        timeout: Duration,
+        what: &str,
+        op: impl Future<Output = io::Result<T>>,
+    ) -> io::Result<T> {
+        let timer = self.set(timeout);
+        tokio::select! {
+            biased;
+            r = op => r,
+            () = timer => Err(timed_out(what)),
+        }
+    }
+}
+
 /// A stream with a read buffer, and an output queue for replies to pipelined commands.
 pub(crate) struct Conn {
     stream: Stream,
@@ -84,6 +134,7 @@ pub(crate) struct Conn {
     pos: usize,
     /// Queued bytes: they go out before the next read waits for the peer.
     out: Vec<u8>,
+    timer: Timer,
 }
 
 pub(crate) fn timed_out(what: &str) -> io::Error {
@@ -97,6 +148,7 @@ impl Conn {
             buf: Vec::with_capacity(4096),
             pos: 0,
             out: Vec::new(),
+            timer: Timer::default(),
         }
     }
 
@@ -136,14 +188,13 @@ impl Conn {
             self.pos = 0;
         }
         self.buf.reserve(READ_CHUNK);
-        match tokio::time::timeout(timeout, self.stream.read_buf(&mut self.buf)).await {
-            Err(_) => Err(timed_out(what)),
-            Ok(Ok(0)) => Err(io::Error::new(
+        let read = self.stream.read_buf(&mut self.buf);
+        match self.timer.run(timeout, what, read).await? {
+            0 => Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
                 format!("connection closed {what}"),
             )),
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(e)) => Err(e),
+            _ => Ok(()),
         }
     }
 
@@ -227,13 +278,12 @@ impl Conn {
     }
 
     async fn write(&mut self, bytes: &[u8], timeout: Duration, what: &str) -> io::Result<()> {
+        let stream = &mut self.stream;
         let write = async {
-            self.stream.write_all(bytes).await?;
-            self.stream.flush().await
+            stream.write_all(bytes).await?;
+            stream.flush().await
         };
-        tokio::time::timeout(timeout, write)
-            .await
-            .map_err(|_| timed_out(what))?
+        self.timer.run(timeout, what, write).await
     }
 
     /// Sends what was queued and closes the write side (best effort).

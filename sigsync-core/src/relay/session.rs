@@ -60,7 +60,7 @@ pub(crate) async fn run(
     rt.metrics.connection_closed();
 }
 
-fn ok(text: &str) -> Reply {
+fn ok(text: impl Into<std::borrow::Cow<'static, str>>) -> Reply {
     Reply::new(250, "2.0.0", text)
 }
 
@@ -352,7 +352,7 @@ impl Session {
         }
         if !last {
             self.chunks = Some(received);
-            return self.reply(&ok(&format!("{size} octets received"))).await;
+            return self.reply(&ok(format!("{size} octets received"))).await;
         }
         self.finish(received).await
     }
