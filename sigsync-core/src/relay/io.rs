@@ -8,7 +8,7 @@ use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
 use rustls::pki_types::ServerName;
@@ -83,32 +83,50 @@ impl AsyncWrite for Stream {
 const READ_CHUNK: usize = 64 * 1024;
 
 /// How much later than its deadline an operation may time out: a timer already set at most
-/// this much past the new deadline is left as it is, rather than moved earlier (moving a
-/// timer earlier re-registers it; moving it later is one atomic store).
+/// this much past the new deadline is left as it is, rather than moved earlier.
 const TIMER_SLACK: Duration = Duration::from_millis(5);
 
-/// The one timer of a connection, moved to the deadline of each read or write. It is set
-/// when the operation starts, so each operation keeps its own full timeout (RFC 5321
-/// §4.5.3.2), and it never goes off before that deadline (at most [`TIMER_SLACK`] after it).
+/// The one timer of a connection, for the deadline of each read or write in turn.
+///
+/// Each operation keeps its own full timeout (RFC 5321 §4.5.3.2), counted from when it first
+/// has to wait (an operation that completes at once needs no timer), and it never times out
+/// before that deadline, at most [`TIMER_SLACK`] after it. Moving a tokio timer costs more than
+/// a read, so the timer is left where it is when it would go off before the new deadline: if
+/// it does go off then, it is moved on to the deadline (once per timeout's length of activity).
+/// It is moved earlier only when it would go off too late.
 #[derive(Default)]
 struct Timer(Option<Pin<Box<Sleep>>>);
 
 impl Timer {
-    /// The timer, set to go off `timeout` from now.
-    fn set(&mut self, timeout: Duration) -> Pin<&mut Sleep> {
+    /// The deadline `timeout` from now, with the timer set to go off no later than
+    /// [`TIMER_SLACK`] after it.
+    fn arm(&mut self, timeout: Duration) -> Instant {
         let now = Instant::now();
         // (As `tokio::time::timeout` does, a timeout too large to add never ends.)
-        let at = now
+        let deadline = now
             .checked_add(timeout)
             .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365 * 30));
-        let sleep = self
-            .0
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(at)));
-        let current = sleep.deadline();
-        if current < at || current > at + TIMER_SLACK {
-            sleep.as_mut().reset(at);
+        match &mut self.0 {
+            None => self.0 = Some(Box::pin(tokio::time::sleep_until(deadline))),
+            Some(sleep) if sleep.deadline() > deadline + TIMER_SLACK => {
+                sleep.as_mut().reset(deadline)
+            }
+            Some(_) => {}
         }
-        sleep.as_mut()
+        deadline
+    }
+
+    /// Whether `deadline` has passed; otherwise the waker is woken when it does.
+    fn poll_expired(&mut self, deadline: Instant, cx: &mut Context<'_>) -> Poll<()> {
+        let sleep = self.0.as_mut().expect("armed");
+        loop {
+            ready!(sleep.as_mut().poll(cx));
+            if sleep.deadline() >= deadline {
+                return Poll::Ready(());
+            }
+            // Set for an earlier operation, it went off before this one's deadline.
+            sleep.as_mut().reset(deadline);
+        }
     }
 
     /// Runs `op` until it ends or `timeout` passes (then a [`timed_out`] error).
@@ -118,12 +136,17 @@ impl Timer {
         what: &str,
         op: impl Future<Output = io::Result<T>>,
     ) -> io::Result<T> {
-        let timer = self.set(timeout);
-        tokio::select! {
-            biased;
-            r = op => r,
-            () = timer => Err(timed_out(what)),
-        }
+        let mut op = std::pin::pin!(op);
+        let mut deadline = None;
+        std::future::poll_fn(|cx| {
+            if let Poll::Ready(r) = op.as_mut().poll(cx) {
+                return Poll::Ready(r);
+            }
+            let deadline = *deadline.get_or_insert_with(|| self.arm(timeout));
+            ready!(self.poll_expired(deadline, cx));
+            Poll::Ready(Err(timed_out(what)))
+        })
+        .await
     }
 }
 
@@ -198,18 +221,18 @@ impl Conn {
         }
     }
 
-    /// The next line (with its LF), at most `max` bytes long.
-    pub(crate) async fn read_line(
+    /// Waits for the next line: its length with its LF (at most `max` bytes long). The line
+    /// is the start of [`Conn::unread`] (not consumed: parse it there, then
+    /// [`Conn::consume`] it).
+    pub(crate) async fn next_line(
         &mut self,
         timeout: Duration,
         max: usize,
         what: &str,
-    ) -> io::Result<Vec<u8>> {
+    ) -> io::Result<usize> {
         loop {
             if let Some(i) = memchr::memchr(b'\n', self.unread()) {
-                let line = self.unread()[..=i].to_vec();
-                self.consume(i + 1);
-                return Ok(line);
+                return Ok(i + 1);
             }
             if self.unread().len() > max {
                 return Err(io::Error::new(io::ErrorKind::InvalidData, "line too long"));

@@ -104,7 +104,7 @@ impl Session {
             let t = secs(snapshot.config.timeouts.command);
             let read = self
                 .conn
-                .read_line(t, MAX_COMMAND_LINE, "waiting for a command");
+                .next_line(t, MAX_COMMAND_LINE, "waiting for a command");
             let line = if self.txn.is_none() {
                 tokio::select! {
                     biased;
@@ -116,8 +116,8 @@ impl Session {
             } else {
                 read.await
             };
-            let line = match line {
-                Ok(l) => l,
+            let len = match line {
+                Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::TimedOut => {
                     let _ = self
                         .reply(&Reply::new(
@@ -137,7 +137,9 @@ impl Session {
             let opts = ParseOptions {
                 xoorg: snapshot.config.listener.advertise_xoorg,
             };
-            let cmd = match command::parse(&line, opts) {
+            let parsed = command::parse(&self.conn.unread()[..len], opts);
+            self.conn.consume(len);
+            let cmd = match parsed {
                 Ok(c) => c,
                 Err(reply) => {
                     self.reply(&reply).await?;
@@ -377,12 +379,11 @@ impl Session {
 
     async fn finish(&mut self, received: Received) -> io::Result<()> {
         let txn = self.txn.take().expect("checked by data_refusal");
-        let helo = self.helo.clone().unwrap_or_default();
         let reply = txn
             .finish(
                 &self.rt,
                 received,
-                &helo,
+                self.helo.as_deref().unwrap_or_default(),
                 self.peer.ip(),
                 self.conn.is_tls(),
             )

@@ -18,7 +18,7 @@ pub(crate) const MAX_COMMAND_LINE: usize = 4096;
 /// A parameter of MAIL or RCPT: its upper-cased keyword and the token as received.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Param {
-    pub keyword: String,
+    pub keyword: &'static str,
     pub raw: String,
 }
 
@@ -39,7 +39,7 @@ pub(crate) enum ParamExtension {
 
 impl Param {
     pub(crate) fn extension(&self) -> ParamExtension {
-        match self.keyword.as_str() {
+        match self.keyword {
             "SIZE" => ParamExtension::Size,
             "BODY" => ParamExtension::EightBitMime,
             "SMTPUTF8" => ParamExtension::SmtpUtf8,
@@ -68,7 +68,9 @@ pub(crate) struct PathCommand {
 impl PathCommand {
     /// The line to send on: the head and the parameters `keep` allows, with CRLF.
     pub(crate) fn forward_line(&self, mut keep: impl FnMut(&Param) -> bool) -> String {
-        let mut line = self.head.clone();
+        let params: usize = self.params.iter().map(|p| p.raw.len() + 1).sum();
+        let mut line = String::with_capacity(self.head.len() + params + 2);
+        line.push_str(&self.head);
         for p in self.params.iter().filter(|p| keep(p)) {
             line.push(' ');
             line.push_str(&p.raw);
@@ -127,11 +129,12 @@ pub(crate) fn parse(line: &[u8], opts: ParseOptions) -> Result<Command, Reply> {
         .iter()
         .position(|b| matches!(b, b' ' | b'\r' | b'\n'))
         .unwrap_or(line.len());
-    let verb = line[..verb_end].to_ascii_uppercase();
-    match verb.as_slice() {
-        b"MAIL" => return parse_path(line, true, opts).map(Command::Mail),
-        b"RCPT" => return parse_path(line, false, opts).map(Command::Rcpt),
-        _ => {}
+    let verb = &line[..verb_end];
+    if verb.eq_ignore_ascii_case(b"MAIL") {
+        return parse_path(line, true, opts).map(Command::Mail);
+    }
+    if verb.eq_ignore_ascii_case(b"RCPT") {
+        return parse_path(line, false, opts).map(Command::Rcpt);
     }
     let line: Cow<'_, [u8]> = if line.ends_with(b"\n") {
         Cow::Borrowed(line)
@@ -201,30 +204,31 @@ fn parse_path(line: &[u8], mail: bool, opts: ParseOptions) -> Result<PathCommand
     let mut params = Vec::new();
     let mut xoorg = None;
     for token in text[close + 1..].split_ascii_whitespace() {
-        let keyword = token
-            .split_once('=')
-            .map_or(token, |(k, _)| k)
-            .to_ascii_uppercase();
-        if mail && opts.xoorg && keyword == "XOORG" {
-            let value = token.split_once('=').map(|(_, v)| v).unwrap_or("");
+        let (name, value) = token.split_once('=').unwrap_or((token, ""));
+        let known = if mail { MAIL_PARAMS } else { RCPT_PARAMS };
+        let keyword = if mail && opts.xoorg && name.eq_ignore_ascii_case("XOORG") {
             xoorg = Some(
                 xtext_decode(value)
                     .ok_or_else(|| Reply::new(501, "5.5.4", "Invalid value of parameter XOORG"))?,
             );
-        } else if !(if mail { MAIL_PARAMS } else { RCPT_PARAMS }).contains(&keyword.as_str()) {
+            "XOORG"
+        } else if let Some(k) = known.iter().find(|k| name.eq_ignore_ascii_case(k)) {
+            k
+        } else {
             return Err(Reply::new(
                 555,
                 "5.5.4",
-                format!("Unsupported parameter {keyword}"),
+                format!("Unsupported parameter {}", name.to_ascii_uppercase()),
             ));
-        }
+        };
         params.push(Param {
             keyword,
             raw: token.to_owned(),
         });
     }
     // smtp-proto validates the path and the parameters it knows.
-    let mut check = head.to_owned();
+    let mut check = String::with_capacity(text.len() + 2);
+    check.push_str(head);
     for p in params.iter().filter(|p| p.keyword != "XOORG") {
         check.push(' ');
         check.push_str(&p.raw);
