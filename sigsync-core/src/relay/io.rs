@@ -362,3 +362,79 @@ impl Conn {
         info.common_names.first().cloned()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::net::TcpListener;
+
+    /// A connection to read from (the relay's side) and its silent peer.
+    async fn pair() -> (Conn, TcpStream) {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let peer = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+        let (tcp, _) = l.accept().await.unwrap();
+        (Conn::new(Stream::Plain(tcp)), peer)
+    }
+
+    /// Reads with `timeout` while the peer writes one byte after `after` (never if `None`):
+    /// how long it took and whether it timed out.
+    async fn read(conn: &mut Conn, peer: &mut TcpStream, timeout: u64, after: Option<u64>) -> (Duration, bool) {
+        let start = Instant::now();
+        let write = async {
+            match after {
+                Some(s) => {
+                    tokio::time::sleep(Duration::from_secs(s)).await;
+                    peer.write_all(b"x").await.unwrap();
+                }
+                None => std::future::pending().await,
+            }
+        };
+        let read = async {
+            let r = conn.fill(Duration::from_secs(timeout), "reading").await;
+            (r, start.elapsed())
+        };
+        let ((r, took), ()) = tokio::join!(read, async {
+            tokio::select! { () = write => {}, () = tokio::time::sleep(Duration::from_secs(timeout + 1)) => {} }
+        });
+        conn.consume(conn.unread().len());
+        let timed_out = match r {
+            Ok(()) => false,
+            Err(e) => {
+                assert_eq!(e.kind(), io::ErrorKind::TimedOut, "{e}");
+                true
+            }
+        };
+        (took, timed_out)
+    }
+
+    fn near(elapsed: Duration, secs: u64) -> bool {
+        let at = Duration::from_secs(secs);
+        elapsed >= at && elapsed <= at + TIMER_SLACK + Duration::from_millis(2)
+    }
+
+    /// The one timer per connection keeps each read's own deadline: it times out at it, not
+    /// before it (after a shorter deadline set for the read before) and not after it (after
+    /// a longer one).
+    #[tokio::test(start_paused = true)]
+    async fn each_read_times_out_at_its_own_deadline_whatever_the_read_before_had() {
+        let (mut conn, mut peer) = pair().await;
+        let (t, out) = read(&mut conn, &mut peer, 10, None).await;
+        assert!(out && near(t, 10), "{t:?}");
+        // A long deadline set, then a short one: the timer moves earlier.
+        let (t, out) = read(&mut conn, &mut peer, 300, Some(1)).await;
+        assert!(!out && near(t, 1), "{t:?}");
+        let (t, out) = read(&mut conn, &mut peer, 10, None).await;
+        assert!(out && near(t, 10), "{t:?}");
+        // A short deadline set, then a long one: going off at the short one ends nothing.
+        let (t, out) = read(&mut conn, &mut peer, 5, Some(1)).await;
+        assert!(!out && near(t, 1), "{t:?}");
+        let (t, out) = read(&mut conn, &mut peer, 60, Some(30)).await;
+        assert!(!out && near(t, 30), "{t:?}");
+        let (t, out) = read(&mut conn, &mut peer, 60, None).await;
+        assert!(out && near(t, 60), "{t:?}");
+        // Writes share the timer: one that completes at once leaves reads' deadlines alone.
+        conn.send(b"y", Duration::from_secs(1), "writing").await.unwrap();
+        let (t, out) = read(&mut conn, &mut peer, 20, None).await;
+        assert!(out && near(t, 20), "{t:?}");
+    }
+}

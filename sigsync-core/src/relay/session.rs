@@ -317,6 +317,8 @@ impl Session {
         let mut decoder = DataDecoder::new();
         let t = secs(self.rt.snapshot.load().config.timeouts.data_block);
         loop {
+            // (Unstuffing only takes bytes away: room for what is here is room enough.)
+            received.body.reserve(self.conn.unread().len());
             let (used, done) = decoder.ingest(self.conn.unread(), &mut received.body);
             self.conn.consume(used);
             self.check_limits(&mut received);

@@ -226,15 +226,30 @@ fn parse_path(line: &[u8], mail: bool, opts: ParseOptions) -> Result<PathCommand
             raw: token.to_owned(),
         });
     }
-    // smtp-proto validates the path and the parameters it knows.
-    let mut check = String::with_capacity(text.len() + 2);
-    check.push_str(head);
-    for p in params.iter().filter(|p| p.keyword != "XOORG") {
-        check.push(' ');
-        check.push_str(&p.raw);
-    }
-    check.push_str("\r\n");
-    let (address, size) = match Request::parse(&mut check.as_bytes().iter()) {
+    // smtp-proto validates the path and the parameters it knows: the head and the parameters
+    // but XOORG, each after one space, and CRLF. That is often the line as it came.
+    let as_received = line.len() == text.len() + 2 && line.ends_with(b"\r\n") && {
+        let mut rest = &text[close + 1..];
+        params.iter().all(|p| {
+            let next = (p.keyword != "XOORG")
+                .then(|| rest.strip_prefix(' ')?.strip_prefix(p.raw.as_str()))
+                .flatten();
+            next.map(|r| rest = r).is_some()
+        }) && rest.is_empty()
+    };
+    let check: Cow<'_, [u8]> = if as_received {
+        Cow::Borrowed(line)
+    } else {
+        let mut check = String::with_capacity(text.len() + 2);
+        check.push_str(head);
+        for p in params.iter().filter(|p| p.keyword != "XOORG") {
+            check.push(' ');
+            check.push_str(&p.raw);
+        }
+        check.push_str("\r\n");
+        Cow::Owned(check.into_bytes())
+    };
+    let (address, size) = match Request::parse(&mut check.iter()) {
         Ok(Request::Mail { from }) if mail => (
             Cow::into_owned(from.address),
             params
@@ -407,6 +422,35 @@ mod tests {
                 .code,
             500
         );
+    }
+
+    proptest::proptest! {
+        /// How the parameters are spaced and how the line ends change nothing (smtp-proto is
+        /// given the line as received only when it is the normalised line).
+        #[test]
+        fn spacing_and_line_ends_do_not_change_what_mail_and_rcpt_parse_to(
+            mail: bool,
+            xoorg: bool,
+            params in proptest::collection::vec(proptest::sample::select(vec![
+                "SIZE=10", "body=8BITMIME", "SMTPUTF8", "RET=HDRS", "NOTIFY=NEVER",
+                "ORCPT=rfc822;a@b", "XOORG=c+2Ecom", "xoorg=c", "FOO=1", "SIZE=x",
+            ]), 0..4),
+            seps in proptest::collection::vec(proptest::sample::select(vec![" ", "  ", "\t"]), 4),
+            end in proptest::sample::select(vec!["\r\n", "\n", " \r\n", "\r\r\n"]),
+        ) {
+            let head = if mail { "MAIL FROM:<a@contoso.com>" } else { "rcpt to:<b@fabrikam.com>" };
+            let (mut line, mut normal) = (head.to_owned(), head.to_owned());
+            for (p, sep) in params.iter().zip(&seps) {
+                line.push_str(sep);
+                line.push_str(p);
+                normal.push(' ');
+                normal.push_str(p);
+            }
+            line.push_str(end);
+            normal.push_str("\r\n");
+            let opts = ParseOptions { xoorg };
+            proptest::prop_assert_eq!(parse(line.as_bytes(), opts), parse(normal.as_bytes(), opts));
+        }
     }
 
     #[test]

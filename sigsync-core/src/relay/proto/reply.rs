@@ -119,7 +119,7 @@ pub struct Reply {
 /// One line's text for a reply of ours: a line feed in it would end the line, so it becomes
 /// a space (as a CR does on the wire).
 fn one_line(text: Cow<'static, str>) -> Cow<'static, str> {
-    if text.contains('\n') {
+    if memchr::memchr(b'\n', text.as_bytes()).is_some() {
         Cow::Owned(text.replace('\n', " "))
     } else {
         text
@@ -204,7 +204,7 @@ impl Reply {
 
     /// The text of all lines joined by a space (for logs and pattern checks).
     pub fn text(&self) -> Cow<'_, str> {
-        if self.text.contains('\n') {
+        if memchr::memchr(b'\n', self.text.as_bytes()).is_some() {
             Cow::Owned(self.text.replace('\n', " "))
         } else {
             Cow::Borrowed(&self.text)
@@ -261,32 +261,39 @@ impl Reply {
 
     /// The reply as sent on the wire: every line `code[-| ][enhanced ]text` with CRLF.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(64 * self.lines().count());
+        let mut out = Vec::with_capacity(self.text.len() + 32);
         self.write_to(&mut out);
         out
     }
 
     /// Appends the wire form to `out`.
     pub fn write_to(&self, out: &mut Vec<u8>) {
-        let mut lines = self.lines().peekable();
-        while let Some(line) = lines.next() {
+        let mut rest = self.text.as_bytes();
+        out.reserve(rest.len() + 16);
+        loop {
+            let (line, more) = match memchr::memchr(b'\n', rest) {
+                Some(i) => (&rest[..i], Some(&rest[i + 1..])),
+                None => (rest, None),
+            };
             push_decimal(out, self.code);
-            out.push(if lines.peek().is_none() { b' ' } else { b'-' });
+            out.push(if more.is_none() { b' ' } else { b'-' });
             if let Some(e) = &self.enhanced {
                 e.write_to(out);
                 if !line.is_empty() {
                     out.push(b' ');
                 }
             }
-            // Text never carries a line break onto the wire.
-            let start = out.len();
-            out.extend_from_slice(line.as_bytes());
-            for b in &mut out[start..] {
-                if *b == b'\r' || *b == b'\n' {
-                    *b = b' ';
-                }
+            // Text never carries a line break onto the wire (LFs only separate lines).
+            if memchr::memchr(b'\r', line).is_some() {
+                out.extend(line.iter().map(|&b| if b == b'\r' { b' ' } else { b }));
+            } else {
+                out.extend_from_slice(line);
             }
             out.extend_from_slice(b"\r\n");
+            match more {
+                Some(m) => rest = m,
+                None => break,
+            }
         }
     }
 
@@ -622,5 +629,11 @@ mod tests {
     fn our_replies_never_carry_a_line_break_in_the_text() {
         let r = Reply::new(451, "4.4.1", "a\r\nb");
         assert_eq!(r.to_bytes(), b"451 4.4.1 a  b\r\n");
+        assert_eq!(r.lines().count(), 1);
+        // A next hop's CR inside a line is passed on as a space, its lines as lines.
+        let r = parse("250-a\rb\r\n250 c\r\n");
+        assert_eq!(r.to_bytes(), b"250-a b\r\n250 c\r\n");
+        let r = Reply::from_lines(250, None, ["x\ny", "z"]);
+        assert_eq!(r.to_bytes(), b"250-x y\r\n250 z\r\n");
     }
 }
