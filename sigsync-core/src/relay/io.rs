@@ -378,7 +378,12 @@ mod tests {
 
     /// Reads with `timeout` while the peer writes one byte after `after` (never if `None`):
     /// how long it took and whether it timed out.
-    async fn read(conn: &mut Conn, peer: &mut TcpStream, timeout: u64, after: Option<u64>) -> (Duration, bool) {
+    async fn read(
+        conn: &mut Conn,
+        peer: &mut TcpStream,
+        timeout: u64,
+        after: Option<u64>,
+    ) -> (Duration, bool) {
         let start = Instant::now();
         let write = async {
             match after {
@@ -433,7 +438,9 @@ mod tests {
         let (t, out) = read(&mut conn, &mut peer, 60, None).await;
         assert!(out && near(t, 60), "{t:?}");
         // Writes share the timer: one that completes at once leaves reads' deadlines alone.
-        conn.send(b"y", Duration::from_secs(1), "writing").await.unwrap();
+        conn.send(b"y", Duration::from_secs(1), "writing")
+            .await
+            .unwrap();
         let (t, out) = read(&mut conn, &mut peer, 20, None).await;
         assert!(out && near(t, 20), "{t:?}");
     }

@@ -397,7 +397,9 @@ mod tests {
         let r = parse("550 5.7.64 TenantAttribution; Relay Access Denied [ATTR36]\r\n");
         assert_eq!(r.code, 550);
         assert_eq!(r.enhanced, EnhancedCode::parse("5.7.64"));
-        assert!(r.lines().eq(["TenantAttribution; Relay Access Denied [ATTR36]"]));
+        assert!(r
+            .lines()
+            .eq(["TenantAttribution; Relay Access Denied [ATTR36]"]));
         let r = parse("451 4.4.62 Mail sent to the wrong Office 365 region. ATTR35\r\n");
         assert_eq!(r.enhanced.unwrap().detail, 62);
         assert!(parse("250 2.0.0\r\n").lines().eq([""]));
