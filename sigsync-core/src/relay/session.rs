@@ -99,6 +99,10 @@ impl Session {
             format!("{hostname} ESMTP sigsync relay"),
         ))
         .await?;
+        // One waiter on the shutdown token for the whole session: a new one per command
+        // registered and unregistered itself on every command.
+        let shutdown = self.rt.shutdown.clone().cancelled_owned();
+        tokio::pin!(shutdown);
         loop {
             let snapshot = self.rt.snapshot();
             let t = secs(snapshot.config.timeouts.command);
@@ -108,7 +112,7 @@ impl Session {
             let line = if self.txn.is_none() {
                 tokio::select! {
                     biased;
-                    _ = self.rt.shutdown.cancelled() => {
+                    () = &mut shutdown => {
                         return self.reply(&Reply::new(421, "4.3.2", format!("{hostname} Service shutting down"))).await;
                     }
                     line = read => line,

@@ -7,6 +7,9 @@
 //!
 //! A reply is written on every command and read for every command sent on: its text is one
 //! string (lines joined by `\n`, which no line holds), borrowed when it is ours and constant.
+//!
+//! (Over 600 lines: more than a third is tests, with the former string-based parsers kept as
+//! oracles for the byte-based ones.)
 
 use std::borrow::Cow;
 use std::fmt;
@@ -31,37 +34,52 @@ pub struct EnhancedCode {
 impl EnhancedCode {
     /// Parses `class.subject.detail` (each field 1-3 digits, class 2, 4 or 5).
     pub fn parse(s: &str) -> Option<Self> {
-        let mut it = s.split('.');
-        let (c, s, d) = (it.next()?, it.next()?, it.next()?);
+        Self::from_bytes(s.as_bytes())
+    }
+
+    /// As [`EnhancedCode::parse`], on bytes (a next hop's reply, read for every command).
+    fn from_bytes(s: &[u8]) -> Option<Self> {
+        let mut fields = [0u16; 3];
+        let mut it = s.split(|&b| b == b'.');
+        for (field, max) in fields.iter_mut().zip([1, 3, 3]) {
+            let f = it.next()?;
+            if f.is_empty() || f.len() > max || !f.iter().all(u8::is_ascii_digit) {
+                return None;
+            }
+            *field = f.iter().fold(0, |n, d| n * 10 + u16::from(d - b'0'));
+        }
         if it.next().is_some() {
             return None;
         }
-        let field = |f: &str, max: usize| {
-            (!f.is_empty() && f.len() <= max && f.bytes().all(|b| b.is_ascii_digit()))
-                .then(|| f.parse::<u16>().ok())
-                .flatten()
-        };
-        let class = field(c, 1)? as u8;
+        let [class, subject, detail] = fields;
+        let class = class as u8;
         matches!(class, 2 | 4 | 5).then_some(EnhancedCode {
             class,
-            subject: field(s, 3)?,
-            detail: field(d, 3)?,
+            subject,
+            detail,
         })
     }
 }
 
 impl EnhancedCode {
-    /// Appends `class.subject.detail` (as `Display` does, without its machinery: replies are
-    /// written on every command).
-    fn write_to(&self, out: &mut Vec<u8>) {
-        push_decimal(out, self.class.into());
-        out.push(b'.');
-        push_decimal(out, self.subject);
-        out.push(b'.');
-        push_decimal(out, self.detail);
+    /// Writes `class.subject.detail` at the start of `buf` (as `Display` does, without its
+    /// machinery: replies are written on every command); returns its length (at most 17).
+    fn write_into(&self, buf: &mut [u8]) -> usize {
+        let mut len = 0;
+        for (i, n) in [u16::from(self.class), self.subject, self.detail]
+            .into_iter()
+            .enumerate()
+        {
+            if i > 0 {
+                buf[len] = b'.';
+                len += 1;
+            }
+            len += put_decimal(&mut buf[len..], n);
+        }
+        len
     }
 
-    /// `text` after this code as [`EnhancedCode::write_to`] writes it, if it starts so.
+    /// `text` after this code as [`EnhancedCode::write_into`] writes it, if it starts so.
     fn strip_from<'a>(&self, mut text: &'a [u8]) -> Option<&'a [u8]> {
         for (i, n) in [u16::from(self.class), self.subject, self.detail]
             .into_iter()
@@ -92,10 +110,12 @@ fn decimal(mut n: u16) -> ([u8; 5], usize) {
     (digits, i)
 }
 
-/// Appends `n` in decimal.
-fn push_decimal(out: &mut Vec<u8>, n: u16) {
+/// Writes `n` in decimal at the start of `buf`; returns how many digits.
+fn put_decimal(buf: &mut [u8], n: u16) -> usize {
     let (digits, start) = decimal(n);
-    out.extend_from_slice(&digits[start..]);
+    let digits = &digits[start..];
+    buf[..digits.len()].copy_from_slice(digits);
+    digits.len()
 }
 
 impl fmt::Display for EnhancedCode {
@@ -268,21 +288,25 @@ impl Reply {
 
     /// Appends the wire form to `out`.
     pub fn write_to(&self, out: &mut Vec<u8>) {
+        // `code`, the separator, and the enhanced code with its space: put together once, on
+        // the stack, and copied to each line.
+        let mut head = [0u8; 32];
+        let sep = put_decimal(&mut head, self.code);
+        let mut len = sep + 1;
+        if let Some(e) = &self.enhanced {
+            len += e.write_into(&mut head[len..]);
+            head[len] = b' ';
+        }
         let mut rest = self.text.as_bytes();
-        out.reserve(rest.len() + 16);
+        out.reserve(rest.len() + len + 3);
         loop {
             let (line, more) = match memchr::memchr(b'\n', rest) {
                 Some(i) => (&rest[..i], Some(&rest[i + 1..])),
                 None => (rest, None),
             };
-            push_decimal(out, self.code);
-            out.push(if more.is_none() { b' ' } else { b'-' });
-            if let Some(e) = &self.enhanced {
-                e.write_to(out);
-                if !line.is_empty() {
-                    out.push(b' ');
-                }
-            }
+            head[sep] = if more.is_none() { b' ' } else { b'-' };
+            let space = self.enhanced.is_some() && !line.is_empty();
+            out.extend_from_slice(&head[..len + usize::from(space)]);
             // Text never carries a line break onto the wire (LFs only separate lines).
             if memchr::memchr(b'\r', line).is_some() {
                 out.extend(line.iter().map(|&b| if b == b'\r' { b' ' } else { b }));
@@ -344,10 +368,8 @@ impl Reply {
                 // The enhanced code is taken when the first line starts with one of the
                 // code's class.
                 let word = text.split(|&b| b == b' ').next().unwrap_or_default();
-                enhanced = std::str::from_utf8(word)
-                    .ok()
-                    .and_then(EnhancedCode::parse)
-                    .filter(|e| u16::from(e.class) == this / 100);
+                enhanced =
+                    EnhancedCode::from_bytes(word).filter(|e| u16::from(e.class) == this / 100);
             } else {
                 joined.push('\n');
             }
@@ -356,7 +378,10 @@ impl Reply {
                 Some(rest) => rest.strip_prefix(b" ").unwrap_or(rest),
                 None => text,
             };
-            joined.push_str(&String::from_utf8_lossy(text));
+            match std::str::from_utf8(text) {
+                Ok(text) => joined.push_str(text),
+                Err(_) => joined.push_str(&String::from_utf8_lossy(text)),
+            }
             lines += 1;
             if last {
                 break;
@@ -535,7 +560,7 @@ mod tests {
         let code = code.expect("at least one line");
         let enhanced = raw_lines
             .first()
-            .and_then(|l| EnhancedCode::parse(l.split(' ').next().unwrap_or("")))
+            .and_then(|l| enhanced_by_strings(l.split(' ').next().unwrap_or("")))
             .filter(|e| u16::from(e.class) == code / 100);
         let lines: Vec<String> = raw_lines
             .into_iter()
@@ -624,6 +649,34 @@ mod tests {
                 proptest::prop_assert_eq!(back.code, code);
                 proptest::prop_assert_eq!(back.enhanced, enhanced);
             }
+        }
+    }
+
+    /// `EnhancedCode::parse` as it was (on strings, with `str::parse`): the oracle below.
+    fn enhanced_by_strings(s: &str) -> Option<EnhancedCode> {
+        let mut it = s.split('.');
+        let (c, s, d) = (it.next()?, it.next()?, it.next()?);
+        if it.next().is_some() {
+            return None;
+        }
+        let field = |f: &str, max: usize| {
+            (!f.is_empty() && f.len() <= max && f.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| f.parse::<u16>().ok())
+                .flatten()
+        };
+        let class = field(c, 1)? as u8;
+        matches!(class, 2 | 4 | 5).then_some(EnhancedCode {
+            class,
+            subject: field(s, 3)?,
+            detail: field(d, 3)?,
+        })
+    }
+
+    proptest::proptest! {
+        /// Enhanced codes read as bytes are what reading them as strings gave.
+        #[test]
+        fn enhanced_codes_read_as_bytes_are_what_strings_gave(s in "[0-9.a+-]{0,12}") {
+            proptest::prop_assert_eq!(EnhancedCode::parse(&s), enhanced_by_strings(&s));
         }
     }
 
