@@ -56,10 +56,11 @@ fn transaction_id() -> String {
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     // (`format!("{:016x}")` by hand: ~600 instructions less per transaction.)
     let id = base.wrapping_add(n);
-    (0..16)
-        .rev()
-        .map(|i| char::from(b"0123456789abcdef"[(id >> (4 * i)) as usize & 0xf]))
-        .collect()
+    let mut hex = [0u8; 16];
+    for (i, h) in hex.iter_mut().rev().enumerate() {
+        *h = b"0123456789abcdef"[(id >> (4 * i)) as usize & 0xf];
+    }
+    std::str::from_utf8(&hex).expect("hex digits").to_owned()
 }
 
 /// The message data, and what happened while receiving it.
