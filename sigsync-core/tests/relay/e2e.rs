@@ -345,7 +345,10 @@ async fn sender_domains_are_attributed_whatever_their_case_and_a_trailing_dot() 
         let r = s.cmd("RSET").await.unwrap();
         assert_eq!(r.code, 250, "{r}");
     }
-    let r = s.cmd("MAIL FROM:<adele@contoso.com.example>").await.unwrap();
+    let r = s
+        .cmd("MAIL FROM:<adele@contoso.com.example>")
+        .await
+        .unwrap();
     assert_eq!(r.code, 451, "{r}");
     let stats = env.relay.as_ref().unwrap().stats();
     assert_eq!(stats.tenants["unattributed"].deferred, 1);
