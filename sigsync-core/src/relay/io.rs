@@ -1,15 +1,20 @@
 //! A buffered SMTP connection over TCP or TLS, for both legs: read a line or a reply, write
 //! bytes, each with its own deadline, and upgrade to TLS in place (STARTTLS).
+//!
+//! The deadlines share one timer per connection ([`Timer`]): registering a timer entry for
+//! every read and write cost more than the read or write itself.
 
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
 use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
+use tokio::time::{Instant, Sleep};
 use tokio_rustls::{client, server, TlsAcceptor, TlsConnector};
 
 use super::proto::reply::Reply;
@@ -77,6 +82,74 @@ impl AsyncWrite for Stream {
 
 const READ_CHUNK: usize = 64 * 1024;
 
+/// How much later than its deadline an operation may time out: a timer already set at most
+/// this much past the new deadline is left as it is, rather than moved earlier.
+const TIMER_SLACK: Duration = Duration::from_millis(5);
+
+/// The one timer of a connection, for the deadline of each read or write in turn.
+///
+/// Each operation keeps its own full timeout (RFC 5321 §4.5.3.2), counted from when it first
+/// has to wait (an operation that completes at once needs no timer), and it never times out
+/// before that deadline, at most [`TIMER_SLACK`] after it. Moving a tokio timer costs more than
+/// a read, so the timer is left where it is when it would go off before the new deadline: if
+/// it does go off then, it is moved on to the deadline (once per timeout's length of activity).
+/// It is moved earlier only when it would go off too late.
+#[derive(Default)]
+struct Timer(Option<Pin<Box<Sleep>>>);
+
+impl Timer {
+    /// The deadline `timeout` from now, with the timer set to go off no later than
+    /// [`TIMER_SLACK`] after it.
+    fn arm(&mut self, timeout: Duration) -> Instant {
+        let now = Instant::now();
+        // (As `tokio::time::timeout` does, a timeout too large to add never ends.)
+        let deadline = now
+            .checked_add(timeout)
+            .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365 * 30));
+        match &mut self.0 {
+            None => self.0 = Some(Box::pin(tokio::time::sleep_until(deadline))),
+            Some(sleep) if sleep.deadline() > deadline + TIMER_SLACK => {
+                sleep.as_mut().reset(deadline)
+            }
+            Some(_) => {}
+        }
+        deadline
+    }
+
+    /// Whether `deadline` has passed; otherwise the waker is woken when it does.
+    fn poll_expired(&mut self, deadline: Instant, cx: &mut Context<'_>) -> Poll<()> {
+        let sleep = self.0.as_mut().expect("armed");
+        loop {
+            ready!(sleep.as_mut().poll(cx));
+            if sleep.deadline() >= deadline {
+                return Poll::Ready(());
+            }
+            // Set for an earlier operation, it went off before this one's deadline.
+            sleep.as_mut().reset(deadline);
+        }
+    }
+
+    /// Runs `op` until it ends or `timeout` passes (then a [`timed_out`] error).
+    async fn run<T>(
+        &mut self,
+        timeout: Duration,
+        what: &str,
+        op: impl Future<Output = io::Result<T>>,
+    ) -> io::Result<T> {
+        let mut op = std::pin::pin!(op);
+        let mut deadline = None;
+        std::future::poll_fn(|cx| {
+            if let Poll::Ready(r) = op.as_mut().poll(cx) {
+                return Poll::Ready(r);
+            }
+            let deadline = *deadline.get_or_insert_with(|| self.arm(timeout));
+            ready!(self.poll_expired(deadline, cx));
+            Poll::Ready(Err(timed_out(what)))
+        })
+        .await
+    }
+}
+
 /// A stream with a read buffer, and an output queue for replies to pipelined commands.
 pub(crate) struct Conn {
     stream: Stream,
@@ -84,6 +157,7 @@ pub(crate) struct Conn {
     pos: usize,
     /// Queued bytes: they go out before the next read waits for the peer.
     out: Vec<u8>,
+    timer: Timer,
 }
 
 pub(crate) fn timed_out(what: &str) -> io::Error {
@@ -97,6 +171,7 @@ impl Conn {
             buf: Vec::with_capacity(4096),
             pos: 0,
             out: Vec::new(),
+            timer: Timer::default(),
         }
     }
 
@@ -136,29 +211,28 @@ impl Conn {
             self.pos = 0;
         }
         self.buf.reserve(READ_CHUNK);
-        match tokio::time::timeout(timeout, self.stream.read_buf(&mut self.buf)).await {
-            Err(_) => Err(timed_out(what)),
-            Ok(Ok(0)) => Err(io::Error::new(
+        let read = self.stream.read_buf(&mut self.buf);
+        match self.timer.run(timeout, what, read).await? {
+            0 => Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
                 format!("connection closed {what}"),
             )),
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(e)) => Err(e),
+            _ => Ok(()),
         }
     }
 
-    /// The next line (with its LF), at most `max` bytes long.
-    pub(crate) async fn read_line(
+    /// Waits for the next line: its length with its LF (at most `max` bytes long). The line
+    /// is the start of [`Conn::unread`] (not consumed: parse it there, then
+    /// [`Conn::consume`] it).
+    pub(crate) async fn next_line(
         &mut self,
         timeout: Duration,
         max: usize,
         what: &str,
-    ) -> io::Result<Vec<u8>> {
+    ) -> io::Result<usize> {
         loop {
             if let Some(i) = memchr::memchr(b'\n', self.unread()) {
-                let line = self.unread()[..=i].to_vec();
-                self.consume(i + 1);
-                return Ok(line);
+                return Ok(i + 1);
             }
             if self.unread().len() > max {
                 return Err(io::Error::new(io::ErrorKind::InvalidData, "line too long"));
@@ -227,13 +301,12 @@ impl Conn {
     }
 
     async fn write(&mut self, bytes: &[u8], timeout: Duration, what: &str) -> io::Result<()> {
+        let stream = &mut self.stream;
         let write = async {
-            self.stream.write_all(bytes).await?;
-            self.stream.flush().await
+            stream.write_all(bytes).await?;
+            stream.flush().await
         };
-        tokio::time::timeout(timeout, write)
-            .await
-            .map_err(|_| timed_out(what))?
+        self.timer.run(timeout, what, write).await
     }
 
     /// Sends what was queued and closes the write side (best effort).
@@ -287,5 +360,88 @@ impl Conn {
         let cert = s.get_ref().1.peer_certificates()?.first()?.clone();
         let info = super::tls::CertInfo::read(&cert, "peer").ok()?;
         info.common_names.first().cloned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::net::TcpListener;
+
+    /// A connection to read from (the relay's side) and its silent peer.
+    async fn pair() -> (Conn, TcpStream) {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let peer = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+        let (tcp, _) = l.accept().await.unwrap();
+        (Conn::new(Stream::Plain(tcp)), peer)
+    }
+
+    /// Reads with `timeout` while the peer writes one byte after `after` (never if `None`):
+    /// how long it took and whether it timed out.
+    async fn read(
+        conn: &mut Conn,
+        peer: &mut TcpStream,
+        timeout: u64,
+        after: Option<u64>,
+    ) -> (Duration, bool) {
+        let start = Instant::now();
+        let write = async {
+            match after {
+                Some(s) => {
+                    tokio::time::sleep(Duration::from_secs(s)).await;
+                    peer.write_all(b"x").await.unwrap();
+                }
+                None => std::future::pending().await,
+            }
+        };
+        let read = async {
+            let r = conn.fill(Duration::from_secs(timeout), "reading").await;
+            (r, start.elapsed())
+        };
+        let ((r, took), ()) = tokio::join!(read, async {
+            tokio::select! { () = write => {}, () = tokio::time::sleep(Duration::from_secs(timeout + 1)) => {} }
+        });
+        conn.consume(conn.unread().len());
+        let timed_out = match r {
+            Ok(()) => false,
+            Err(e) => {
+                assert_eq!(e.kind(), io::ErrorKind::TimedOut, "{e}");
+                true
+            }
+        };
+        (took, timed_out)
+    }
+
+    fn near(elapsed: Duration, secs: u64) -> bool {
+        let at = Duration::from_secs(secs);
+        elapsed >= at && elapsed <= at + TIMER_SLACK + Duration::from_millis(2)
+    }
+
+    /// The one timer per connection keeps each read's own deadline: it times out at it, not
+    /// before it (after a shorter deadline set for the read before) and not after it (after
+    /// a longer one).
+    #[tokio::test(start_paused = true)]
+    async fn each_read_times_out_at_its_own_deadline_whatever_the_read_before_had() {
+        let (mut conn, mut peer) = pair().await;
+        let (t, out) = read(&mut conn, &mut peer, 10, None).await;
+        assert!(out && near(t, 10), "{t:?}");
+        // A long deadline set, then a short one: the timer moves earlier.
+        let (t, out) = read(&mut conn, &mut peer, 300, Some(1)).await;
+        assert!(!out && near(t, 1), "{t:?}");
+        let (t, out) = read(&mut conn, &mut peer, 10, None).await;
+        assert!(out && near(t, 10), "{t:?}");
+        // A short deadline set, then a long one: going off at the short one ends nothing.
+        let (t, out) = read(&mut conn, &mut peer, 5, Some(1)).await;
+        assert!(!out && near(t, 1), "{t:?}");
+        let (t, out) = read(&mut conn, &mut peer, 60, Some(30)).await;
+        assert!(!out && near(t, 30), "{t:?}");
+        let (t, out) = read(&mut conn, &mut peer, 60, None).await;
+        assert!(out && near(t, 60), "{t:?}");
+        // Writes share the timer: one that completes at once leaves reads' deadlines alone.
+        conn.send(b"y", Duration::from_secs(1), "writing")
+            .await
+            .unwrap();
+        let (t, out) = read(&mut conn, &mut peer, 20, None).await;
+        assert!(out && near(t, 20), "{t:?}");
     }
 }

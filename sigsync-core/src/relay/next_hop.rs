@@ -207,14 +207,15 @@ impl Client {
         let t = secs(cfg.timeouts.mail_rcpt);
         let mut replies = Vec::with_capacity(lines.len());
         if self.caps.pipelining {
-            let mut batch = lines.concat();
+            // (Queued in the connection's output buffer: one write, no buffer of its own.)
+            for line in lines {
+                self.conn.queue(line.as_bytes());
+            }
             if data {
-                batch.push_str("DATA\r\n");
+                self.conn.queue(b"DATA\r\n");
                 self.data_pending += 1;
             }
-            self.conn
-                .send(batch.as_bytes(), t, "sending commands")
-                .await?;
+            self.conn.flush(t, "sending commands").await?;
             for _ in lines {
                 replies.push(self.conn.read_reply(t, "waiting for a reply").await?);
             }
@@ -266,13 +267,14 @@ impl Client {
                 return Ok(None);
             }
             let head = format!("BDAT {} LAST\r\n", prefix.len() + msg.len());
+            self.conn.queue(head.as_bytes());
+            self.conn.queue(prefix);
             if msg.len() <= PIECE {
                 // One write for a small message.
-                let all = [head.as_bytes(), prefix, msg].concat();
-                self.conn.send(&all, block, "sending BDAT").await?;
+                self.conn.queue(msg);
+                self.conn.flush(block, "sending BDAT").await?;
             } else {
-                let head = [head.as_bytes(), prefix].concat();
-                self.conn.send(&head, block, "sending BDAT").await?;
+                self.conn.flush(block, "sending BDAT").await?;
                 for piece in msg.chunks(PIECE) {
                     self.conn.send(piece, block, "sending data").await?;
                 }
@@ -295,25 +297,25 @@ impl Client {
             return Ok(Some(r));
         }
         let mut stuffer = DotStuffer::new();
-        let mut buf = Vec::with_capacity(PIECE + PIECE / 8);
-        stuffer.stuff(prefix, &mut buf);
+        // (Stuffed into the connection's output buffer, which is kept from message to message.)
+        stuffer.stuff(prefix, self.conn.queued());
         let mut pieces = msg.chunks(PIECE).peekable();
         let mut go_on = Some(go_on);
         loop {
             let piece = pieces.next();
             let last = pieces.peek().is_none();
             if let Some(p) = piece {
-                stuffer.stuff(p, &mut buf);
+                stuffer.stuff(p, self.conn.queued());
             }
             if last {
                 // The last piece carries the end of data: the deadline is checked before it.
                 if !(go_on.take().expect("once"))() {
+                    self.conn.queued().clear();
                     return Ok(None);
                 }
-                buf.extend_from_slice(stuffer.finish());
+                self.conn.queue(stuffer.finish());
             }
-            self.conn.send(&buf, block, "sending data").await?;
-            buf.clear();
+            self.conn.flush(block, "sending data").await?;
             if last {
                 break;
             }

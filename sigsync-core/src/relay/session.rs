@@ -60,7 +60,7 @@ pub(crate) async fn run(
     rt.metrics.connection_closed();
 }
 
-fn ok(text: &str) -> Reply {
+fn ok(text: impl Into<std::borrow::Cow<'static, str>>) -> Reply {
     Reply::new(250, "2.0.0", text)
 }
 
@@ -99,16 +99,20 @@ impl Session {
             format!("{hostname} ESMTP sigsync relay"),
         ))
         .await?;
+        // One waiter on the shutdown token for the whole session: a new one per command
+        // registered and unregistered itself on every command.
+        let shutdown = self.rt.shutdown.clone().cancelled_owned();
+        tokio::pin!(shutdown);
         loop {
             let snapshot = self.rt.snapshot();
             let t = secs(snapshot.config.timeouts.command);
             let read = self
                 .conn
-                .read_line(t, MAX_COMMAND_LINE, "waiting for a command");
+                .next_line(t, MAX_COMMAND_LINE, "waiting for a command");
             let line = if self.txn.is_none() {
                 tokio::select! {
                     biased;
-                    _ = self.rt.shutdown.cancelled() => {
+                    () = &mut shutdown => {
                         return self.reply(&Reply::new(421, "4.3.2", format!("{hostname} Service shutting down"))).await;
                     }
                     line = read => line,
@@ -116,8 +120,8 @@ impl Session {
             } else {
                 read.await
             };
-            let line = match line {
-                Ok(l) => l,
+            let len = match line {
+                Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::TimedOut => {
                     let _ = self
                         .reply(&Reply::new(
@@ -137,7 +141,9 @@ impl Session {
             let opts = ParseOptions {
                 xoorg: snapshot.config.listener.advertise_xoorg,
             };
-            let cmd = match command::parse(&line, opts) {
+            let parsed = command::parse(&self.conn.unread()[..len], opts);
+            self.conn.consume(len);
+            let cmd = match parsed {
                 Ok(c) => c,
                 Err(reply) => {
                     self.reply(&reply).await?;
@@ -315,6 +321,8 @@ impl Session {
         let mut decoder = DataDecoder::new();
         let t = secs(self.rt.snapshot.load().config.timeouts.data_block);
         loop {
+            // (Unstuffing only takes bytes away: room for what is here is room enough.)
+            received.body.reserve(self.conn.unread().len());
             let (used, done) = decoder.ingest(self.conn.unread(), &mut received.body);
             self.conn.consume(used);
             self.check_limits(&mut received);
@@ -352,7 +360,7 @@ impl Session {
         }
         if !last {
             self.chunks = Some(received);
-            return self.reply(&ok(&format!("{size} octets received"))).await;
+            return self.reply(&ok(format!("{size} octets received"))).await;
         }
         self.finish(received).await
     }
@@ -377,12 +385,11 @@ impl Session {
 
     async fn finish(&mut self, received: Received) -> io::Result<()> {
         let txn = self.txn.take().expect("checked by data_refusal");
-        let helo = self.helo.clone().unwrap_or_default();
         let reply = txn
             .finish(
                 &self.rt,
                 received,
-                &helo,
+                self.helo.as_deref().unwrap_or_default(),
                 self.peer.ip(),
                 self.conn.is_tls(),
             )

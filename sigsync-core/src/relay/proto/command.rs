@@ -18,7 +18,7 @@ pub(crate) const MAX_COMMAND_LINE: usize = 4096;
 /// A parameter of MAIL or RCPT: its upper-cased keyword and the token as received.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Param {
-    pub keyword: String,
+    pub keyword: &'static str,
     pub raw: String,
 }
 
@@ -39,7 +39,7 @@ pub(crate) enum ParamExtension {
 
 impl Param {
     pub(crate) fn extension(&self) -> ParamExtension {
-        match self.keyword.as_str() {
+        match self.keyword {
             "SIZE" => ParamExtension::Size,
             "BODY" => ParamExtension::EightBitMime,
             "SMTPUTF8" => ParamExtension::SmtpUtf8,
@@ -68,7 +68,9 @@ pub(crate) struct PathCommand {
 impl PathCommand {
     /// The line to send on: the head and the parameters `keep` allows, with CRLF.
     pub(crate) fn forward_line(&self, mut keep: impl FnMut(&Param) -> bool) -> String {
-        let mut line = self.head.clone();
+        let params: usize = self.params.iter().map(|p| p.raw.len() + 1).sum();
+        let mut line = String::with_capacity(self.head.len() + params + 2);
+        line.push_str(&self.head);
         for p in self.params.iter().filter(|p| keep(p)) {
             line.push(' ');
             line.push_str(&p.raw);
@@ -127,11 +129,12 @@ pub(crate) fn parse(line: &[u8], opts: ParseOptions) -> Result<Command, Reply> {
         .iter()
         .position(|b| matches!(b, b' ' | b'\r' | b'\n'))
         .unwrap_or(line.len());
-    let verb = line[..verb_end].to_ascii_uppercase();
-    match verb.as_slice() {
-        b"MAIL" => return parse_path(line, true, opts).map(Command::Mail),
-        b"RCPT" => return parse_path(line, false, opts).map(Command::Rcpt),
-        _ => {}
+    let verb = &line[..verb_end];
+    if verb.eq_ignore_ascii_case(b"MAIL") {
+        return parse_path(line, true, opts).map(Command::Mail);
+    }
+    if verb.eq_ignore_ascii_case(b"RCPT") {
+        return parse_path(line, false, opts).map(Command::Rcpt);
     }
     let line: Cow<'_, [u8]> = if line.ends_with(b"\n") {
         Cow::Borrowed(line)
@@ -201,36 +204,52 @@ fn parse_path(line: &[u8], mail: bool, opts: ParseOptions) -> Result<PathCommand
     let mut params = Vec::new();
     let mut xoorg = None;
     for token in text[close + 1..].split_ascii_whitespace() {
-        let keyword = token
-            .split_once('=')
-            .map_or(token, |(k, _)| k)
-            .to_ascii_uppercase();
-        if mail && opts.xoorg && keyword == "XOORG" {
-            let value = token.split_once('=').map(|(_, v)| v).unwrap_or("");
+        let (name, value) = token.split_once('=').unwrap_or((token, ""));
+        let known = if mail { MAIL_PARAMS } else { RCPT_PARAMS };
+        let keyword = if mail && opts.xoorg && name.eq_ignore_ascii_case("XOORG") {
             xoorg = Some(
                 xtext_decode(value)
                     .ok_or_else(|| Reply::new(501, "5.5.4", "Invalid value of parameter XOORG"))?,
             );
-        } else if !(if mail { MAIL_PARAMS } else { RCPT_PARAMS }).contains(&keyword.as_str()) {
+            "XOORG"
+        } else if let Some(k) = known.iter().find(|k| name.eq_ignore_ascii_case(k)) {
+            k
+        } else {
             return Err(Reply::new(
                 555,
                 "5.5.4",
-                format!("Unsupported parameter {keyword}"),
+                format!("Unsupported parameter {}", name.to_ascii_uppercase()),
             ));
-        }
+        };
         params.push(Param {
             keyword,
             raw: token.to_owned(),
         });
     }
-    // smtp-proto validates the path and the parameters it knows.
-    let mut check = head.to_owned();
-    for p in params.iter().filter(|p| p.keyword != "XOORG") {
-        check.push(' ');
-        check.push_str(&p.raw);
-    }
-    check.push_str("\r\n");
-    let (address, size) = match Request::parse(&mut check.as_bytes().iter()) {
+    // smtp-proto validates the path and the parameters it knows: the head and the parameters
+    // but XOORG, each after one space, and CRLF. That is often the line as it came.
+    let as_received = line.len() == text.len() + 2 && line.ends_with(b"\r\n") && {
+        let mut rest = &text[close + 1..];
+        params.iter().all(|p| {
+            let next = (p.keyword != "XOORG")
+                .then(|| rest.strip_prefix(' ')?.strip_prefix(p.raw.as_str()))
+                .flatten();
+            next.map(|r| rest = r).is_some()
+        }) && rest.is_empty()
+    };
+    let check: Cow<'_, [u8]> = if as_received {
+        Cow::Borrowed(line)
+    } else {
+        let mut check = String::with_capacity(text.len() + 2);
+        check.push_str(head);
+        for p in params.iter().filter(|p| p.keyword != "XOORG") {
+            check.push(' ');
+            check.push_str(&p.raw);
+        }
+        check.push_str("\r\n");
+        Cow::Owned(check.into_bytes())
+    };
+    let (address, size) = match Request::parse(&mut check.iter()) {
         Ok(Request::Mail { from }) if mail => (
             Cow::into_owned(from.address),
             params
@@ -403,6 +422,35 @@ mod tests {
                 .code,
             500
         );
+    }
+
+    proptest::proptest! {
+        /// How the parameters are spaced and how the line ends change nothing (smtp-proto is
+        /// given the line as received only when it is the normalised line).
+        #[test]
+        fn spacing_and_line_ends_do_not_change_what_mail_and_rcpt_parse_to(
+            mail: bool,
+            xoorg: bool,
+            params in proptest::collection::vec(proptest::sample::select(vec![
+                "SIZE=10", "body=8BITMIME", "SMTPUTF8", "RET=HDRS", "NOTIFY=NEVER",
+                "ORCPT=rfc822;a@b", "XOORG=c+2Ecom", "xoorg=c", "FOO=1", "SIZE=x",
+            ]), 0..4),
+            seps in proptest::collection::vec(proptest::sample::select(vec![" ", "  ", "\t"]), 4),
+            end in proptest::sample::select(vec!["\r\n", "\n", " \r\n", "\r\r\n"]),
+        ) {
+            let head = if mail { "MAIL FROM:<a@contoso.com>" } else { "rcpt to:<b@fabrikam.com>" };
+            let (mut line, mut normal) = (head.to_owned(), head.to_owned());
+            for (p, sep) in params.iter().zip(&seps) {
+                line.push_str(sep);
+                line.push_str(p);
+                normal.push(' ');
+                normal.push_str(p);
+            }
+            line.push_str(end);
+            normal.push_str("\r\n");
+            let opts = ParseOptions { xoorg };
+            proptest::prop_assert_eq!(parse(line.as_bytes(), opts), parse(normal.as_bytes(), opts));
+        }
     }
 
     #[test]

@@ -86,42 +86,40 @@ impl DotStuffer {
     }
 
     /// Appends the stuffed form of `piece` (the next bytes of the message) to `out`.
+    ///
+    /// Only line feeds are looked for (a line-leading dot follows one, or starts the piece):
+    /// text has many more dots than lines.
     pub(crate) fn stuff(&mut self, piece: &[u8], out: &mut Vec<u8>) {
         out.reserve(piece.len() + piece.len() / 64 + 4);
+        let Some(&last) = piece.last() else {
+            return;
+        };
+        // Bytes from `start` on are not written yet; a doubled dot is written as one more dot
+        // before the pending one.
         let mut start = 0;
-        for i in memchr::memchr2_iter(b'\n', b'.', piece) {
-            match piece[i] {
-                b'.' => {
-                    let line_start = if i == 0 {
-                        self.at_line_start
-                    } else {
-                        piece[i - 1] == b'\n'
-                    };
-                    if line_start {
-                        out.extend_from_slice(&piece[start..=i]);
-                        out.push(b'.');
-                        start = i + 1;
-                    }
-                }
-                _ => {
-                    let cr = if i == 0 {
-                        self.after_cr
-                    } else {
-                        piece[i - 1] == b'\r'
-                    };
-                    if !cr {
-                        out.extend_from_slice(&piece[start..i]);
-                        out.extend_from_slice(b"\r\n");
-                        start = i + 1;
-                    }
-                }
+        if self.at_line_start && piece[0] == b'.' {
+            out.push(b'.');
+        }
+        for i in memchr::memchr_iter(b'\n', piece) {
+            let cr = if i == 0 {
+                self.after_cr
+            } else {
+                piece[i - 1] == b'\r'
+            };
+            if !cr {
+                out.extend_from_slice(&piece[start..i]);
+                out.extend_from_slice(b"\r\n");
+                start = i + 1;
+            }
+            if piece.get(i + 1) == Some(&b'.') {
+                out.extend_from_slice(&piece[start..=i]);
+                out.push(b'.');
+                start = i + 1;
             }
         }
         out.extend_from_slice(&piece[start..]);
-        if let Some(&last) = piece.last() {
-            self.after_cr = last == b'\r';
-            self.at_line_start = last == b'\n';
-        }
+        self.after_cr = last == b'\r';
+        self.at_line_start = last == b'\n';
     }
 
     /// The end of the data: a CRLF if the message did not end with one, then `.CRLF`.
@@ -216,5 +214,71 @@ mod tests {
         assert_eq!(back, b".a\r\nb.c\r\n.\r\n..\r\nbare\r\nlf.\r\n.x\r\n");
         assert_eq!(stuff_all(b"", 0), b".\r\n");
         assert_eq!(stuff_all(b"a\r\n", 1), b"a\r\n.\r\n");
+    }
+
+    impl DotStuffer {
+        /// The stuffer as it was (every dot and every LF looked at): the oracle below.
+        fn stuff_by_dots_and_lfs(&mut self, piece: &[u8], out: &mut Vec<u8>) {
+            out.reserve(piece.len() + piece.len() / 64 + 4);
+            let mut start = 0;
+            for i in memchr::memchr2_iter(b'\n', b'.', piece) {
+                match piece[i] {
+                    b'.' => {
+                        let line_start = if i == 0 {
+                            self.at_line_start
+                        } else {
+                            piece[i - 1] == b'\n'
+                        };
+                        if line_start {
+                            out.extend_from_slice(&piece[start..=i]);
+                            out.push(b'.');
+                            start = i + 1;
+                        }
+                    }
+                    _ => {
+                        let cr = if i == 0 {
+                            self.after_cr
+                        } else {
+                            piece[i - 1] == b'\r'
+                        };
+                        if !cr {
+                            out.extend_from_slice(&piece[start..i]);
+                            out.extend_from_slice(b"\r\n");
+                            start = i + 1;
+                        }
+                    }
+                }
+            }
+            out.extend_from_slice(&piece[start..]);
+            if let Some(&last) = piece.last() {
+                self.after_cr = last == b'\r';
+                self.at_line_start = last == b'\n';
+            }
+        }
+    }
+
+    proptest::proptest! {
+        /// Looking only at line feeds stuffs as looking at every dot and line feed did,
+        /// wherever the message is cut.
+        #[test]
+        fn stuffing_by_line_feeds_gives_what_stuffing_by_dots_and_line_feeds_gave(
+            msg in proptest::collection::vec(proptest::sample::select(vec![b'.', b'\r', b'\n', b'a']), 0..40),
+            cuts in proptest::collection::vec(0usize..40, 0..3),
+        ) {
+            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(msg.len())).collect();
+            cuts.push(msg.len());
+            cuts.sort_unstable();
+            let (mut new, mut old) = (DotStuffer::new(), DotStuffer::new());
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            let mut from = 0;
+            for c in cuts {
+                new.stuff(&msg[from..c], &mut a);
+                old.stuff_by_dots_and_lfs(&msg[from..c], &mut b);
+                from = c;
+            }
+            a.extend_from_slice(new.finish());
+            b.extend_from_slice(old.finish());
+            proptest::prop_assert_eq!(a, b);
+        }
     }
 }

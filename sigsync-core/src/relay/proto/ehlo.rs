@@ -34,11 +34,7 @@ pub(crate) fn ehlo_reply(hostname: &str, client: &str, adv: Advertise) -> Reply 
     if adv.xoorg {
         lines.push("XOORG".into());
     }
-    Reply {
-        code: 250,
-        enhanced: None,
-        lines,
-    }
+    Reply::from_lines(250, None, lines)
 }
 
 /// The capabilities a next hop advertised in its EHLO reply.
@@ -59,7 +55,7 @@ impl Capabilities {
     /// Reads the extension keywords of an EHLO reply (the first line is the greeting).
     pub(crate) fn from_ehlo(reply: &Reply) -> Self {
         let mut caps = Capabilities::default();
-        for line in reply.lines.iter().skip(1) {
+        for line in reply.lines().skip(1) {
             let mut words = line.split_ascii_whitespace();
             let Some(keyword) = words.next() else {
                 continue;
