@@ -27,14 +27,27 @@ fn rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
-/// Sends `ids` over one session; returns (id, acknowledged) for each id it got to.
+/// How long a sender waits for the relay before it gives up on the session and retries
+/// later, as Exchange does (its own timeouts are minutes; the relay answers in milliseconds).
+const SENDER_PATIENCE: Duration = Duration::from_secs(15);
+
+/// Senders that gave up waiting (reported; what they sent is retried and checked like the rest).
+static GAVE_UP: AtomicUsize = AtomicUsize::new(0);
+
+/// Sends `ids` over one session; returns (id, acknowledged) for each id it got to. A session
+/// the relay refuses (421 while it stops) or that goes silent ends, its ids unacknowledged.
 async fn session(
     addr: std::net::SocketAddr,
     ids: Vec<String>,
     acked: Arc<AtomicUsize>,
 ) -> Vec<(String, bool)> {
     let mut out = Vec::new();
-    let Ok(mut s) = Sender::open(addr).await else {
+    let Ok(Ok(mut s)) = tokio::time::timeout(SENDER_PATIENCE, Sender::try_open(addr))
+        .await
+        .inspect_err(|_| {
+            GAVE_UP.fetch_add(1, Ordering::Relaxed);
+        })
+    else {
         return ids.into_iter().map(|id| (id, false)).collect();
     };
     let mut ids = ids.into_iter();
@@ -45,17 +58,23 @@ async fn session(
             ("adele@contoso.com", CONTOSO_ID)
         };
         let msg = message(tenant, from, "bob@example.org", &id);
-        match s
-            .transaction(
+        let sent = tokio::time::timeout(
+            SENDER_PATIENCE,
+            s.transaction(
                 &format!("MAIL FROM:<{from}>"),
                 &[
                     "RCPT TO:<bob@example.org>".into(),
                     "RCPT TO:<carol@example.org>".into(),
                 ],
                 &msg,
-            )
-            .await
-        {
+            ),
+        )
+        .await
+        .unwrap_or_else(|_| {
+            GAVE_UP.fetch_add(1, Ordering::Relaxed);
+            Err(std::io::Error::from(std::io::ErrorKind::TimedOut))
+        });
+        match sent {
             Ok(t) => {
                 let ok = t.acknowledged();
                 if ok {
@@ -222,11 +241,12 @@ async fn hundreds_of_sessions_thousands_of_messages_a_stop_in_the_middle_and_not
     assert!(max_open <= 16, "per-tenant cap: {max_open}");
     let elapsed = started.elapsed();
     eprintln!(
-        "load: {} messages, {} sessions, {} acknowledged before the stop ({} deferred), {:.1}s, peak bytes in flight {} KiB, RSS +{rss_growth_mib} MiB",
+        "load: {} messages, {} sessions, {} acknowledged before the stop ({} deferred, {} waits given up), {:.1}s, peak bytes in flight {} KiB, RSS +{rss_growth_mib} MiB",
         SESSIONS * PER_SESSION,
         SESSIONS,
         first_round_acked.len(),
         before_stop.tenants.values().map(|t| t.deferred).sum::<u64>(),
+        GAVE_UP.load(Ordering::Relaxed),
         elapsed.as_secs_f64(),
         peak_bytes.load(Ordering::Relaxed) / 1024
     );

@@ -86,6 +86,40 @@ impl Sender {
         Ok(s)
     }
 
+    /// As [`Sender::open`], but an unexpected reply (a relay shutting down answers 421) is an
+    /// error instead of a failed assertion, as a sender under load takes it.
+    pub async fn try_open(addr: SocketAddr) -> std::io::Result<Sender> {
+        let refused = |r: &Reply| std::io::Error::other(format!("refused: {r}"));
+        let (mut s, greeting) = Sender::connect(addr).await?;
+        if greeting.code != 220 {
+            return Err(refused(&greeting));
+        }
+        let ehlo = s
+            .cmd("EHLO GV1PR07CU001.outbound.protection.outlook.com")
+            .await?;
+        if !ehlo.text.contains("STARTTLS") {
+            return Err(refused(&ehlo));
+        }
+        let r = s.cmd("STARTTLS").await?;
+        if r.code != 220 {
+            return Err(refused(&r));
+        }
+        let inner: Box<dyn Io> = s.io.into_inner();
+        let tls = TlsConnector::from(tls_client())
+            .connect(ServerName::try_from("relay.test").unwrap(), inner)
+            .await?;
+        let mut s = Sender {
+            io: BufReader::new(Box::new(tls)),
+        };
+        let ehlo = s
+            .cmd("EHLO GV1PR07CU001.outbound.protection.outlook.com")
+            .await?;
+        if ehlo.code != 250 {
+            return Err(refused(&ehlo));
+        }
+        Ok(s)
+    }
+
     /// A plain-text session (the relay allows it on loopback when configured).
     pub async fn open_plain(addr: SocketAddr) -> std::io::Result<Sender> {
         let (mut s, greeting) = Sender::connect(addr).await?;
