@@ -368,3 +368,38 @@ fn a_content_field_given_twice_passes_the_message_through() {
         }
     }
 }
+
+/// Found by the fuzzer: a charset given in more than one form (`charset=` and RFC 2231's
+/// `charset*0*=`), the first quoted and followed by junk before the next `;`. The first form
+/// was replaced by an unquoted `charset=utf-8`, so the junk joined the new value on the next
+/// reading ("unknown charset utf-8\0\0…") and a second run failed. The replacement keeps the
+/// quoting of what it replaces: with any junk after the quote, in any order of the forms, the
+/// output reads as UTF-8 and a second run changes nothing.
+#[test]
+fn a_replaced_charset_keeps_its_quoting_so_junk_after_it_stays_junk() {
+    let junk = ["", "\0\0\0", "x", " \0 ", "!"];
+    let families = [
+        "charset=\"iso-8859-1\"{j}; charset*0*=us-ascii''us-; charset*1*=ascii",
+        "charset*0*=us-ascii''us-; charset*1*=ascii; charset=\"iso-8859-1\"{j}",
+        "charset=\"iso-8859-1\"{j}; charset*=us-ascii''us-ascii",
+        "charset=iso-8859-1; charset*=us-ascii''us-ascii",
+    ];
+    let mut injected = 0;
+    for family in families {
+        for j in junk {
+            let ct = family.replace("{j}", j);
+            let msg = crlf(&format!(
+                "From: a@contoso.com\nSubject: s\nMIME-Version: 1.0\nContent-Type: text/plain; {ct}\nContent-Transfer-Encoding: 8bit\n\nHello\n"
+            ));
+            let (o, out) = inject_checked(&msg, &signature());
+            if o.is_injected() {
+                injected += 1;
+                assert_idempotent(&out, &signature());
+                let text = String::from_utf8_lossy(&out);
+                let quoted_first = family.starts_with("charset=\"");
+                assert_eq!(text.contains("charset=\"utf-8\""), quoted_first, "{text:?}");
+            }
+        }
+    }
+    assert!(injected >= 15, "{injected}");
+}

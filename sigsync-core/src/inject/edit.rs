@@ -308,14 +308,33 @@ fn set_charset_utf8<'m>(msg: &[u8], st: &Structure, idx: usize) -> Vec<Edit<'m>>
                 }]
             }
             [first, rest @ ..] => {
+                // Quoted as the value it replaces was: whatever follows a closing quote (junk
+                // a reader skips) must not join an unquoted value on the next reading.
+                let quoted = msg.get(first.range.0) == Some(&b'"');
+                let v: &[u8] = if quoted {
+                    b"; charset=\"utf-8\""
+                } else {
+                    b"; charset=utf-8"
+                };
                 let mut edits = vec![Edit {
                     start: first.segment_start,
                     end: first.range.1,
-                    content: Content::Bytes(b"; charset=utf-8".to_vec()),
+                    content: Content::Bytes(v.to_vec()),
                 }];
+                // The other forms go with their whole segment, up to the next `;`: junk after
+                // a value would otherwise join whatever comes before it.
+                let segment_end = |r: &header::Param| {
+                    ct.params
+                        .iter()
+                        .map(|q| q.segment_start)
+                        .filter(|&s| s >= r.range.1)
+                        .min()
+                        .unwrap_or(f.value_end)
+                        .max(r.range.1)
+                };
                 edits.extend(rest.iter().map(|r| Edit {
                     start: r.segment_start,
-                    end: r.range.1,
+                    end: segment_end(r),
                     content: Content::Bytes(Vec::new()),
                 }));
                 edits
