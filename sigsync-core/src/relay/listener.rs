@@ -1,22 +1,38 @@
-//! The accept loop: the source-address allow-list, the connection limit, one task per
-//! connection on the task tracker, and the end of accepting at shutdown.
+//! The listening socket and the accept loop: the source-address allow-list, the connection
+//! limit, one task per connection on the task tracker, and the end of accepting at shutdown.
 
+use std::io;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::FutureExt;
 use tokio::io::AsyncWriteExt;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 
 use super::proto::reply::Reply;
 use super::runtime::Runtime;
 use super::session;
+
+/// The listening socket, with `backlog` (`listener.backlog`) and the address reusable as
+/// tokio's `bind` makes it.
+pub(crate) fn listen(address: SocketAddr, backlog: u32) -> io::Result<TcpListener> {
+    let socket = if address.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(address)?;
+    socket.listen(backlog)
+}
 
 /// Accepts connections until shutdown; the listening socket closes when this returns.
 pub(crate) async fn accept_loop(listener: TcpListener, rt: Arc<Runtime>) {
     loop {
         let (tcp, peer) = tokio::select! {
             biased;
-            _ = rt.shutdown.cancelled() => return,
+            _ = rt.shutdown.cancelled() => return refuse_queued(&listener, &rt),
             accepted = listener.accept() => match accepted {
                 Ok(a) => a,
                 Err(e) => {
@@ -46,6 +62,28 @@ pub(crate) async fn accept_loop(listener: TcpListener, rt: Arc<Runtime>) {
             continue;
         };
         rt.tracker.spawn(session::run(tcp, peer, rt.clone(), slot));
+    }
+}
+
+/// At shutdown: the connections the kernel completed but the relay had not accepted yet get
+/// `421` like any session that starts during the stop, instead of a reset when the listening
+/// socket closes.
+fn refuse_queued(listener: &TcpListener, rt: &Runtime) {
+    let hostname = rt.snapshot.load().config.listener.hostname.clone();
+    let mut refused = 0;
+    // (Unconstrained: tokio's per-task budget would end the loop after 128 accepts.)
+    while let Some(Ok((tcp, _))) = tokio::task::unconstrained(listener.accept()).now_or_never() {
+        refused += 1;
+        refuse(
+            tcp,
+            Reply::new(421, "4.3.2", format!("{hostname} Service shutting down")),
+        );
+    }
+    if refused > 0 {
+        tracing::info!(
+            connections = refused,
+            "connections queued at shutdown answered 421"
+        );
     }
 }
 

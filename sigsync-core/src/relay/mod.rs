@@ -51,7 +51,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -110,6 +109,7 @@ impl RelayBuilder {
             None => Arc::new(DnsResolver::from_system().map_err(|e| Error::Config(e.to_string()))?),
         };
         let limits = config.limits.clone();
+        let backlog = config.listener.backlog;
         let address: SocketAddr = config.listener.address.parse().expect("validated");
         let metrics_address = config
             .metrics
@@ -133,7 +133,7 @@ impl RelayBuilder {
             tracker: TaskTracker::new(),
         });
         rt.publish_certificates();
-        let listener = TcpListener::bind(address).await.map_err(|e| {
+        let listener = listener::listen(address, backlog).map_err(|e| {
             Error::validation(
                 "listener.address",
                 format!("cannot listen on {address}: {e}"),

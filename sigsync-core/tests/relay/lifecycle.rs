@@ -329,3 +329,86 @@ async fn the_health_check_and_metrics_endpoint_answer() {
         assert!(m.contains(needle), "{needle} in\n{m}");
     }
 }
+
+/// How a connection of a burst ended, from the sender's side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Opened {
+    Greeted,
+    Refused421,
+    /// The connection refused (the listener closed): the sender retries at once.
+    NotConnected,
+    /// Connected, then reset or closed without a reply (the listener closed as the
+    /// connection came in): the sender retries at once.
+    Reset,
+    /// Connected, then nothing within the sender's patience: what must never happen.
+    Silent,
+}
+
+/// Hundreds of connections at once (Exchange opens many after a pause): every sender is
+/// greeted; and when the relay stops while they come in, every sender hears something — a
+/// greeting, a 421 (connections already queued in the kernel are answered, not reset), or a
+/// refusal or reset it can retry on. At `std`'s and tokio's backlog of 128 the kernel answered
+/// part of such a burst with SYN cookies and dropped their handshakes as the accept queue
+/// overflowed: 300 of 800 senders waited for a greeting that never came (and one load-test
+/// run in about fifteen had senders give up).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_connections_each_hears_a_greeting_421_or_reset_even_across_a_stop() {
+    use std::collections::HashMap;
+    use tokio::io::AsyncReadExt;
+
+    const BURST: usize = 800;
+    for stop_after in [None, Some(Duration::ZERO), Some(Duration::from_millis(5))] {
+        let mut env = Env::start(|c| c.limits.max_connections = 2 * BURST)
+            .await
+            .relay()
+            .await;
+        let addr = env.addr();
+        let senders: Vec<_> = (0..BURST)
+            .map(|_| {
+                tokio::spawn(async move {
+                    let Ok(mut tcp) = tokio::net::TcpStream::connect(addr).await else {
+                        return Opened::NotConnected;
+                    };
+                    let mut first = [0u8; 4];
+                    match tokio::time::timeout(Duration::from_secs(10), tcp.read_exact(&mut first))
+                        .await
+                    {
+                        Err(_) => Opened::Silent,
+                        Ok(Err(_)) => Opened::Reset,
+                        Ok(Ok(_)) if &first[..3] == b"220" => Opened::Greeted,
+                        Ok(Ok(_)) if &first[..3] == b"421" => Opened::Refused421,
+                        Ok(Ok(_)) => panic!("unexpected {:?}", String::from_utf8_lossy(&first)),
+                    }
+                })
+            })
+            .collect();
+        let relay = env.relay.take().unwrap();
+        let report = match stop_after {
+            Some(after) => {
+                tokio::time::sleep(after).await;
+                Some(relay.stop(Some(Duration::from_secs(5))).await)
+            }
+            None => {
+                // Everyone greeted first, then the stop.
+                let mut seen: HashMap<Opened, usize> = HashMap::new();
+                for s in senders {
+                    *seen.entry(s.await.unwrap()).or_default() += 1;
+                }
+                assert_eq!(seen.get(&Opened::Greeted), Some(&BURST), "{seen:?}");
+                relay.stop(Some(Duration::from_secs(5))).await;
+                continue;
+            }
+        };
+        let mut seen: HashMap<Opened, usize> = HashMap::new();
+        for s in senders {
+            *seen.entry(s.await.unwrap()).or_default() += 1;
+        }
+        eprintln!("burst of {BURST}, stop after {stop_after:?}: {seen:?}, {report:?}");
+        // A handshake the kernel is completing at the very moment the listening socket
+        // closes can still be lost (seen once in a few thousand connections; the sender's
+        // timeout ends it, and nothing was accepted). At 128 it was hundreds.
+        let silent = seen.get(&Opened::Silent).copied().unwrap_or(0);
+        assert!(silent <= BURST / 100, "{seen:?}");
+        assert_eq!(seen.values().sum::<usize>(), BURST);
+    }
+}

@@ -34,6 +34,26 @@ const SENDER_PATIENCE: Duration = Duration::from_secs(15);
 /// Senders that gave up waiting (reported; what they sent is retried and checked like the rest).
 static GAVE_UP: AtomicUsize = AtomicUsize::new(0);
 
+/// When the test started and when the first relay's stop began, for the report of a sender
+/// that gave up.
+static STARTED: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+static STOPPING: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+
+/// Says where a sender gave up, against the stop: what hung shows in the test's output.
+fn gave_up(what: &str) {
+    GAVE_UP.fetch_add(1, Ordering::Relaxed);
+    let since = |t: &std::sync::OnceLock<Instant>| {
+        t.get().map_or("-".to_owned(), |t| {
+            format!("{:.3}s", t.elapsed().as_secs_f64())
+        })
+    };
+    eprintln!(
+        "load: a sender gave up after {SENDER_PATIENCE:?}: {what}; test started {} ago, stop began {} ago",
+        since(&STARTED),
+        since(&STOPPING)
+    );
+}
+
 /// Sends `ids` over one session; returns (id, acknowledged) for each id it got to. A session
 /// the relay refuses (421 while it stops) or that goes silent ends, its ids unacknowledged.
 async fn session(
@@ -42,11 +62,10 @@ async fn session(
     acked: Arc<AtomicUsize>,
 ) -> Vec<(String, bool)> {
     let mut out = Vec::new();
-    let Ok(Ok(mut s)) = tokio::time::timeout(SENDER_PATIENCE, Sender::try_open(addr))
+    let step = std::sync::Mutex::new("");
+    let Ok(Ok(mut s)) = tokio::time::timeout(SENDER_PATIENCE, Sender::try_open_traced(addr, &step))
         .await
-        .inspect_err(|_| {
-            GAVE_UP.fetch_add(1, Ordering::Relaxed);
-        })
+        .inspect_err(|_| gave_up(&format!("opening the session: {}", step.lock().unwrap())))
     else {
         return ids.into_iter().map(|id| (id, false)).collect();
     };
@@ -71,7 +90,7 @@ async fn session(
         )
         .await
         .unwrap_or_else(|_| {
-            GAVE_UP.fetch_add(1, Ordering::Relaxed);
+            gave_up(&format!("message {id}: {}", s.trail()));
             Err(std::io::Error::from(std::io::ErrorKind::TimedOut))
         });
         match sent {
@@ -97,7 +116,7 @@ async fn session(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hundreds_of_sessions_thousands_of_messages_a_stop_in_the_middle_and_nothing_lost() {
-    let started = Instant::now();
+    let started = *STARTED.get_or_init(Instant::now);
     let mut env = Env::start(|c| {
         c.limits.max_connections = 1000;
         c.limits.bytes_in_flight = 8 << 20;
@@ -152,6 +171,7 @@ async fn hundreds_of_sessions_thousands_of_messages_a_stop_in_the_middle_and_not
         .ok()
         .expect("the sampler is done");
     let before_stop = relay.stats();
+    STOPPING.get_or_init(Instant::now);
     let report = relay.stop(None).await;
     assert!(
         report.drained,

@@ -85,6 +85,17 @@ pub struct ListenerConfig {
     /// not known). Off by default.
     #[serde(default)]
     pub allow_non_rsa_certificate: bool,
+    /// Connections the kernel may hold completed for the relay before it accepts them
+    /// (`listen(2)`'s backlog; the kernel caps it at `net.core.somaxconn`). Default 1024, as
+    /// Postfix: at the 128 of `std` and tokio, a burst of new sessions (Exchange opens many at
+    /// once after a pause) overflows the queue, and a connection whose handshake the kernel
+    /// then dropped waits for a greeting that never comes if the relay stops meanwhile.
+    #[serde(default = "backlog")]
+    pub backlog: u32,
+}
+
+fn backlog() -> u32 {
+    1024
 }
 
 /// Connection, size and memory limits.

@@ -27,6 +27,12 @@ impl RelayConfig {
                 "only a loopback listener may accept mail without STARTTLS",
             ));
         }
+        if !(1..=65535).contains(&l.backlog) {
+            return Err(Error::validation(
+                "listener.backlog",
+                "must be between 1 and 65535",
+            ));
+        }
         let lim = &self.limits;
         if lim.max_connections == 0 {
             return Err(Error::validation(
@@ -251,6 +257,7 @@ mod tests {
         assert_eq!(c.timeouts.data_termination, 600.0);
         assert_eq!(c.limits.max_message_size, 157_286_400);
         assert!(c.listener.chunking && c.tenants[0].return_tls);
+        assert_eq!(c.listener.backlog, 1024);
         assert_eq!(c.tenants[0].dkim_arc, DkimArc::Strip);
         assert_eq!(
             c.resolve(&c.tenants[0].profile),
@@ -292,6 +299,15 @@ mod tests {
             field(&format!("[timeouts]\nprocessing = -1\n{MINIMAL}")),
             "timeouts.processing"
         );
+        for bad in ["0", "65536"] {
+            assert_eq!(
+                field(&MINIMAL.replace(
+                    "127.0.0.1:2525\"",
+                    &format!("127.0.0.1:2525\"\nbacklog = {bad}")
+                )),
+                "listener.backlog"
+            );
+        }
     }
 
     #[test]

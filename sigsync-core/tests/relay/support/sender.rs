@@ -40,6 +40,8 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
 pub struct Sender {
     io: BufReader<Box<dyn Io>>,
+    /// The last write's first line and the reply codes read since (for a test's report).
+    trail: String,
 }
 
 fn tls_client() -> Arc<rustls::ClientConfig> {
@@ -65,6 +67,7 @@ impl Sender {
         tcp.set_nodelay(true)?;
         let mut s = Sender {
             io: BufReader::new(Box::new(tcp) as Box<dyn Io>),
+            trail: "connected".into(),
         };
         let greeting = s.reply().await?;
         Ok((s, greeting))
@@ -89,34 +92,58 @@ impl Sender {
     /// As [`Sender::open`], but an unexpected reply (a relay shutting down answers 421) is an
     /// error instead of a failed assertion, as a sender under load takes it.
     pub async fn try_open(addr: SocketAddr) -> std::io::Result<Sender> {
+        Sender::try_open_traced(addr, &std::sync::Mutex::new("")).await
+    }
+
+    /// As [`Sender::try_open`], noting each step in `step` as it begins (for a test to say
+    /// where a session that never opened stopped).
+    pub async fn try_open_traced(
+        addr: SocketAddr,
+        step: &std::sync::Mutex<&'static str>,
+    ) -> std::io::Result<Sender> {
+        let at = |s: &'static str| *step.lock().unwrap() = s;
         let refused = |r: &Reply| std::io::Error::other(format!("refused: {r}"));
-        let (mut s, greeting) = Sender::connect(addr).await?;
+        at("connecting");
+        let tcp = TcpStream::connect(addr).await?;
+        tcp.set_nodelay(true)?;
+        let mut s = Sender {
+            io: BufReader::new(Box::new(tcp) as Box<dyn Io>),
+            trail: "connected".into(),
+        };
+        at("waiting for the greeting");
+        let greeting = s.reply().await?;
         if greeting.code != 220 {
             return Err(refused(&greeting));
         }
+        at("EHLO");
         let ehlo = s
             .cmd("EHLO GV1PR07CU001.outbound.protection.outlook.com")
             .await?;
         if !ehlo.text.contains("STARTTLS") {
             return Err(refused(&ehlo));
         }
+        at("STARTTLS");
         let r = s.cmd("STARTTLS").await?;
         if r.code != 220 {
             return Err(refused(&r));
         }
+        at("TLS handshake");
         let inner: Box<dyn Io> = s.io.into_inner();
         let tls = TlsConnector::from(tls_client())
             .connect(ServerName::try_from("relay.test").unwrap(), inner)
             .await?;
         let mut s = Sender {
             io: BufReader::new(Box::new(tls)),
+            trail: "TLS".into(),
         };
+        at("EHLO after TLS");
         let ehlo = s
             .cmd("EHLO GV1PR07CU001.outbound.protection.outlook.com")
             .await?;
         if ehlo.code != 250 {
             return Err(refused(&ehlo));
         }
+        at("open");
         Ok(s)
     }
 
@@ -143,10 +170,22 @@ impl Sender {
             .await?;
         Ok(Sender {
             io: BufReader::new(Box::new(tls)),
+            trail: "TLS".into(),
         })
     }
 
+    /// What this session last sent (its first line) and the reply codes read since.
+    pub fn trail(&self) -> &str {
+        &self.trail
+    }
+
     pub async fn send_raw(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        let first = bytes.split(|&b| b == b'\n').next().unwrap_or_default();
+        self.trail = format!(
+            "sent {:?} ({} bytes)",
+            String::from_utf8_lossy(&first[..first.len().min(40)]),
+            bytes.len()
+        );
         self.io.get_mut().write_all(bytes).await?;
         self.io.get_mut().flush().await
     }
@@ -166,6 +205,7 @@ impl Sender {
             let code: u16 = line.get(..3).and_then(|c| c.parse().ok()).unwrap_or(0);
             text.push(line.get(4..).unwrap_or("").to_owned());
             if line.as_bytes().get(3) != Some(&b'-') {
+                self.trail.push_str(&format!(" <- {code}"));
                 return Ok(Reply {
                     code,
                     text: text.join("\n"),
