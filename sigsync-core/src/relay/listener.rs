@@ -74,6 +74,7 @@ fn refuse_queued(listener: &TcpListener, rt: &Runtime) {
     // (Unconstrained: tokio's per-task budget would end the loop after 128 accepts.)
     while let Some(Ok((tcp, _))) = tokio::task::unconstrained(listener.accept()).now_or_never() {
         refused += 1;
+        rt.metrics.connection_refused("shutdown");
         refuse(
             tcp,
             Reply::new(421, "4.3.2", format!("{hostname} Service shutting down")),

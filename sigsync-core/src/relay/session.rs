@@ -86,6 +86,7 @@ impl Session {
     async fn serve(&mut self) -> io::Result<()> {
         let hostname = self.rt.snapshot.load().config.listener.hostname.clone();
         if self.rt.shutdown.is_cancelled() {
+            self.rt.metrics.connection_refused("shutdown");
             return self
                 .reply(&Reply::new(
                     421,
